@@ -1,0 +1,26 @@
+/** A Pinpoint record that passed every check of RULES.md section 3 (before de-duplication). */
+export interface PiaEvent {
+  /** `id:<event_id>` or `h:<content hash>`; equal identities are the same event. */
+  readonly identity: string;
+  /** `application.app_id`, else `endpoint.ApplicationId`, else the empty string. */
+  readonly appId: string;
+  readonly userId: string;
+  /** `endpoint.Id`, else `client.client_id`, when present: the endpoint a sink may address. */
+  readonly endpointId?: string;
+  readonly eventType: string;
+  /** `event_timestamp`, epoch milliseconds. */
+  readonly timestamp: number;
+  /** Only the string-valued attributes; filters compare strings. */
+  readonly attributes: Readonly<Record<string, string>>;
+  /** Metrics in the order the JSON text lists them, values as exact decimal text. */
+  readonly metrics: ReadonlyArray<readonly [name: string, value: string]>;
+}
+
+export const SKIP_REASONS = ["bad_json", "bad_event", "no_user", "bad_timestamp", "bad_metric"] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+/** Outcome of reading one record: every record lands in exactly one of these. */
+export type RecordOutcome =
+  | { readonly kind: "event"; readonly event: PiaEvent }
+  | { readonly kind: "ignored"; readonly eventType: string }
+  | { readonly kind: "skipped"; readonly reason: SkipReason; readonly detail: string };
