@@ -1,4 +1,4 @@
-import DecimalJs from "decimal.js";
+import { Decimal as DecimalJs } from "decimal.js";
 
 /**
  * Decimal numbers with DynamoDB's number semantics: up to 38 significant digits, computed from

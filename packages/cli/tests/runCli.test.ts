@@ -1,0 +1,207 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { gzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../src/runCli.js";
+
+function capture(): { stream: NodeJS.WriteStream; text: () => string } {
+  const stream = new PassThrough();
+  const chunks: Buffer[] = [];
+  stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+  return {
+    stream: stream as unknown as NodeJS.WriteStream,
+    text: () => Buffer.concat(chunks).toString("utf8"),
+  };
+}
+
+async function pia(...argv: string[]) {
+  const stdout = capture();
+  const stderr = capture();
+  const code = await runCli(argv, {
+    stdout: stdout.stream,
+    stderr: stderr.stream,
+    now: () => Date.UTC(2030, 0, 1),
+  });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+const RULES_CSV = [
+  "RuleType,EventName,AttributeName,AttributeValue,Operator-C,Target-C,Operator-V,Target-V,ResetWhenReachTarget,StartDate,FinishDate,Key",
+  "aggregator,pageview,na,999,greater,1,na,999,no,9999-99-99,9999-99-99,aggregatorpageview",
+  "date,purchase,product,chair,na,999,smaller,100,no,2021-01-01,2021-01-31,cheap-chairs",
+].join("\r\n");
+
+const event = (type: string, ts: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    event_type: type,
+    event_timestamp: Date.parse(ts),
+    endpoint: { Id: "ep", User: { UserId: "u1" } },
+    application: { app_id: "app" },
+    ...extra,
+  });
+
+const EVENTS = [
+  event("pageview", "2021-01-01T00:00:00Z"),
+  "",
+  event("pageview", "2021-01-02T00:00:00Z"),
+  event("_session.start", "2021-01-02T00:00:00Z"),
+  event("purchase", "2021-01-31T23:59:59.999Z", {
+    attributes: { product: "chair" },
+    metrics: { price: 99.99 },
+  }),
+  "{broken",
+].join("\n");
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "pia-cli-"));
+  await writeFile(join(dir, "rules.csv"), RULES_CSV);
+  await writeFile(join(dir, "events.ndjson"), EVENTS);
+  await writeFile(join(dir, "events.ndjson.gz"), gzipSync(EVENTS));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe("pia simulate", () => {
+  const expected = [
+    '{"appId":"app","userId":"u1","ruleId":"aggregatorpageview","type":"attribute","name":"pageview","value":"Ready","at":"2021-01-02T00:00:00.000Z"}',
+    '{"appId":"app","userId":"u1","ruleId":"cheap-chairs","type":"attribute","name":"trk_date_purchase_chair","value":"Ready","at":"2021-01-31T23:59:59.999Z"}',
+  ];
+
+  it.each(["events.ndjson", "events.ndjson.gz"])(
+    "writes the notifications of %s to stdout and a summary to stderr",
+    async (file) => {
+      const result = await pia("simulate", "--rules", join(dir, "rules.csv"), "--events", join(dir, file));
+      expect(result.code).toBe(0);
+      expect(result.stdout.trim().split("\n")).toEqual(expected);
+      expect(result.stderr).toMatch(/records read\s+5\b/);
+      expect(result.stderr).toMatch(/skipped\s+1 \(bad_json 1\)/);
+      expect(result.stderr).toMatch(/blank lines\s+1/);
+      expect(result.stderr).toMatch(/cheap-chairs\s+1/);
+    },
+  );
+
+  it("writes to --out and decides closing rules at --now only", async () => {
+    const out = join(dir, "out.ndjson");
+    const before = await pia(
+      "simulate",
+      "--rules",
+      join(dir, "rules.csv"),
+      "--events",
+      join(dir, "events.ndjson"),
+      "--out",
+      out,
+      "--now",
+      "2021-01-31T23:59:59.999",
+    );
+    expect(before.code).toBe(0);
+    expect((await readFile(out, "utf8")).trim().split("\n")).toEqual(expected.slice(0, 1));
+    await pia(
+      "simulate",
+      "--rules",
+      join(dir, "rules.csv"),
+      "--events",
+      join(dir, "events.ndjson"),
+      "--out",
+      out,
+      "--now",
+      "2021-02-01",
+    );
+    expect((await readFile(out, "utf8")).trim().split("\n")).toEqual(expected);
+  });
+
+  it("exits 2 and lists every error of an invalid rules file, writing nothing", async () => {
+    const bad = join(dir, "bad.csv");
+    await writeFile(
+      bad,
+      `${RULES_CSV}\ndate,purchase,na,999,na,1,na,1,no,2021-02-29,2021-03-01,x\naggregator,view,na,999,smaller,3,na,999,no,,,y\n`,
+    );
+    const result = await pia("simulate", "--rules", bad, "--events", join(dir, "events.ndjson"));
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("line 4");
+    expect(result.stderr).toContain("line 5");
+    expect(result.stderr).toContain("StartDate");
+    expect(result.stderr).toContain("Operator-C");
+  });
+
+  it.each([
+    { argv: ["--now", "2021-02-30"], code: 2, message: /--now/ },
+    { argv: ["--now", "yesterday"], code: 2, message: /--now/ },
+  ])("rejects $argv", async ({ argv, code, message }) => {
+    const result = await pia(
+      "simulate",
+      "--rules",
+      join(dir, "rules.csv"),
+      "--events",
+      join(dir, "events.ndjson"),
+      ...argv,
+    );
+    expect(result.code).toBe(code);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it("exits 1 naming a file it cannot read", async () => {
+    const result = await pia(
+      "simulate",
+      "--rules",
+      join(dir, "rules.csv"),
+      "--events",
+      join(dir, "missing.ndjson"),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("missing.ndjson");
+  });
+
+  it("exits 2 on a missing required option", async () => {
+    const result = await pia("simulate", "--rules", join(dir, "rules.csv"));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--events");
+  });
+});
+
+describe("pia rules validate", () => {
+  it("exits 0 for a valid file", async () => {
+    const result = await pia("rules", "validate", join(dir, "rules.csv"));
+    expect(result).toMatchObject({ code: 0 });
+    expect(result.stdout).toContain("2 valid rules");
+  });
+
+  it("exits 2 listing every error with field and reason", async () => {
+    const bad = join(dir, "bad.yaml");
+    await writeFile(
+      bad,
+      "- id: a\n  event: x\n  count: { op: '<', value: 1 }\n  action: { type: attribute, name: a }\n- id: a\n  event: y\n  count: { op: '>', value: -1 }\n  action: { type: event, name: nope }\n",
+    );
+    const result = await pia("rules", "validate", bad);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/line 3/);
+    expect(result.stderr).toMatch(/rules\[1\]\.count\.value/);
+    expect(result.stderr).toMatch(/trk_/);
+    expect(result.stderr).toMatch(/duplicate|already/i);
+  });
+});
+
+describe("pia sample", () => {
+  it("writes data that simulate reads", async () => {
+    const out = join(dir, "sample");
+    expect((await pia("sample", "--out", out, "--users", "50", "--events", "2000")).code).toBe(0);
+    const result = await pia(
+      "simulate",
+      "--rules",
+      join(out, "rules.csv"),
+      "--events",
+      join(out, "events.ndjson"),
+    );
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/records read\s+2,000/);
+  });
+
+  it("prints help with exit 0", async () => {
+    const result = await pia("--help");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("simulate");
+    expect(result.stdout).toContain("Exit codes");
+  });
+});

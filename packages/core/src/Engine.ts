@@ -1,0 +1,169 @@
+import type { CompiledRule } from "./compileRule.js";
+import { compileRule, matchesEvent, metricText } from "./compileRule.js";
+import type { CounterState } from "./decide.js";
+import {
+  addMatch,
+  closingInstant,
+  decideClosing,
+  decideStreaming,
+  EMPTY_COUNTER,
+  isWindowClosed,
+} from "./decide.js";
+import type { PiaEvent, SkipReason } from "./event.js";
+import { SKIP_REASONS } from "./event.js";
+import { IdentitySet } from "./IdentitySet.js";
+import type { Notification } from "./notification.js";
+import { makeNotification } from "./notification.js";
+import { parseRecord } from "./parseRecord.js";
+import type { Rule } from "./rule.js";
+
+/** Every record lands in exactly one of `applied`, `duplicate`, `ignored` or a skip reason. */
+export interface EngineSummary {
+  readonly records: number;
+  readonly applied: number;
+  readonly duplicate: number;
+  readonly ignored: number;
+  readonly skipped: Readonly<Record<SkipReason, number>>;
+  readonly notifications: number;
+  readonly notificationsByRule: Readonly<Record<string, number>>;
+}
+
+/** Everything kept for one (app, user): a counter per rule, by the rule's position. */
+interface UserCounters {
+  readonly appId: string;
+  readonly userId: string;
+  endpointId: string | undefined;
+  readonly states: (CounterState | undefined)[];
+}
+
+interface IndexedRule {
+  readonly compiled: CompiledRule;
+  readonly index: number;
+}
+
+/**
+ * The in-memory engine behind `pia simulate`: records in input order, per (app, user, rule)
+ * counters, streaming decisions after each event and closing decisions at `close(now)`.
+ * Memory grows with the (user, rule) pairs and a 16-byte fingerprint per distinct event.
+ */
+export class Engine {
+  readonly #rulesByEvent = new Map<string, IndexedRule[]>();
+  readonly #closing: IndexedRule[] = [];
+  /** app\0user -> that user's counters. */
+  readonly #users = new Map<string, UserCounters>();
+  /** Closing rules already decided: later events no longer change them. */
+  readonly #decided = new Set<CompiledRule>();
+  readonly #seen = new IdentitySet();
+  readonly #skipped = Object.fromEntries(SKIP_REASONS.map((reason) => [reason, 0])) as Record<
+    SkipReason,
+    number
+  >;
+  readonly #byRule = new Map<string, number>();
+  #records = 0;
+  #applied = 0;
+  #duplicate = 0;
+  #ignored = 0;
+  #notifications = 0;
+
+  constructor(rules: readonly Rule[]) {
+    let index = 0;
+    for (const rule of rules) {
+      if (!rule.enabled) continue;
+      const indexed = { compiled: compileRule(rule), index: index++ };
+      const forEvent = this.#rulesByEvent.get(rule.event);
+      if (forEvent === undefined) this.#rulesByEvent.set(rule.event, [indexed]);
+      else forEvent.push(indexed);
+      if (indexed.compiled.kind === "closing") this.#closing.push(indexed);
+    }
+  }
+
+  /** Reads one raw record (one NDJSON line) and returns the notifications it fires. */
+  ingest(line: string): Notification[] {
+    this.#records++;
+    const outcome = parseRecord(line);
+    if (outcome.kind === "skipped") {
+      this.#skipped[outcome.reason]++;
+      return [];
+    }
+    if (outcome.kind === "ignored") {
+      this.#ignored++;
+      return [];
+    }
+    if (!this.#seen.add(outcome.event.identity)) {
+      this.#duplicate++;
+      return [];
+    }
+    this.#applied++;
+    return this.apply(outcome.event);
+  }
+
+  /** Applies a parsed, de-duplicated event to every rule on its event type. */
+  apply(event: PiaEvent): Notification[] {
+    const rules = this.#rulesByEvent.get(event.eventType);
+    if (rules === undefined) return [];
+    let user: UserCounters | undefined;
+    const fired: Notification[] = [];
+    for (const { compiled, index } of rules) {
+      if (this.#decided.has(compiled) || !matchesEvent(compiled, event)) continue;
+      user ??= this.#userOf(event);
+      const added = addMatch(compiled, user.states[index] ?? EMPTY_COUNTER, metricText(compiled, event));
+      if (compiled.kind === "closing") {
+        user.states[index] = added;
+        continue;
+      }
+      const decision = decideStreaming(compiled, added);
+      user.states[index] = decision.state;
+      if (decision.fire) fired.push(this.#notify(compiled, user, event.timestamp));
+    }
+    return fired;
+  }
+
+  /**
+   * Decides every closing rule whose window has closed at `now` (epoch ms), once: a later call,
+   * or events read afterwards, do not change a decision already made.
+   */
+  close(now: number): Notification[] {
+    const fired: Notification[] = [];
+    for (const { compiled, index } of this.#closing) {
+      if (this.#decided.has(compiled) || !isWindowClosed(compiled, now)) continue;
+      this.#decided.add(compiled);
+      const at = closingInstant(compiled);
+      for (const user of this.#users.values()) {
+        const state = user.states[index];
+        if (state === undefined || !decideClosing(compiled, state, now)) continue;
+        user.states[index] = { ...state, fired: true };
+        fired.push(this.#notify(compiled, user, at));
+      }
+    }
+    return fired;
+  }
+
+  summary(): EngineSummary {
+    return {
+      records: this.#records,
+      applied: this.#applied,
+      duplicate: this.#duplicate,
+      ignored: this.#ignored,
+      skipped: { ...this.#skipped },
+      notifications: this.#notifications,
+      notificationsByRule: Object.fromEntries(this.#byRule),
+    };
+  }
+
+  #userOf(event: PiaEvent): UserCounters {
+    const key = `${event.appId}\u0000${event.userId}`;
+    let user = this.#users.get(key);
+    if (user === undefined) {
+      user = { appId: event.appId, userId: event.userId, endpointId: undefined, states: [] };
+      this.#users.set(key, user);
+    }
+    user.endpointId = event.endpointId ?? user.endpointId;
+    return user;
+  }
+
+  #notify(compiled: CompiledRule, user: UserCounters, at: number): Notification {
+    this.#notifications++;
+    this.#byRule.set(compiled.rule.id, (this.#byRule.get(compiled.rule.id) ?? 0) + 1);
+    return makeNotification(compiled.rule, user, at);
+  }
+}

@@ -1,0 +1,108 @@
+import type { Decimal } from "./decimal.js";
+import { toDecimal } from "./decimal.js";
+import type { PiaEvent } from "./event.js";
+import type { Operator, Rule } from "./rule.js";
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Streaming rules are decided after each matching event; closing rules once, on the totals of a
+ * window that has closed (RULES.md section 4).
+ */
+export type RuleKind = "streaming" | "closing";
+
+/** A rule with everything the hot path needs precomputed once. */
+export interface CompiledRule {
+  readonly rule: Rule;
+  readonly kind: RuleKind;
+  /** Inclusive start of the window, epoch ms (00:00 UTC of `from`). */
+  readonly windowStart?: number;
+  /** Exclusive end of the window, epoch ms (00:00 UTC of the day after `to`): the close instant. */
+  readonly windowEnd?: number;
+  readonly countTarget?: number;
+  readonly sumTarget?: Decimal;
+  readonly whereEntries: ReadonlyArray<readonly [string, string]>;
+  /** Reset applies to lifetime rules only; a window rule's `reset` is ignored. */
+  readonly resets: boolean;
+}
+
+function dateToMs(date: string): number {
+  const ms = Date.parse(`${date}T00:00:00.000Z`);
+  if (Number.isNaN(ms)) throw new RangeError(`not a YYYY-MM-DD date: ${date}`);
+  return ms;
+}
+
+export function ruleKind(rule: Rule): RuleKind {
+  if (rule.window === undefined) return "streaming";
+  const ops = [rule.count?.op, rule.sum?.op];
+  return ops.some((op) => op === "=" || op === "<" || op === "<=") ? "closing" : "streaming";
+}
+
+export function compileRule(rule: Rule): CompiledRule {
+  const window = rule.window;
+  return {
+    rule,
+    kind: ruleKind(rule),
+    ...(window === undefined
+      ? {}
+      : { windowStart: dateToMs(window.from), windowEnd: dateToMs(window.to) + DAY_MS }),
+    ...(rule.count === undefined ? {} : { countTarget: rule.count.value }),
+    ...(rule.sum === undefined ? {} : { sumTarget: toDecimal(rule.sum.value) }),
+    whereEntries: Object.entries(rule.where ?? {}),
+    resets: rule.reset && window === undefined,
+  };
+}
+
+/** Event type, every `where` attribute, and (window rules) the event's UTC date in [from, to]. */
+export function matchesEvent(compiled: CompiledRule, event: PiaEvent): boolean {
+  if (event.eventType !== compiled.rule.event) return false;
+  for (const [name, value] of compiled.whereEntries) {
+    if (event.attributes[name] !== value) return false;
+  }
+  return isInWindow(compiled, event.timestamp);
+}
+
+export function isInWindow(compiled: CompiledRule, timestamp: number): boolean {
+  if (compiled.windowStart === undefined || compiled.windowEnd === undefined) return true;
+  return timestamp >= compiled.windowStart && timestamp < compiled.windowEnd;
+}
+
+/**
+ * The decimal text a matching event adds to the sum: the named metric, or the first metric in
+ * record order when the rule names none; undefined (adds 0) when the event lacks it.
+ */
+export function metricText(compiled: CompiledRule, event: PiaEvent): string | undefined {
+  const metric = compiled.rule.sum?.metric;
+  if (metric === undefined) return event.metrics[0]?.[1];
+  for (const [name, value] of event.metrics) {
+    if (name === metric) return value;
+  }
+  return undefined;
+}
+
+function compareNumbers(left: number, op: Operator, right: number): boolean {
+  switch (op) {
+    case ">":
+      return left > right;
+    case ">=":
+      return left >= right;
+    case "=":
+      return left === right;
+    case "<":
+      return left < right;
+    case "<=":
+      return left <= right;
+  }
+}
+
+/** The AND of the count and sum comparisons the rule has, on the given totals. */
+export function conditionHolds(compiled: CompiledRule, count: number, sum: Decimal): boolean {
+  const { count: countCondition, sum: sumCondition } = compiled.rule;
+  if (countCondition !== undefined && !compareNumbers(count, countCondition.op, countCondition.value)) {
+    return false;
+  }
+  if (sumCondition !== undefined && compiled.sumTarget !== undefined) {
+    return compareNumbers(sum.comparedTo(compiled.sumTarget), sumCondition.op, 0);
+  }
+  return true;
+}

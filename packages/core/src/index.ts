@@ -1,0 +1,37 @@
+export type { CompiledRule, RuleKind } from "./compileRule.js";
+export {
+  compileRule,
+  conditionHolds,
+  isInWindow,
+  matchesEvent,
+  metricText,
+  ruleKind,
+} from "./compileRule.js";
+export { DAY_MS, parseStrictDate } from "./dates.js";
+export type { CounterState, StreamingDecision } from "./decide.js";
+export {
+  addMatch,
+  closingInstant,
+  decideClosing,
+  decideStreaming,
+  EMPTY_COUNTER,
+  isWindowClosed,
+} from "./decide.js";
+export { canonicalDecimal, Decimal, isPlainDecimal, toDecimal, ZERO } from "./decimal.js";
+export type { EngineSummary } from "./Engine.js";
+export { Engine } from "./Engine.js";
+export type { PiaEvent, RecordOutcome, SkipReason } from "./event.js";
+export { SKIP_REASONS } from "./event.js";
+export { eventIdentity } from "./eventIdentity.js";
+export { IdentitySet } from "./IdentitySet.js";
+export type { LoadedRules, RuleIssue } from "./issues.js";
+export { formatIssue, InvalidRulesError } from "./issues.js";
+export type { Notification } from "./notification.js";
+export { formatNotification, makeNotification } from "./notification.js";
+export { parseRulesJson, parseRulesYaml } from "./parseCanonicalRules.js";
+export { parseRecord } from "./parseRecord.js";
+export { parseRulesCsv } from "./parseRulesCsv.js";
+export { parseRulesFile } from "./parseRulesFile.js";
+export type { CountCondition, DateWindow, Operator, Rule, RuleAction, SumCondition } from "./rule.js";
+export { OPERATORS } from "./rule.js";
+export { validateRules } from "./ruleSchema.js";

@@ -1,0 +1,203 @@
+import { canonicalDecimal, toDecimal } from "./decimal.js";
+import type { PiaEvent, RecordOutcome, SkipReason } from "./event.js";
+import { canonicalNumber, eventIdentity } from "./eventIdentity.js";
+import { scanTopLevelMetrics, scanTopLevelValueText } from "./scanMetrics.js";
+
+/** Latest epoch millisecond that is still a valid `Date` (ECMAScript time value limit). */
+const MAX_TIMESTAMP = 8.64e15;
+
+/** Smallest positive normal double; below it doubles have fewer than 15 significant digits. */
+const MIN_NORMAL = 2.2250738585072014e-308;
+
+/** Longest metric name quoted in a skip detail. */
+const MAX_NAME_IN_DETAIL = 64;
+
+/** A character of a number's mantissa: a digit or `.`. */
+function isMantissaChar(code: number): boolean {
+  return code <= 0x39 && code >= 0x2e && code !== 0x2f;
+}
+
+/**
+ * Whether the text has a run of 16 digits or dots: every number written with more than 15
+ * significant digits (which a double may not keep exactly) has one. Runs inside strings and
+ * leading zeros also count; such false positives only cost the slower exact path. Any run of 16
+ * covers a position that is 15 modulo 16, so only those are looked at and grown both ways,
+ * which makes this several times faster than a regular expression on long records.
+ */
+function hasLongDigitRun(text: string): boolean {
+  for (let i = 15; i < text.length; i += 16) {
+    if (!isMantissaChar(text.charCodeAt(i))) continue;
+    let start = i;
+    while (start > 0 && isMantissaChar(text.charCodeAt(start - 1))) start--;
+    let end = i + 1;
+    while (end < text.length && isMantissaChar(text.charCodeAt(end))) end++;
+    if (end - start >= 16) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether the text has a negative exponent of three or more digits (`e-400`): with at most 15
+ * digits, the only way to write a nonzero number that a double rounds to zero or a subnormal.
+ */
+function hasLongNegativeExponent(text: string): boolean {
+  for (const marker of ["e-", "E-"]) {
+    for (let at = text.indexOf(marker); at !== -1; at = text.indexOf(marker, at + 2)) {
+      let digits = 0;
+      while (digits < 3 && isDigit(text.charCodeAt(at + 2 + digits))) digits++;
+      if (digits === 3) return true;
+    }
+  }
+  return false;
+}
+
+function isDigit(code: number): boolean {
+  return code >= 0x30 && code <= 0x39;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+function skipped(reason: SkipReason, detail: string): RecordOutcome {
+  return { kind: "skipped", reason, detail };
+}
+
+/** A key that `JSON.parse`'s objects list first, in numeric order: a canonical array index. */
+function isArrayIndex(key: string): boolean {
+  const first = key.charCodeAt(0);
+  if (first < 0x30 || first > 0x39) return false;
+  if (key.length > 10 || (first === 0x30 && key.length > 1)) return false;
+  for (let i = 1; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code < 0x30 || code > 0x39) return false;
+  }
+  return Number(key) < 4294967295;
+}
+
+function metricDetail(name: string): string {
+  const shown = name.length > MAX_NAME_IN_DETAIL ? `${name.slice(0, MAX_NAME_IN_DETAIL)}…` : name;
+  return `metrics.${shown} is not a finite number`;
+}
+
+/** Only the string-valued attributes (filters compare strings); the parsed object when all are. */
+function stringAttributes(value: unknown): Record<string, string> {
+  if (!isObject(value)) return {};
+  for (const key in value) {
+    if (typeof value[key] !== "string") {
+      // `fromEntries` defines own properties, so even a `__proto__` attribute is kept as data.
+      return Object.fromEntries(
+        Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
+      );
+    }
+  }
+  return value as Record<string, string>;
+}
+
+/**
+ * Reads one Pinpoint record (one JSON line) per RULES.md section 3, checks 1-5 in order; the first
+ * failing check decides. De-duplication (check 6) is the caller's: compare `event.identity`.
+ *
+ * Metrics come back in the order the JSON text lists them with their exact decimal value. A fast
+ * path reads them from `JSON.parse` when that is provably exact (no integer-like key, which
+ * `JSON.parse` would move to the front, and no number that a double could round); otherwise the
+ * record's text is scanned for the `metrics` tokens.
+ *
+ * Skip details name the failing check and field, never a value from the record.
+ */
+export function parseRecord(line: string): RecordOutcome {
+  let record: unknown;
+  try {
+    record = JSON.parse(line);
+  } catch {
+    return skipped("bad_json", "not valid JSON");
+  }
+  if (!isObject(record)) return skipped("bad_event", "record is not a JSON object");
+  const eventType = record.event_type;
+  if (typeof eventType !== "string" || eventType === "") {
+    return skipped("bad_event", "event_type is missing or not a non-empty string");
+  }
+
+  if (eventType.charCodeAt(0) === 0x5f || eventType.startsWith("trk_")) return { kind: "ignored", eventType };
+
+  const endpoint = record.endpoint;
+  const user = isObject(endpoint) ? endpoint.User : undefined;
+  const userId = isObject(user) ? nonEmptyString(user.UserId) : undefined;
+  if (userId === undefined)
+    return skipped("no_user", "endpoint.User.UserId is missing or not a non-empty string");
+
+  const timestamp = record.event_timestamp;
+  if (
+    typeof timestamp !== "number" ||
+    !Number.isInteger(timestamp) ||
+    timestamp < 0 ||
+    timestamp > MAX_TIMESTAMP
+  ) {
+    return skipped("bad_timestamp", "event_timestamp is not a whole number >= 0 (epoch milliseconds)");
+  }
+
+  const rawMetrics = record.metrics;
+  let metrics: Array<[string, string]> = [];
+  if (rawMetrics !== undefined && rawMetrics !== null) {
+    if (!isObject(rawMetrics)) return skipped("bad_metric", "metrics is not an object");
+    let exact = true;
+    let tiny = false;
+    let count = 0;
+    for (const name in rawMetrics) {
+      count++;
+      const value = rawMetrics[name];
+      if (typeof value !== "number" || !Number.isFinite(value))
+        return skipped("bad_metric", metricDetail(name));
+      if (exact && isArrayIndex(name)) exact = false;
+      if (Math.abs(value) < MIN_NORMAL) tiny = true;
+    }
+    if (count > 0) {
+      exact = exact && !hasLongDigitRun(line) && !(tiny && hasLongNegativeExponent(line));
+      metrics = exact ? fastMetrics(rawMetrics) : exactMetrics(line);
+    }
+  }
+
+  const application = record.application;
+  const appId =
+    (isObject(application) ? nonEmptyString(application.app_id) : undefined) ??
+    (isObject(endpoint) ? nonEmptyString(endpoint.ApplicationId) : undefined) ??
+    "";
+  const client = record.client;
+  const endpointId =
+    (isObject(endpoint) ? nonEmptyString(endpoint.Id) : undefined) ??
+    (isObject(client) ? nonEmptyString(client.client_id) : undefined);
+  const attributes = stringAttributes(record.attributes);
+
+  const parts = { appId, userId, eventType, timestamp, attributes, metrics };
+  const eventIdText =
+    typeof record.event_id === "number" && hasLongDigitRun(line)
+      ? scanTopLevelValueText(line, "event_id")
+      : undefined;
+  const identity = eventIdentity(record, parts, eventIdText);
+  const event: PiaEvent =
+    endpointId === undefined
+      ? { identity, appId, userId, eventType, timestamp, attributes, metrics }
+      : { identity, appId, userId, endpointId, eventType, timestamp, attributes, metrics };
+  return { kind: "event", event };
+}
+
+/** Metrics from the parsed object; only when its key order and number values are exact. */
+function fastMetrics(metrics: Record<string, unknown>): Array<[string, string]> {
+  const entries: Array<[string, string]> = [];
+  for (const name in metrics) entries.push([name, canonicalNumber(metrics[name] as number)]);
+  return entries;
+}
+
+/** Metrics scanned from the text: text order and every digit of each number. */
+function exactMetrics(line: string): Array<[string, string]> {
+  const scanned = scanTopLevelMetrics(line);
+  if (scanned === undefined) {
+    // Unreachable for text that JSON.parse accepted with an object `metrics`.
+    throw new Error("parseRecord: could not locate the metrics of a valid JSON record");
+  }
+  return scanned.map(([name, text]) => [name, canonicalDecimal(toDecimal(text))]);
+}
