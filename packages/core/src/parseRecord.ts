@@ -17,12 +17,19 @@ function isMantissaChar(code: number): boolean {
   return code <= 0x39 && code >= 0x2e && code !== 0x2f;
 }
 
+/** What may come before a member value in JSON (metric values and `event_id` are ones): `:` or whitespace. */
+function mayPrecedeValue(code: number): boolean {
+  return code === 0x3a || code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+}
+
 /**
- * Whether the text has a run of 16 digits or dots: every number written with more than 15
- * significant digits (which a double may not keep exactly) has one. Runs inside strings and
- * leading zeros also count; such false positives only cost the slower exact path. Any run of 16
- * covers a position that is 15 modulo 16, so only those are looked at and grown both ways,
- * which makes this several times faster than a regular expression on long records.
+ * Whether the text may hold a member value that is a number written with more than 15 significant
+ * digits (which a double may not keep exactly): such a number has a run of 16 or more digits and
+ * dots, preceded by an optional `-` and then `:` or whitespace. Runs right after a letter or a quote (inside strings, such as
+ * hex ids) are not numbers; other runs inside strings and leading zeros still count, and such
+ * false positives only cost the slower exact path. Any run of 16 covers a position that is 15
+ * modulo 16, so only those are looked at and grown both ways, which makes this several times
+ * faster than a regular expression on long records.
  */
 function hasLongDigitRun(text: string): boolean {
   for (let i = 15; i < text.length; i += 16) {
@@ -31,7 +38,10 @@ function hasLongDigitRun(text: string): boolean {
     while (start > 0 && isMantissaChar(text.charCodeAt(start - 1))) start--;
     let end = i + 1;
     while (end < text.length && isMantissaChar(text.charCodeAt(end))) end++;
-    if (end - start >= 16) return true;
+    if (end - start < 16) continue;
+    let before = start - 1;
+    if (text.charCodeAt(before) === 0x2d) before--;
+    if (mayPrecedeValue(text.charCodeAt(before))) return true;
   }
   return false;
 }

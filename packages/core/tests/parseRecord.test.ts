@@ -275,6 +275,7 @@ describe("parseRecord", () => {
       '{"x":12345678901234567890123456789012345678}',
       [["x", "12345678901234567890123456789012345678"]],
     ],
+    ["a negative long integer", '{"x":-9007199254740993}', [["x", "-9007199254740993"]]],
     [
       "1, 1.0 and 1e0 alike",
       '{"a":1,"b":1.0,"c":1e0,"d":10E-1}',
@@ -333,13 +334,25 @@ describe("parseRecord", () => {
     expect(eventOf(parseRecord(withMetricsText(metricsText))).metrics).toEqual(expected);
   });
 
-  it("reads the exact metrics even when a long digit run elsewhere forces the slow path", () => {
-    const text = line({ attributes: { order: "12345678901234567890" }, metrics: { b: 0.5, a: 2 } });
-    expect(eventOf(parseRecord(text)).metrics).toEqual([
-      ["b", "0.5"],
-      ["a", "2"],
-    ]);
-  });
+  it.each([" ", "\n", "\r", "\t", " \r\n\t", "-", " -"])(
+    "finds a long-digit metric after %j",
+    (separator) => {
+      const text = withMetricsText(`{"x":${separator}9007199254740993}`);
+      const sign = separator.includes("-") ? "-" : "";
+      expect(eventOf(parseRecord(text)).metrics).toEqual([["x", `${sign}9007199254740993`]]);
+    },
+  );
+
+  it.each(['"12345678901234567890"', "12345678901234567890", '"a12345678901234567890"'])(
+    "reads the same metrics with a long digit run elsewhere: order %s",
+    (order) => {
+      const text = line({ metrics: { b: 0.5, a: 2 } }).replace("{", `{"order":${order},`);
+      expect(eventOf(parseRecord(text)).metrics).toEqual([
+        ["b", "0.5"],
+        ["a", "2"],
+      ]);
+    },
+  );
 
   it.each(Array.from({ length: 34 }, (_, pad) => pad))(
     "finds a long-digit metric at any offset in the line (padding %i)",
@@ -485,10 +498,11 @@ describe("parseRecord metrics (property)", () => {
     fc.assert(
       fc.property(
         fc.array(fc.tuple(keyText, numberText), { maxLength: 8 }),
-        fc.constantFrom("", "12345678901234567"),
+        // Another member: a short number, or a long one (which sends every line down the exact path).
+        fc.constantFrom("1", '"12345678901234567"', "12345678901234567"),
         (entries, noise) => {
           const metricsText = `{${entries.map(([[, key], value]) => `${key}:${value}`).join(",")}}`;
-          const text = withMetricsText(metricsText).replace("{", `{"note":"${noise}",`);
+          const text = withMetricsText(metricsText).replace("{", `{"note":${noise},`);
           const outcome = parseRecord(text);
           const values = Object.values(JSON.parse(metricsText) as Record<string, number>);
           if (values.some((value) => !Number.isFinite(value))) {
