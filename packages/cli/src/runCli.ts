@@ -54,6 +54,7 @@ function buildProgram(io: CliIo): Command {
         stderr: io.stderr,
       });
       io.stderr.write(`${formatSummary(result)}\n`);
+      if (options.out !== undefined) io.stderr.write(`notifications written to ${options.out}\n`);
     });
 
   const rules = program.command("rules").description("Work with rule files");

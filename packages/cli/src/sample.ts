@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
+import { CSV_COLUMNS } from "@pia/core";
 
 export interface SampleEventsOptions {
   readonly users: number;
@@ -617,21 +618,8 @@ export function* generateSampleEvents(options: SampleEventsOptions): Generator<s
 // ---------------------------------------------------------------------------------------------
 // Rules
 
-export const SAMPLE_RULES_HEADER = [
-  "RuleType",
-  "EventName",
-  "AttributeName",
-  "AttributeValue",
-  "Operator-C",
-  "Target-C",
-  "Operator-V",
-  "Target-V",
-  "ResetWhenReachTarget",
-  "StartDate",
-  "FinishDate",
-  "Key",
-  "MetricName",
-] as const;
+/** The rules table header: the 12 columns of the original table and the optional MetricName. */
+export const SAMPLE_RULES_HEADER = CSV_COLUMNS;
 
 const NO_DATE = "9999-99-99";
 
