@@ -106,7 +106,10 @@ export class Engine {
     for (const { compiled, index } of rules) {
       if (this.#decided.has(compiled) || !matchesEvent(compiled, event)) continue;
       user ??= this.#userOf(event);
-      const added = addMatch(compiled, user.states[index] ?? EMPTY_COUNTER, metricText(compiled, event));
+      const state = user.states[index] ?? EMPTY_COUNTER;
+      // A once-per-user rule that has fired can never fire again: its totals no longer matter.
+      if (state.fired && compiled.kind === "streaming") continue;
+      const added = addMatch(compiled, state, metricText(compiled, event));
       if (compiled.kind === "closing") {
         user.states[index] = added;
         continue;
