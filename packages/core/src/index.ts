@@ -7,6 +7,7 @@ export {
   metricText,
   ruleKind,
 } from "./compileRule.js";
+export { counterKey } from "./counterKey.js";
 export { DAY_MS, parseStrictDate } from "./dates.js";
 export type { CounterState, StreamingDecision } from "./decide.js";
 export {

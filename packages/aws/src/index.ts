@@ -1,0 +1,45 @@
+export type { RetryOptions } from "./batchWrite.js";
+export { BATCH_WRITE_LIMIT, batchWrite } from "./batchWrite.js";
+export { buildClearPending } from "./clearPending.js";
+export type { ConfigProblem, Env } from "./config.js";
+export { ConfigError, readEnv } from "./config.js";
+export type { CounterItem } from "./counterItem.js";
+export {
+  counterStateOf,
+  NO_SEQUENCE,
+  notificationId,
+  paddedSequence,
+  pendingMessages,
+} from "./counterItem.js";
+export type { PendingDelivery } from "./deliverPending.js";
+export { deliverPending } from "./deliverPending.js";
+export type { EventItem } from "./eventItem.js";
+export { fromEventItem, InvalidEventItemError, toEventItem, userKey } from "./eventItem.js";
+export type { NotificationMessage } from "./notificationMessage.js";
+export {
+  batchEntryId,
+  batchEntryIndex,
+  InvalidNotificationMessageError,
+  MAX_NOTIFICATION_ID_BYTES,
+  parseMessageBody,
+  SEND_BATCH_LIMIT,
+  toMessageBody,
+} from "./notificationMessage.js";
+export type { CachedRuleSourceOptions, RuleSource } from "./ruleSource.js";
+export {
+  cachedRuleSource,
+  DEFAULT_RULES_TTL_MS,
+  InvalidStoredRulesError,
+  validateStoredRules,
+} from "./ruleSource.js";
+export type { PushResult, RulesTable, RulesTableOptions, RulesTableTarget } from "./rulesTable.js";
+export {
+  buildRulesTable,
+  COUNTER_KEY_PARTITION,
+  openRulesTable,
+  RULE_PARTITION,
+  RulesTableWriteError,
+} from "./rulesTable.js";
+export { buildSendMessages } from "./sendMessages.js";
+export type { QueueName, TableDefinition, TableName } from "./tables.js";
+export { QUEUES, TABLES, toCreateTableInput } from "./tables.js";

@@ -1,0 +1,137 @@
+import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+
+/**
+ * The tables of the pipeline, written once as CloudFormation `AWS::DynamoDB::Table` properties
+ * (without names, billing and encryption, which each stage sets). The local stack creates its
+ * tables from these; the services' `serverless.yml` use the same definitions.
+ */
+export interface TableDefinition {
+  /** What the table holds and why it is keyed this way. */
+  readonly purpose: string;
+  readonly KeySchema: ReadonlyArray<{ AttributeName: string; KeyType: "HASH" | "RANGE" }>;
+  readonly AttributeDefinitions: ReadonlyArray<{ AttributeName: string; AttributeType: "S" | "N" }>;
+  readonly GlobalSecondaryIndexes?: ReadonlyArray<{
+    IndexName: string;
+    KeySchema: ReadonlyArray<{ AttributeName: string; KeyType: "HASH" | "RANGE" }>;
+    Projection: { ProjectionType: "ALL" | "KEYS_ONLY" | "INCLUDE"; NonKeyAttributes?: readonly string[] };
+  }>;
+  readonly StreamSpecification?: { StreamViewType: "NEW_IMAGE" };
+  /** Attribute holding the epoch-seconds expiry, when items expire. */
+  readonly ttlAttribute?: string;
+}
+
+export const TABLES = {
+  events: {
+    purpose:
+      "The time series of applied events. pk = the user (app and user id), sk = the event identity: a redelivered event rewrites an identical item, which DynamoDB Streams does not report, so the stream carries each event once, and all of a user's events share one stream shard, in order.",
+    KeySchema: [
+      { AttributeName: "pk", KeyType: "HASH" },
+      { AttributeName: "sk", KeyType: "RANGE" },
+    ],
+    AttributeDefinitions: [
+      { AttributeName: "pk", AttributeType: "S" },
+      { AttributeName: "sk", AttributeType: "S" },
+    ],
+    StreamSpecification: { StreamViewType: "NEW_IMAGE" },
+    ttlAttribute: "expiresAt",
+  },
+  counters: {
+    purpose:
+      "Per-user rule counters: pk = the user, sk = the rule's counter key. The `byRule` index (sparse: only counters carry `counterKey`) serves closing decisions and the cleanup of removed rules by query.",
+    KeySchema: [
+      { AttributeName: "pk", KeyType: "HASH" },
+      { AttributeName: "sk", KeyType: "RANGE" },
+    ],
+    AttributeDefinitions: [
+      { AttributeName: "pk", AttributeType: "S" },
+      { AttributeName: "sk", AttributeType: "S" },
+      { AttributeName: "counterKey", AttributeType: "S" },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: "byRule",
+        KeySchema: [
+          { AttributeName: "counterKey", KeyType: "HASH" },
+          { AttributeName: "pk", KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      },
+    ],
+  },
+  rules: {
+    purpose:
+      "Canonical rules (RULES.md section 2): pk = a constant partition, sk = the rule id; read by query, paged.",
+    KeySchema: [
+      { AttributeName: "pk", KeyType: "HASH" },
+      { AttributeName: "sk", KeyType: "RANGE" },
+    ],
+    AttributeDefinitions: [
+      { AttributeName: "pk", AttributeType: "S" },
+      { AttributeName: "sk", AttributeType: "S" },
+    ],
+  },
+  quarantine: {
+    purpose:
+      "Skipped records, kept inspectable with their raw payload and reason: pk = reason and UTC day, sk = arrival order and source position. Items expire.",
+    KeySchema: [
+      { AttributeName: "pk", KeyType: "HASH" },
+      { AttributeName: "sk", KeyType: "RANGE" },
+    ],
+    AttributeDefinitions: [
+      { AttributeName: "pk", AttributeType: "S" },
+      { AttributeName: "sk", AttributeType: "S" },
+    ],
+    ttlAttribute: "expiresAt",
+  },
+  delivered: {
+    purpose:
+      "Ids of notifications a sink has applied, so a redelivered SQS message is not applied twice. Items expire.",
+    KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+    AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
+    ttlAttribute: "expiresAt",
+  },
+} as const satisfies Record<string, TableDefinition>;
+
+export type TableName = keyof typeof TABLES;
+
+/** CreateTable input for one table, on-demand, with its stream; TTL is a separate call. */
+export function toCreateTableInput(definition: TableDefinition, tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: "PAY_PER_REQUEST",
+    KeySchema: definition.KeySchema.map((key) => ({ ...key })),
+    AttributeDefinitions: definition.AttributeDefinitions.map((attribute) => ({ ...attribute })),
+    ...(definition.GlobalSecondaryIndexes === undefined
+      ? {}
+      : {
+          GlobalSecondaryIndexes: definition.GlobalSecondaryIndexes.map((index) => ({
+            IndexName: index.IndexName,
+            KeySchema: index.KeySchema.map((key) => ({ ...key })),
+            Projection: {
+              ProjectionType: index.Projection.ProjectionType,
+              ...(index.Projection.NonKeyAttributes === undefined
+                ? {}
+                : { NonKeyAttributes: [...index.Projection.NonKeyAttributes] }),
+            },
+          })),
+        }),
+    ...(definition.StreamSpecification === undefined
+      ? {}
+      : {
+          StreamSpecification: {
+            StreamEnabled: true,
+            StreamViewType: definition.StreamSpecification.StreamViewType,
+          },
+        }),
+  };
+}
+
+/** The queues: notifications decided by aggregate and timeseries, consumed by the notifier. */
+export const QUEUES = {
+  notifications: {
+    purpose: "Notifications to deliver to a sink; a message that keeps failing moves to the DLQ.",
+    maxReceiveCount: 5,
+    visibilityTimeoutSeconds: 60,
+  },
+} as const;
+export type QueueName = keyof typeof QUEUES;

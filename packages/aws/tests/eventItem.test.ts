@@ -1,0 +1,170 @@
+import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import type { PiaEvent } from "@pia/core";
+import { parseRecord } from "@pia/core";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { fromEventItem, InvalidEventItemError, toEventItem, userKey } from "../src/eventItem.js";
+
+const EVENT: PiaEvent = {
+  identity: "id:evt-1",
+  appId: "app-1",
+  userId: "user-1",
+  endpointId: "ep-1",
+  eventType: "purchase",
+  timestamp: 1612345678901,
+  attributes: { product: "chair", campaign: "spring" },
+  metrics: [
+    ["price", "129.99"],
+    ["quantity", "2"],
+  ],
+};
+
+/** What the DynamoDB SDK would store and give back: marshalled to attribute values and back. */
+function throughDynamoDb(item: object): Record<string, unknown> {
+  return unmarshall(marshall(item));
+}
+
+describe("userKey", () => {
+  it.each([
+    ["a#b", "c", "a", "b#c"],
+    ["", "1:x#y", "1:x", "y"],
+    ["a", "", "", "a"],
+    ["12", "3", "1", "23"],
+  ])("tells (%j, %j) and (%j, %j) apart", (appA, userA, appB, userB) => {
+    expect(userKey(appA, userA)).not.toBe(userKey(appB, userB));
+  });
+
+  it("prefixes the app id with its length", () => {
+    expect(userKey("app#1", "user#2")).toBe("5:app#1#user#2");
+  });
+
+  it("is injective (property)", () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), fc.string(), fc.string(), (appA, userA, appB, userB) => {
+        fc.pre(appA !== appB || userA !== userB);
+        expect(userKey(appA, userA)).not.toBe(userKey(appB, userB));
+      }),
+    );
+  });
+});
+
+describe("toEventItem", () => {
+  it("keys the item by user and identity and keeps metrics as JSON entries", () => {
+    expect(toEventItem(EVENT, 1700000000)).toStrictEqual({
+      pk: "5:app-1#user-1",
+      sk: "id:evt-1",
+      appId: "app-1",
+      userId: "user-1",
+      endpointId: "ep-1",
+      eventType: "purchase",
+      ts: 1612345678901,
+      attributes: { product: "chair", campaign: "spring" },
+      metrics: '[["price","129.99"],["quantity","2"]]',
+      expiresAt: 1700000000,
+    });
+  });
+
+  it("omits endpointId when the event has none", () => {
+    const { endpointId: _omitted, ...withoutEndpoint } = EVENT;
+    expect(Object.keys(toEventItem(withoutEndpoint, 1))).not.toContain("endpointId");
+  });
+
+  it.each([
+    ["an empty name", { "": "x", a: "b" }],
+    ["a __proto__ name", JSON.parse('{"__proto__":"x","a":"b"}') as Record<string, string>],
+  ])("stores attributes with %s as JSON text, not as a map", (_case, attributes) => {
+    const item = toEventItem({ ...EVENT, attributes }, 1);
+    expect(item.attributes).toBeUndefined();
+    expect(item.attributesJson).toBe(JSON.stringify(attributes));
+    expect(Object.entries(fromEventItem(throughDynamoDb(item)).attributes)).toStrictEqual(
+      Object.entries(attributes),
+    );
+  });
+});
+
+describe("fromEventItem", () => {
+  it.each([
+    ["the example event", EVENT],
+    [
+      "no endpoint, no attributes, no metrics",
+      { ...EVENT, endpointId: undefined, attributes: {}, metrics: [] },
+    ],
+    ["an empty app id and # in ids", { ...EVENT, appId: "", userId: "u#1", identity: "h:abc#def" }],
+    [
+      "integer-like metric names first in text order and long decimals",
+      {
+        ...EVENT,
+        metrics: [
+          ["price", "0.30000000000000000000000000000000001"],
+          ["7", "-1e+400"],
+          ["0", "12345678901234567890123"],
+        ],
+      },
+    ],
+  ] as Array<[string, PiaEvent & { endpointId?: string | undefined }]>)("round-trips %s", (_case, input) => {
+    const { endpointId, ...rest } = input;
+    const event: PiaEvent = endpointId === undefined ? rest : { ...rest, endpointId };
+    expect(fromEventItem(toEventItem(event, 5))).toStrictEqual(event);
+    expect(fromEventItem(throughDynamoDb(toEventItem(event, 5)))).toStrictEqual(event);
+  });
+
+  it("round-trips what parseRecord reads, metric order included", () => {
+    const outcome = parseRecord(
+      '{"event_type":"buy","event_timestamp":5,"endpoint":{"User":{"UserId":"u"}},"metrics":{"b":1.50,"9":2,"a":0.1}}',
+    );
+    if (outcome.kind !== "event") throw new Error(`expected an event, got ${outcome.kind}`);
+    const event = fromEventItem(throughDynamoDb(toEventItem(outcome.event, 5)));
+    expect(event).toStrictEqual(outcome.event);
+    expect(event.metrics.map(([name]) => name)).toStrictEqual(["b", "9", "a"]);
+  });
+
+  const eventArbitrary: fc.Arbitrary<PiaEvent> = fc
+    .record({
+      identity: fc.string({ minLength: 1 }),
+      appId: fc.string(),
+      userId: fc.string({ minLength: 1 }),
+      endpointId: fc.option(fc.string({ minLength: 1 }), { nil: undefined }),
+      eventType: fc.string({ minLength: 1 }),
+      timestamp: fc.integer({ min: 0, max: 8.64e15 }),
+      attributes: fc.dictionary(fc.string(), fc.string(), { noNullPrototype: true }),
+      metrics: fc.array(
+        fc.tuple(
+          fc.string(),
+          fc.oneof(
+            fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
+            fc.stringMatching(/^-?(0|[1-9]\d{0,40})(\.\d{1,40})?$/),
+          ),
+        ),
+      ),
+    })
+    .map(({ endpointId, ...rest }) => (endpointId === undefined ? rest : { ...rest, endpointId }));
+
+  it("round-trips any event, also through DynamoDB marshalling (property)", () => {
+    fc.assert(
+      fc.property(eventArbitrary, fc.integer({ min: 0, max: 2 ** 40 }), (event, expiresAt) => {
+        const item = toEventItem(event, expiresAt);
+        expect(item.expiresAt).toBe(expiresAt);
+        expect(fromEventItem(item)).toStrictEqual(event);
+        expect(fromEventItem(throughDynamoDb(item))).toStrictEqual(event);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  const item = toEventItem(EVENT, 1) as unknown as Record<string, unknown>;
+  it.each([
+    ["pk", { ...item, pk: "5:app-1#user-2" }],
+    ["sk", { ...item, sk: 7 }],
+    ["ts", { ...item, ts: "1612345678901" }],
+    ["ts", { ...item, ts: 1.5 }],
+    ["attributes", { ...item, attributes: { a: 1 } }],
+    ["attributes", { ...item, attributes: "page=home" }],
+    ["attributesJson", { ...item, attributes: undefined, attributesJson: "{" }],
+    ["metrics", { ...item, metrics: '{"price":"1"}' }],
+    ["metrics", { ...item, metrics: '[["price",1]]' }],
+    ["endpointId", { ...item, endpointId: 3 }],
+  ])("rejects an item with a bad %s", (field, bad) => {
+    expect(() => fromEventItem(bad)).toThrow(InvalidEventItemError);
+    expect(() => fromEventItem(bad)).toThrow(expect.objectContaining({ field }));
+  });
+});

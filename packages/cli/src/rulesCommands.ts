@@ -1,0 +1,135 @@
+import type { RulesTable, RulesTableTarget } from "@pia/aws";
+import type { Rule } from "@pia/core";
+import { formatIssue, InvalidRulesError } from "@pia/core";
+import { loadRulesFile } from "./loadRulesFile.js";
+import { RulesTableError, toRulesTableError } from "./RulesTableError.js";
+import type { Env } from "./resolveRulesTarget.js";
+
+/** What the `pia rules` commands need of the rules table. */
+export type RulesStore = Pick<RulesTable, "put" | "list" | "remove">;
+
+/**
+ * Opens the store of a table (`openRulesTable` in production, loaded on first use so that the
+ * other commands do not pay for the AWS SDK; tests pass a fake).
+ */
+export type OpenRulesStore = (target: RulesTableTarget) => Promise<RulesStore>;
+
+export interface Output {
+  write(text: string): unknown;
+}
+
+export interface RulesCommandContext {
+  readonly target: RulesTableTarget;
+  readonly openStore: OpenRulesStore;
+  readonly env: Env;
+  readonly stdout: Output;
+  readonly stderr: Output;
+}
+
+/**
+ * Runs one call on the table. Invalid rules to push stay `InvalidRulesError` (exit 2); a corrupted
+ * stored rule (`InvalidStoredRulesError`, whose message names it) and what AWS throws become a
+ * `RulesTableError` (exit 1), the latter with a hint.
+ */
+async function onTable<T>(context: RulesCommandContext, call: (store: RulesStore) => Promise<T>): Promise<T> {
+  try {
+    return await call(await context.openStore(context.target));
+  } catch (error: unknown) {
+    if (error instanceof InvalidRulesError) throw error;
+    if (error instanceof Error && error.name === "InvalidStoredRulesError") {
+      throw new RulesTableError(error.message, { cause: error });
+    }
+    throw toRulesTableError(error, context.target, context.env);
+  }
+}
+
+/**
+ * `pia rules push FILE`: validates the whole file first (an invalid file throws
+ * `InvalidRulesError` before the table is opened), then makes it the table's rule set.
+ */
+export async function pushRules(file: string, context: RulesCommandContext): Promise<void> {
+  const { rules, warnings } = await loadRulesFile(file);
+  for (const warning of warnings) context.stderr.write(`${formatIssue(warning, file)}\n`);
+  const result = await onTable(context, (store) => store.put(rules));
+  context.stdout.write(
+    `written ${result.written}, deleted ${result.deleted}, unchanged ${result.unchanged}\n`,
+  );
+}
+
+/** `pia rules list`: a table for people, or (`json`) canonical rules that `push` accepts back. */
+export async function listRules(
+  context: RulesCommandContext,
+  options: { readonly json: boolean },
+): Promise<void> {
+  const rules = await onTable(context, (store) => store.list());
+  if (options.json) {
+    context.stdout.write(`${JSON.stringify(rules, null, 2)}\n`);
+    return;
+  }
+  if (rules.length === 0) {
+    context.stderr.write(`no rules in table ${context.target.tableName}\n`);
+    return;
+  }
+  context.stdout.write(formatRulesTable(rules));
+}
+
+/** `pia rules rm ID`: a missing id is an error (exit 1), so a typo does not pass for success. */
+export async function removeRule(id: string, context: RulesCommandContext): Promise<void> {
+  const removed = await onTable(context, (store) => store.remove(id));
+  const { tableName, region } = context.target;
+  if (!removed) {
+    throw new RulesTableError(
+      `no rule ${JSON.stringify(id)} in table ${tableName} (region ${region}); nothing removed. The ids are listed by: pia rules list --table ${tableName}`,
+    );
+  }
+  context.stdout.write(`removed rule ${JSON.stringify(id)} from ${tableName}\n`);
+}
+
+function describeEvent(rule: Rule): string {
+  const filters = Object.entries(rule.where ?? {}).map(([name, value]) => `${name}=${value}`);
+  return filters.length === 0 ? rule.event : `${rule.event} (${filters.join(", ")})`;
+}
+
+function describeCondition(rule: Rule): string {
+  const parts: string[] = [];
+  if (rule.count !== undefined) parts.push(`count ${rule.count.op} ${rule.count.value}`);
+  if (rule.sum !== undefined)
+    parts.push(`sum(${rule.sum.metric ?? "first metric"}) ${rule.sum.op} ${rule.sum.value}`);
+  return parts.join(" and ");
+}
+
+function describeWindow(rule: Rule): string {
+  if (rule.window !== undefined) return `${rule.window.from}..${rule.window.to}`;
+  return rule.reset ? "lifetime, reset" : "lifetime";
+}
+
+function describeAction(rule: Rule): string {
+  const action =
+    rule.action.type === "attribute"
+      ? `attribute ${rule.action.name}=${rule.action.value}`
+      : `event ${rule.action.name}`;
+  return rule.enabled ? action : `${action} (disabled)`;
+}
+
+/** Aligned columns: id, event (and filter), condition, window, action. */
+export function formatRulesTable(rules: readonly Rule[]): string {
+  const rows = [
+    ["ID", "EVENT", "CONDITION", "WINDOW", "ACTION"],
+    ...rules.map((rule) => [
+      rule.id,
+      describeEvent(rule),
+      describeCondition(rule),
+      describeWindow(rule),
+      describeAction(rule),
+    ]),
+  ];
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+        .join("  "),
+    )
+    .map((line) => `${line}\n`)
+    .join("");
+}
