@@ -1,0 +1,272 @@
+import type { CounterItem, EventItem, PendingDelivery } from "@pia/aws";
+import {
+  counterStateOf,
+  deliverPending,
+  fromEventItem,
+  InvalidEventItemError,
+  NO_SEQUENCE,
+  notificationId,
+  paddedSequence,
+  pendingMessages,
+  toMessageBody,
+} from "@pia/aws";
+import type { CompiledRule, CounterState, PiaEvent, Rule } from "@pia/core";
+import {
+  addMatch,
+  canonicalDecimal,
+  compileRule,
+  counterKey,
+  decideStreaming,
+  makeNotification,
+  matchesEvent,
+  metricText,
+} from "@pia/core";
+import type {
+  ClearPending,
+  CounterKey,
+  CounterWrite,
+  LoadRules,
+  Log,
+  ReadCounters,
+  SendMessages,
+  WriteCounters,
+} from "./ports.js";
+
+/** One record of the events table's stream, as the handler hands it over. */
+export interface StreamRecord {
+  readonly eventName: "INSERT" | "MODIFY" | "REMOVE";
+  readonly sequenceNumber: string;
+  /** The unmarshalled new image (INSERT and MODIFY). */
+  readonly newImage?: Record<string, unknown>;
+}
+
+export interface AggregateCounts {
+  readonly records: number;
+  readonly applied: number;
+  /** MODIFY (an event id re-used with other content: the first wins) and REMOVE (TTL expiry). */
+  readonly notInsert: number;
+  readonly badItem: number;
+  readonly countersWritten: number;
+  readonly notifications: number;
+}
+
+export interface AggregateResult {
+  /** Sequence numbers of records to retry (Lambda retries from the lowest). */
+  readonly batchItemFailures: { itemIdentifier: string }[];
+  readonly counts: AggregateCounts;
+}
+
+export interface AggregateDeps {
+  readonly loadRules: LoadRules;
+  readonly readCounters: ReadCounters;
+  readonly writeCounters: WriteCounters;
+  readonly sendMessages: SendMessages;
+  readonly clearPending: ClearPending;
+  readonly log: Log;
+  /** Attempts when another writer changed a counter between our read and write. */
+  readonly maxConflictRetries?: number;
+}
+
+interface IndexedRule {
+  readonly compiled: CompiledRule;
+  readonly key: string;
+}
+
+interface Applied {
+  readonly event: PiaEvent;
+  readonly seq: string;
+}
+
+/** The work of one counter in this batch: the matching events in stream order. */
+interface CounterWork {
+  readonly key: CounterKey;
+  readonly rule: IndexedRule;
+  readonly events: Applied[];
+  /** Sequence numbers of every record of this user in the batch (for item failures). */
+  readonly userSeqs: string[];
+}
+
+const keyString = (key: CounterKey) => `${key.pk}\u0000${key.sk}`;
+
+function indexRules(rules: readonly Rule[]): Map<string, IndexedRule[]> {
+  const byEvent = new Map<string, IndexedRule[]>();
+  for (const rule of rules) {
+    if (!rule.enabled) continue;
+    const indexed = { compiled: compileRule(rule), key: counterKey(rule) };
+    const list = byEvent.get(rule.event);
+    if (list === undefined) byEvent.set(rule.event, [indexed]);
+    else list.push(indexed);
+  }
+  return byEvent;
+}
+
+/**
+ * Applies a batch of the events table's stream to the per-user counters, exactly once:
+ * - a counter remembers the highest stream sequence it has applied, so a re-delivered record
+ *   (a retried batch, a partial success) adds nothing;
+ * - every counter of the batch is read once and written once (events of one user coalesced),
+ *   only if unchanged since the read; a conflicting writer makes us re-read and re-apply;
+ * - a firing is stored as a pending message in the same write as the totals, then sent, then
+ *   cleared; a crash in between leaves it pending, and the next batch that reads the counter
+ *   sends it again (the notifier drops the duplicate by id).
+ */
+export function makeAggregateRecords(
+  deps: AggregateDeps,
+): (records: readonly StreamRecord[]) => Promise<AggregateResult> {
+  const maxRetries = deps.maxConflictRetries ?? 5;
+
+  return async (records) => {
+    const rulesByEvent = indexRules(await deps.loadRules());
+    let applied = 0;
+    let notInsert = 0;
+    let badItem = 0;
+
+    const work = new Map<string, CounterWork>();
+    const userSeqs = new Map<string, string[]>();
+    for (const record of records) {
+      if (record.eventName !== "INSERT" || record.newImage === undefined) {
+        notInsert++;
+        continue;
+      }
+      let event: PiaEvent;
+      try {
+        event = fromEventItem(record.newImage as unknown as EventItem);
+      } catch (error: unknown) {
+        if (!(error instanceof InvalidEventItemError)) throw error;
+        // A foreign item can never become valid: counting it as bad beats blocking the shard.
+        badItem++;
+        deps.log.warn("skipped an events table item that is not an event", { reason: error.message });
+        continue;
+      }
+      applied++;
+      const seq = paddedSequence(record.sequenceNumber);
+      const pk = (record.newImage as { pk: string }).pk;
+      const seqs = userSeqs.get(pk) ?? [];
+      userSeqs.set(pk, seqs);
+      seqs.push(record.sequenceNumber);
+      for (const rule of rulesByEvent.get(event.eventType) ?? []) {
+        if (!matchesEvent(rule.compiled, event)) continue;
+        const key = { pk, sk: rule.key };
+        let counter = work.get(keyString(key));
+        if (counter === undefined) {
+          counter = { key, rule, events: [], userSeqs: seqs };
+          work.set(keyString(key), counter);
+        }
+        counter.events.push({ event, seq });
+      }
+    }
+
+    let pendingWork = [...work.values()];
+    // Per counter: the messages it holds pending, to send and then clear.
+    const deliveries = new Map<string, PendingDelivery>();
+    let countersWritten = 0;
+    const failedSeqs: string[] = [];
+
+    for (let attempt = 0; pendingWork.length > 0; attempt++) {
+      if (attempt > maxRetries) {
+        for (const counter of pendingWork) failedSeqs.push(...counter.userSeqs);
+        break;
+      }
+      const existing = new Map<string, CounterItem>();
+      for (const item of await deps.readCounters(pendingWork.map((counter) => counter.key))) {
+        existing.set(keyString(item), item);
+      }
+      const writes: CounterWrite[] = [];
+      for (const counter of pendingWork) {
+        const item = existing.get(keyString(counter.key));
+        // Decided earlier but not confirmed sent (a crash between the write and the send).
+        if (item !== undefined && (item.pending ?? []).length > 0) {
+          deliveries.set(keyString(counter.key), {
+            key: counter.key,
+            rev: item.rev,
+            messages: pendingMessages(item.pending),
+          });
+        }
+        const next = applyCounter(counter, item);
+        if (next === undefined) continue;
+        writes.push({ item: next.item, expectedRev: item?.rev });
+      }
+      const { conflicts } = await deps.writeCounters(writes);
+      const conflicting = new Set(conflicts.map(keyString));
+      for (const { item } of writes) {
+        // Another writer won: what we decided for this counter is void; it is redone from a fresh read.
+        if (conflicting.has(keyString(item))) {
+          deliveries.delete(keyString(item));
+          continue;
+        }
+        countersWritten++;
+        if ((item.pending ?? []).length > 0) {
+          deliveries.set(keyString(item), {
+            key: item,
+            rev: item.rev,
+            messages: pendingMessages(item.pending),
+          });
+        }
+      }
+      pendingWork = pendingWork.filter((counter) => conflicting.has(keyString(counter.key)));
+    }
+
+    const notifications = await deliverPending(
+      [...deliveries.values()],
+      deps.sendMessages,
+      deps.clearPending,
+    );
+
+    const failed = [...new Set(failedSeqs)];
+    return {
+      batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })),
+      counts: { records: records.length, applied, notInsert, badItem, countersWritten, notifications },
+    };
+  };
+}
+
+/**
+ * The counter after this batch's events that it has not applied yet, with the messages of any
+ * firing; undefined when nothing changes (every record already applied, or a fired rule).
+ */
+function applyCounter(
+  counter: CounterWork,
+  item: CounterItem | undefined,
+): { item: CounterItem } | undefined {
+  const { compiled } = counter.rule;
+  // A once-per-user rule that has fired can never fire again: its totals need no more writes.
+  if (item?.fired === true && compiled.kind === "streaming") return undefined;
+  const fresh = counter.events.filter(({ seq }) => seq > (item?.seq ?? NO_SEQUENCE));
+  if (fresh.length === 0) return undefined;
+  let state: CounterState = counterStateOf(item);
+  let endpointId = item?.endpointId;
+  const fired: { id: string; body: string }[] = [];
+  for (const { event, seq } of fresh) {
+    endpointId = event.endpointId ?? endpointId;
+    state = addMatch(compiled, state, metricText(compiled, event));
+    if (compiled.kind === "closing") continue;
+    const decision = decideStreaming(compiled, state);
+    state = decision.state;
+    if (!decision.fire) continue;
+    const id = notificationId(counter.key, seq);
+    const notification = makeNotification(
+      compiled.rule,
+      { appId: event.appId, userId: event.userId, endpointId },
+      event.timestamp,
+    );
+    fired.push({ id, body: toMessageBody({ id, notification }) });
+  }
+  const last = fresh[fresh.length - 1] as Applied;
+  return {
+    item: {
+      pk: counter.key.pk,
+      sk: counter.key.sk,
+      counterKey: counter.key.sk,
+      ruleId: compiled.rule.id,
+      appId: last.event.appId,
+      userId: last.event.userId,
+      ...(endpointId === undefined ? {} : { endpointId }),
+      count: state.count,
+      sum: canonicalDecimal(state.sum),
+      fired: state.fired,
+      seq: last.seq,
+      rev: (item?.rev ?? 0) + 1,
+      pending: [...(item?.pending ?? []), ...fired.map((message) => message.body)],
+    },
+  };
+}

@@ -1,0 +1,14 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { buildAggregateHandler } from "../buildAggregateHandler.js";
+import { loadConfig } from "../config.js";
+
+// Cold start: a bad environment fails here, with a ConfigError naming the variables.
+export const handler = buildAggregateHandler({
+  config: loadConfig(process.env),
+  dynamodb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+  sqs: new SQSClient({}),
+  logger: new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "pia-aggregate" }),
+});

@@ -1,0 +1,37 @@
+import type { CounterItem } from "@pia/aws";
+import type { Rule } from "@pia/core";
+
+/** The current rules (a cached RuleSource in production). */
+export type LoadRules = () => Promise<readonly Rule[]>;
+
+export interface CounterKey {
+  readonly pk: string;
+  readonly sk: string;
+}
+
+/** Reads counters by key (any number); absent keys are simply missing from the result. */
+export type ReadCounters = (keys: readonly CounterKey[]) => Promise<CounterItem[]>;
+
+/** A counter to write, and the `rev` it had when read (undefined: it did not exist). */
+export interface CounterWrite {
+  readonly item: CounterItem;
+  readonly expectedRev: number | undefined;
+}
+
+/**
+ * Writes counters, each only if it is still as read (optimistic concurrency). Returns the keys
+ * that were not written because of a conflict (another writer got there first); they are redone.
+ */
+export type WriteCounters = (writes: readonly CounterWrite[]) => Promise<{ conflicts: CounterKey[] }>;
+
+/** Sends message bodies to the notifications queue; throws if any could not be sent. */
+export type SendMessages = (bodies: readonly { id: string; body: string }[]) => Promise<void>;
+
+/** Removes the pending messages of counters still at the given `rev` (their messages were sent). */
+export type ClearPending = (counters: readonly { key: CounterKey; rev: number }[]) => Promise<void>;
+
+/** Structured logging; attributes never carry user ids or payloads. */
+export interface Log {
+  info(message: string, attributes: Record<string, unknown>): void;
+  warn(message: string, attributes: Record<string, unknown>): void;
+}

@@ -1,0 +1,78 @@
+import type { CounterItem, EventItem } from "@pia/aws";
+import { toEventItem } from "@pia/aws";
+import type { PiaEvent } from "@pia/core";
+import { parseRecord } from "@pia/core";
+import type { AggregateDeps, StreamRecord } from "../src/aggregateRecords.js";
+import type { CounterKey, CounterWrite } from "../src/ports.js";
+
+const keyString = (key: CounterKey) => `${key.pk}\u0000${key.sk}`;
+
+/** An in-memory counters table with DynamoDB's conditional-write semantics, and a recording queue. */
+export function fakeStore() {
+  const counters = new Map<string, CounterItem>();
+  const sent: { id: string; body: string }[] = [];
+  const faults = {
+    failSendOnce: false,
+    failClearOnce: false,
+    beforeWrite: undefined as (() => Promise<void>) | undefined,
+  };
+  const deps: Omit<AggregateDeps, "loadRules"> = {
+    async readCounters(keys) {
+      return keys.flatMap((key) => {
+        const item = counters.get(keyString(key));
+        return item === undefined ? [] : [structuredClone(item)];
+      });
+    },
+    async writeCounters(writes: readonly CounterWrite[]) {
+      const hook = faults.beforeWrite;
+      faults.beforeWrite = undefined;
+      if (hook !== undefined) await hook();
+      // All or nothing, like one transaction.
+      const ok = writes.every(({ item, expectedRev }) => counters.get(keyString(item))?.rev === expectedRev);
+      if (!ok) return { conflicts: writes.map(({ item }) => ({ pk: item.pk, sk: item.sk })) };
+      for (const { item } of writes) counters.set(keyString(item), structuredClone(item));
+      return { conflicts: [] };
+    },
+    async sendMessages(messages) {
+      if (faults.failSendOnce) {
+        faults.failSendOnce = false;
+        throw new Error("injected: crash before the send");
+      }
+      sent.push(...messages);
+    },
+    async clearPending(list) {
+      if (faults.failClearOnce) {
+        faults.failClearOnce = false;
+        throw new Error("injected: crash after the send, before the clear");
+      }
+      for (const { key, rev } of list) {
+        const item = counters.get(keyString(key));
+        if (item === undefined || item.rev !== rev) continue;
+        const { pending: _, ...rest } = item;
+        counters.set(keyString(key), { ...rest, rev: rev + 1 });
+      }
+    },
+    log: { info: () => {}, warn: () => {} },
+  };
+  return { counters, sent, faults, deps };
+}
+
+let nextSequence = 100;
+
+/** Stream records (INSERT, with increasing sequence numbers) for NDJSON lines that parse to events. */
+export function streamRecords(lines: readonly string[]): StreamRecord[] {
+  return lines.map((line) => {
+    const outcome = parseRecord(line);
+    if (outcome.kind !== "event") throw new Error(`not an event: ${line}`);
+    return insert(outcome.event);
+  });
+}
+
+export function insert(event: PiaEvent): StreamRecord {
+  const item: EventItem = toEventItem(event, 2_000_000_000);
+  return {
+    eventName: "INSERT",
+    sequenceNumber: String(++nextSequence).padStart(21, "1"),
+    newImage: JSON.parse(JSON.stringify(item)) as Record<string, unknown>,
+  };
+}

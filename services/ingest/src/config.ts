@@ -1,0 +1,28 @@
+import { type Env, readEnv } from "@pia/aws";
+
+export { ConfigError } from "@pia/aws";
+
+export interface IngestConfig {
+  readonly eventsTable: string;
+  readonly quarantineTable: string;
+  /** Days an applied event is kept after max(its time, its ingestion). */
+  readonly eventRetentionDays: number;
+  /** Days a skipped record is kept in quarantine. */
+  readonly quarantineRetentionDays: number;
+}
+
+/** At most a century: a larger value is a typo, and the TTL must stay a plausible epoch second. */
+const MAX_RETENTION_DAYS = 36_500;
+
+/** Reads and checks the environment once, at cold start; every problem is reported at once. */
+export function loadConfig(env: Env): IngestConfig {
+  const read = readEnv(env);
+  const config: IngestConfig = {
+    eventsTable: read.required("EVENTS_TABLE", "name of the events table (TABLES.events)"),
+    quarantineTable: read.required("QUARANTINE_TABLE", "name of the quarantine table (TABLES.quarantine)"),
+    eventRetentionDays: read.wholeNumber("EVENT_RETENTION_DAYS", 400, 1, MAX_RETENTION_DAYS, "days"),
+    quarantineRetentionDays: read.wholeNumber("QUARANTINE_RETENTION_DAYS", 14, 1, MAX_RETENTION_DAYS, "days"),
+  };
+  read.done("ingest");
+  return config;
+}

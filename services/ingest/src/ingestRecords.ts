@@ -1,0 +1,206 @@
+import { type EventItem, toEventItem } from "@pia/aws";
+import { DAY_MS, parseRecord, type RecordOutcome, SKIP_REASONS } from "@pia/core";
+import { checkItemLimits } from "./checkItemLimits.js";
+import type { IngestConfig } from "./config.js";
+import type { Log, Now, WriteEvents, WriteQuarantine } from "./ports.js";
+import { type QuarantineItem, type QuarantineReason, toQuarantineItem } from "./quarantineItem.js";
+
+/** One Kinesis record: one Pinpoint event as base64 JSON. */
+export interface IngestRecord {
+  readonly sequenceNumber: string;
+  /** Base64 of the record's bytes. */
+  readonly data: string;
+  /** When the record reached the stream, epoch milliseconds. */
+  readonly approximateArrivalTimestamp?: number;
+}
+
+/**
+ * What happened to a batch. Every record lands in exactly one of `applied`, `duplicate`, `ignored`
+ * and `skipped` (RULES.md section 3, plus `too_large` and `parse_error`); `failed` counts the
+ * records among them whose item could not be written and that are reported for redelivery.
+ */
+export interface IngestCounts {
+  readonly records: number;
+  /** New events of this batch, sent to the events table. */
+  readonly applied: number;
+  /** Events whose identity an earlier record of this batch had (the first one wins). */
+  readonly duplicate: number;
+  /** System (`_…`) and our own (`trk_…`) events: counted, not stored. */
+  readonly ignored: number;
+  /** Records sent to the quarantine table, by reason. */
+  readonly skipped: Readonly<Record<QuarantineReason, number>>;
+  readonly failed: number;
+}
+
+export interface IngestResult {
+  /** Records to redeliver (Kinesis `ReportBatchItemFailures`), in input order. */
+  readonly batchItemFailures: Array<{ itemIdentifier: string }>;
+  readonly counts: IngestCounts;
+}
+
+export interface IngestDeps extends Pick<IngestConfig, "eventRetentionDays" | "quarantineRetentionDays"> {
+  readonly writeEvents: WriteEvents;
+  readonly writeQuarantine: WriteQuarantine;
+  readonly now: Now;
+  readonly log: Log;
+}
+
+const QUARANTINE_REASONS: readonly QuarantineReason[] = [...SKIP_REASONS, "too_large", "parse_error"];
+
+/** An item to write and the records it stands for (the first one, then its duplicates). */
+interface Pending<T> {
+  readonly item: T;
+  readonly sequenceNumbers: string[];
+}
+
+/**
+ * The TTL of an event item, epoch seconds: retention counted from max(event time, now), never from
+ * the event time alone. An old event (a late delivery, a replayed stream) would otherwise get an
+ * item that expires at once; a redelivery after the TTL deleted it would insert it again, the
+ * stream would carry it a second time, and aggregate would count it twice. The start is rounded
+ * down to the UTC day so that a redelivery on the same day rewrites an identical item, which
+ * DynamoDB Streams does not report at all (a changed expiry would give a MODIFY record).
+ */
+function eventExpiresAt(eventTime: number, now: number, retentionDays: number): number {
+  const start = Math.max(eventTime, now);
+  const day = start - (start % DAY_MS);
+  return day / 1000 + retentionDays * 86_400;
+}
+
+/** `parseRecord`, which must never throw; if it ever does, the record is kept rather than the shard blocked. */
+function readRecord(payload: string): RecordOutcome | { kind: "failed"; detail: string } {
+  try {
+    return parseRecord(payload);
+  } catch (error: unknown) {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return { kind: "failed", detail: `the record parser failed (${message.slice(0, 500)})` };
+  }
+}
+
+function itemKey(item: { readonly pk: string; readonly sk: string }): string {
+  return JSON.stringify([item.pk, item.sk]);
+}
+
+/** The sequence numbers of the pending items the write left unprocessed. */
+function unwritten<T extends { pk: string; sk: string }>(
+  pending: readonly Pending<T>[],
+  unprocessed: readonly T[],
+): string[] {
+  if (unprocessed.length === 0) return [];
+  const left = new Set(unprocessed.map(itemKey));
+  return pending
+    .filter(({ item }) => left.has(itemKey(item)))
+    .flatMap(({ sequenceNumbers }) => sequenceNumbers);
+}
+
+/**
+ * Reads a batch of Kinesis records, stores new events in the events table and skipped records in
+ * quarantine, and reports as item failures exactly the records whose items are still unwritten
+ * after the adapters' retries. Bad input never throws: a poison record is quarantined and the rest
+ * of the batch proceeds. Only a write error that retrying cannot fix (access denied, a missing
+ * table) throws, which fails the batch as a whole.
+ */
+export function makeIngestRecords(
+  deps: IngestDeps,
+): (records: readonly IngestRecord[]) => Promise<IngestResult> {
+  return async function ingestRecords(records) {
+    const now = deps.now();
+    const skipped = Object.fromEntries(QUARANTINE_REASONS.map((reason) => [reason, 0])) as Record<
+      QuarantineReason,
+      number
+    >;
+    let ignored = 0;
+    let duplicate = 0;
+    const events: Array<Pending<EventItem>> = [];
+    const quarantined: Array<Pending<QuarantineItem>> = [];
+    /** Identity -> the sequence numbers of the item written (or quarantined) for it. */
+    const byIdentity = new Map<string, string[]>();
+
+    const quarantine = (record: IngestRecord, payload: string, reason: QuarantineReason, detail: string) => {
+      skipped[reason]++;
+      const input = { reason, detail, payload, sequenceNumber: record.sequenceNumber };
+      const arrivedAt = record.approximateArrivalTimestamp;
+      const item = toQuarantineItem(
+        arrivedAt === undefined ? input : { ...input, arrivedAt },
+        now,
+        deps.quarantineRetentionDays,
+      );
+      const sequenceNumbers = [record.sequenceNumber];
+      quarantined.push({ item, sequenceNumbers });
+      return sequenceNumbers;
+    };
+
+    for (const record of records) {
+      const payload = Buffer.from(record.data, "base64").toString("utf8");
+      const outcome = readRecord(payload);
+      if (outcome.kind === "ignored") {
+        ignored++;
+      } else if (outcome.kind === "skipped") {
+        quarantine(record, payload, outcome.reason, outcome.detail);
+      } else if (outcome.kind === "failed") {
+        quarantine(record, payload, "parse_error", outcome.detail);
+      } else {
+        const { event } = outcome;
+        const seen = byIdentity.get(event.identity);
+        if (seen !== undefined) {
+          duplicate++;
+          // Redelivered with the first record when that one's item is not written.
+          seen.push(record.sequenceNumber);
+          continue;
+        }
+        const item = toEventItem(event, eventExpiresAt(event.timestamp, now, deps.eventRetentionDays));
+        const problem = checkItemLimits(item);
+        if (problem === undefined) {
+          const sequenceNumbers = [record.sequenceNumber];
+          events.push({ item, sequenceNumbers });
+          byIdentity.set(event.identity, sequenceNumbers);
+        } else {
+          byIdentity.set(event.identity, quarantine(record, payload, "too_large", problem));
+        }
+      }
+    }
+
+    const [eventWrite, quarantineWrite] = await Promise.allSettled([
+      events.length === 0 ? { unprocessed: [] } : deps.writeEvents(events.map(({ item }) => item)),
+      quarantined.length === 0
+        ? { unprocessed: [] }
+        : deps.writeQuarantine(quarantined.map(({ item }) => item)),
+    ]);
+    if (eventWrite.status === "rejected") throw eventWrite.reason;
+    if (quarantineWrite.status === "rejected") throw quarantineWrite.reason;
+
+    const failedEvents = unwritten(events, eventWrite.value.unprocessed);
+    const failedQuarantine = unwritten(quarantined, quarantineWrite.value.unprocessed);
+    if (failedEvents.length > 0) {
+      deps.log.warn("event items left unwritten after retries; their records are reported for redelivery", {
+        items: eventWrite.value.unprocessed.length,
+        records: failedEvents.length,
+      });
+    }
+    if (failedQuarantine.length > 0) {
+      deps.log.warn(
+        "quarantine items left unwritten after retries; their records are reported for redelivery",
+        {
+          items: quarantineWrite.value.unprocessed.length,
+          records: failedQuarantine.length,
+        },
+      );
+    }
+
+    const failed = new Set([...failedEvents, ...failedQuarantine]);
+    const batchItemFailures = records
+      .filter(({ sequenceNumber }) => failed.has(sequenceNumber))
+      .map(({ sequenceNumber }) => ({ itemIdentifier: sequenceNumber }));
+    return {
+      batchItemFailures,
+      counts: {
+        records: records.length,
+        applied: events.length,
+        duplicate,
+        ignored,
+        skipped,
+        failed: batchItemFailures.length,
+      },
+    };
+  };
+}

@@ -1,0 +1,152 @@
+import {
+  BatchWriteCommand,
+  type BatchWriteCommandInput,
+  DynamoDBDocumentClient,
+} from "@aws-sdk/lib-dynamodb";
+import type { Context, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { base64, pinpointEvent } from "./fixtures.js";
+
+const ddb = mockClient(DynamoDBDocumentClient);
+
+const ENV = {
+  AWS_REGION: "us-east-1",
+  EVENTS_TABLE: "pia-test-events",
+  QUARANTINE_TABLE: "pia-test-quarantine",
+  POWERTOOLS_LOGGER_LOG_EVENT: "true",
+};
+
+/** A Kinesis record as Lambda delivers it (arrival in epoch seconds). */
+function kinesisRecord(sequenceNumber: string, payload: string): KinesisStreamRecord {
+  return {
+    kinesis: {
+      kinesisSchemaVersion: "1.0",
+      partitionKey: "pk",
+      sequenceNumber,
+      data: base64(payload),
+      approximateArrivalTimestamp: 1710498599.25,
+    },
+    eventSource: "aws:kinesis",
+    eventVersion: "1.0",
+    eventID: `shardId-000000000000:${sequenceNumber}`,
+    eventName: "aws:kinesis:record",
+    invokeIdentityArn: "arn:aws:iam::123456789012:role/ingest",
+    awsRegion: "us-east-1",
+    eventSourceARN: "arn:aws:kinesis:us-east-1:123456789012:stream/pinpoint-events",
+  };
+}
+
+const context = {
+  callbackWaitsForEmptyEventLoop: false,
+  functionName: "pia-ingest",
+  functionVersion: "$LATEST",
+  invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:pia-ingest",
+  memoryLimitInMB: "256",
+  awsRequestId: "req-1",
+  logGroupName: "/aws/lambda/pia-ingest",
+  logStreamName: "stream",
+  getRemainingTimeInMillis: () => 30_000,
+  done: () => undefined,
+  fail: () => undefined,
+  succeed: () => undefined,
+} satisfies Context;
+
+async function loadHandler() {
+  return (await import("../src/handlers/ingest.js")).handler;
+}
+
+let output: string[];
+
+beforeEach(() => {
+  vi.resetModules();
+  ddb.reset();
+  for (const [name, value] of Object.entries(ENV)) vi.stubEnv(name, value);
+  // No real backoff waits: full jitter with random() = 0 waits 0 ms.
+  vi.spyOn(Math, "random").mockReturnValue(0);
+  output = [];
+  for (const stream of [process.stdout, process.stderr]) {
+    vi.spyOn(stream, "write").mockImplementation((chunk: string | Uint8Array) => {
+      output.push(String(chunk));
+      return true;
+    });
+  }
+});
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+  vi.restoreAllMocks();
+});
+
+describe("ingest handler", () => {
+  it("writes a Kinesis batch and reports the records left unwritten", async () => {
+    ddb.on(BatchWriteCommand).callsFake((input: BatchWriteCommandInput) => {
+      const events = input.RequestItems?.[ENV.EVENTS_TABLE];
+      // user-b's event never gets written.
+      const left = (events ?? []).filter((request) => request.PutRequest?.Item?.userId === "user-b");
+      return { UnprocessedItems: left.length === 0 ? {} : { [ENV.EVENTS_TABLE]: left } };
+    });
+    const handler = await loadHandler();
+
+    const event: KinesisStreamEvent = {
+      Records: [
+        kinesisRecord("1", JSON.stringify(pinpointEvent({ endpoint: { User: { UserId: "user-a" } } }))),
+        kinesisRecord("2", "{ not json"),
+        kinesisRecord("3", JSON.stringify(pinpointEvent({ endpoint: { User: { UserId: "user-b" } } }))),
+        kinesisRecord("4", JSON.stringify(pinpointEvent({ event_type: "_session.start" }))),
+      ],
+    };
+    const response = await handler(event, context);
+
+    expect(response).toStrictEqual({ batchItemFailures: [{ itemIdentifier: "3" }] });
+    const calls = ddb.commandCalls(BatchWriteCommand).map((call) => call.args[0].input.RequestItems ?? {});
+    const quarantine = calls.flatMap((items) => items[ENV.QUARANTINE_TABLE] ?? []);
+    expect(quarantine).toMatchObject([
+      {
+        PutRequest: {
+          Item: { reason: "bad_json", raw: "{ not json", arrivedAt: "2024-03-15T10:29:59.250Z" },
+        },
+      },
+    ]);
+    const eventPuts = calls.flatMap((items) => items[ENV.EVENTS_TABLE] ?? []);
+    expect(eventPuts.map((request) => request.PutRequest?.Item?.userId)).toContain("user-a");
+  });
+
+  it("logs the counts of the batch as JSON, never user ids or payloads", async () => {
+    ddb.on(BatchWriteCommand).resolves({});
+    const handler = await loadHandler();
+
+    const records = [
+      kinesisRecord("1", JSON.stringify(pinpointEvent({ endpoint: { User: { UserId: "secret-user-7" } } }))),
+      kinesisRecord("2", '{"secret-payload": 1'),
+    ];
+    await handler({ Records: records }, context);
+
+    const lines = output.join("").trim().split("\n");
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries).toContainEqual(
+      expect.objectContaining({
+        message: "batch ingested",
+        counts: expect.objectContaining({
+          records: 2,
+          applied: 1,
+          skipped: expect.objectContaining({ bad_json: 1 }),
+        }),
+        function_request_id: "req-1",
+      }),
+    );
+    // POWERTOOLS_LOGGER_LOG_EVENT=true is set: the event, base64 payloads included, is still not logged.
+    for (const secret of ["secret-user-7", "secret-payload", ...records.map(({ kinesis }) => kinesis.data)]) {
+      expect(output.join("")).not.toContain(secret);
+    }
+  });
+
+  it("fails the cold start with a ConfigError naming a missing variable", async () => {
+    vi.stubEnv("EVENTS_TABLE", undefined);
+
+    await expect(loadHandler()).rejects.toMatchObject({
+      name: "ConfigError",
+      message: expect.stringMatching(/EVENTS_TABLE is not set/),
+    });
+  });
+});

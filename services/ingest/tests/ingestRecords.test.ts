@@ -1,0 +1,335 @@
+import { SKIP_REASONS } from "@pia/core";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type IngestRecord, makeIngestRecords } from "../src/ingestRecords.js";
+import { MAX_RAW_BYTES } from "../src/quarantineItem.js";
+import { fakeTables, NOW, pinpointEvent, record, recordingLog } from "./fixtures.js";
+
+const DAY_S = 86_400;
+/** Start of NOW's UTC day, epoch seconds. */
+const TODAY_S = Date.UTC(2024, 2, 15) / 1000;
+
+function setup(tables = fakeTables(), retention = { eventRetentionDays: 400, quarantineRetentionDays: 14 }) {
+  const log = recordingLog();
+  const ingestRecords = makeIngestRecords({
+    writeEvents: tables.writeEvents,
+    writeQuarantine: tables.writeQuarantine,
+    now: () => NOW,
+    log,
+    ...retention,
+  });
+  return { ingestRecords, tables, log };
+}
+
+function sum(values: Record<string, number>): number {
+  return Object.values(values).reduce((total, value) => total + value, 0);
+}
+
+describe("skipped records", () => {
+  const cases = [
+    ["bad_json", '{"event_type": "purchase",'],
+    ["bad_event", JSON.stringify(pinpointEvent({ event_type: "" }))],
+    ["no_user", JSON.stringify(pinpointEvent({ endpoint: { Id: "ep-1" } }))],
+    ["bad_timestamp", JSON.stringify(pinpointEvent({ event_timestamp: "1710000000000" }))],
+    ["bad_metric", JSON.stringify(pinpointEvent({ metrics: { price: "12.5" } }))],
+  ] as const;
+
+  it("covers every skip reason of the core", () => {
+    expect(cases.map(([reason]) => reason).sort()).toStrictEqual([...SKIP_REASONS].sort());
+  });
+
+  it.each(cases)("%s goes to quarantine with its raw payload and reason", async (reason, payload) => {
+    const { ingestRecords, tables } = setup();
+    const result = await ingestRecords([
+      record("49590338271490256608559692538361571095921575989136588898", payload),
+    ]);
+
+    expect(tables.eventCalls).toHaveLength(0);
+    expect(tables.quarantine).toStrictEqual([
+      {
+        pk: `${reason}#2024-03-15`,
+        sk: "0001710498600123#49590338271490256608559692538361571095921575989136588898",
+        reason,
+        detail: expect.stringMatching(/\S/),
+        raw: payload,
+        receivedAt: "2024-03-15T10:30:00.123Z",
+        expiresAt: Math.floor(NOW / 1000) + 14 * DAY_S,
+      },
+    ]);
+    expect(result.batchItemFailures).toStrictEqual([]);
+    expect(result.counts.skipped[reason]).toBe(1);
+    expect(sum(result.counts.skipped)).toBe(1);
+  });
+
+  it("keeps the arrival time and a payload that is not UTF-8", async () => {
+    const { ingestRecords, tables } = setup();
+    const binary = { sequenceNumber: "7", data: Buffer.from([0xff, 0xfe, 0x00, 0x7b]).toString("base64") };
+    await ingestRecords([{ ...binary, approximateArrivalTimestamp: Date.UTC(2024, 2, 15, 10, 29, 59, 500) }]);
+
+    expect(tables.quarantine).toMatchObject([
+      { reason: "bad_json", raw: "\ufffd\ufffd\u0000{", arrivedAt: "2024-03-15T10:29:59.500Z" },
+    ]);
+  });
+
+  it("cuts a raw payload over 256 KiB at a character boundary and flags it", async () => {
+    const { ingestRecords, tables } = setup();
+    const payload = `{${"é".repeat(150_000)}`;
+    await ingestRecords([record("1", payload)]);
+
+    const [item] = tables.quarantine;
+    expect(item?.truncated).toBe(true);
+    expect(payload.startsWith(item?.raw ?? "x")).toBe(true);
+    const bytes = Buffer.byteLength(item?.raw ?? "", "utf8");
+    expect(bytes).toBeLessThanOrEqual(MAX_RAW_BYTES);
+    expect(bytes).toBeGreaterThan(MAX_RAW_BYTES - 2);
+  });
+
+  it("does not flag a payload of exactly 256 KiB", async () => {
+    const { ingestRecords, tables } = setup();
+    const payload = `{${"x".repeat(MAX_RAW_BYTES - 1)}`;
+    await ingestRecords([record("1", payload)]);
+
+    expect(tables.quarantine[0]?.raw).toBe(payload);
+    expect(tables.quarantine[0]).not.toHaveProperty("truncated");
+  });
+
+  it.each([
+    ["an event_id over DynamoDB's sort key limit", { event_id: "e".repeat(1100) }, /sort key/],
+    [
+      "a user id over DynamoDB's partition key limit",
+      { endpoint: { User: { UserId: "u".repeat(2100) } } },
+      /partition key/,
+    ],
+    ["attributes over DynamoDB's item limit", { attributes: { note: "n".repeat(410_000) } }, /item is about/],
+  ])("quarantines a valid event with %s as too_large", async (_case, fields, detail) => {
+    const { ingestRecords, tables } = setup();
+    const payload = JSON.stringify(pinpointEvent(fields));
+    const result = await ingestRecords([record("1", payload), record("2", pinpointEvent())]);
+
+    expect(tables.events).toHaveLength(1);
+    expect(tables.quarantine).toMatchObject([{ pk: "too_large#2024-03-15", reason: "too_large", detail }]);
+    expect(payload.startsWith(tables.quarantine[0]?.raw ?? "x")).toBe(true);
+    expect(result.counts).toMatchObject({ applied: 1, skipped: { too_large: 1 } });
+    expect(result.batchItemFailures).toStrictEqual([]);
+  });
+});
+
+describe("ignored records", () => {
+  it.each(["_session.start", "_monetization.purchase", "trk_lesson_completed"])(
+    "%s is counted, not written",
+    async (eventType) => {
+      const { ingestRecords, tables } = setup();
+      const result = await ingestRecords([record("1", pinpointEvent({ event_type: eventType }))]);
+
+      expect(tables.eventCalls).toHaveLength(0);
+      expect(tables.quarantineCalls).toHaveLength(0);
+      expect(result.counts).toMatchObject({ records: 1, ignored: 1, applied: 0 });
+    },
+  );
+});
+
+describe("events", () => {
+  it("writes the item in its exact shape", async () => {
+    const { ingestRecords, tables } = setup();
+    await ingestRecords([record("1", pinpointEvent({ event_id: "evt-1" }))]);
+
+    expect(tables.eventCalls).toStrictEqual([
+      [
+        {
+          pk: "5:app-1#customer-1042",
+          sk: "id:evt-1",
+          appId: "app-1",
+          userId: "customer-1042",
+          endpointId: "ep-1",
+          eventType: "purchase",
+          ts: Date.UTC(2024, 2, 14, 8, 0, 0),
+          attributes: { product: "chair", campaign: "spring" },
+          metrics: '[["price","129.99"],["quantity","2"]]',
+          expiresAt: TODAY_S + 400 * DAY_S,
+        },
+      ],
+    ]);
+  });
+
+  it.each([
+    ["an old event: from now", Date.UTC(2020, 0, 1), 400, TODAY_S + 400 * DAY_S],
+    ["an event of today: from today", NOW - 1000, 400, TODAY_S + 400 * DAY_S],
+    [
+      "a future event: from its day",
+      Date.UTC(2024, 2, 20, 5, 0),
+      400,
+      Date.UTC(2024, 2, 20) / 1000 + 400 * DAY_S,
+    ],
+    ["an old event, one day of retention", Date.UTC(2020, 0, 1), 1, TODAY_S + DAY_S],
+  ])("expires %s", async (_case, eventTime, days, expiresAt) => {
+    const { ingestRecords, tables } = setup(fakeTables(), {
+      eventRetentionDays: days,
+      quarantineRetentionDays: 14,
+    });
+    await ingestRecords([record("1", pinpointEvent({ event_timestamp: eventTime }))]);
+
+    expect(tables.events[0]?.expiresAt).toBe(expiresAt);
+    // Never already expired: a redelivery must find the item and rewrite it, not insert it again.
+    expect(expiresAt * 1000).toBeGreaterThan(NOW);
+  });
+
+  it("writes an event delivered several times in one batch once, the first one", async () => {
+    const { ingestRecords, tables } = setup();
+    const result = await ingestRecords([
+      record("1", pinpointEvent({ event_id: "evt-1", metrics: { price: 1 } })),
+      record("2", pinpointEvent({ event_id: "evt-1", metrics: { price: 2 } })),
+      record("3", pinpointEvent({ event_id: "evt-2" })),
+      record("4", pinpointEvent({ arrival_timestamp: 1 })),
+      record("5", pinpointEvent({ event_id: "evt-1", metrics: { price: 3 } })),
+      record("6", pinpointEvent({ arrival_timestamp: 2 })),
+    ]);
+
+    expect(tables.eventCalls).toHaveLength(1);
+    expect(tables.events.map(({ sk }) => sk.split(":")[0])).toStrictEqual(["id", "id", "h"]);
+    expect(tables.events[0]).toMatchObject({ sk: "id:evt-1", metrics: '[["price","1"]]' });
+    expect(result.counts).toMatchObject({ records: 6, applied: 3, duplicate: 3 });
+    expect(result.batchItemFailures).toStrictEqual([]);
+  });
+
+  it("keeps going past poison records: no item failure, every good event written", async () => {
+    const { ingestRecords, tables } = setup();
+    const result = await ingestRecords([
+      record("1", pinpointEvent({ event_id: "a" })),
+      record("2", "\u0000\u0001 not json"),
+      record("3", "null"),
+      { sequenceNumber: "4", data: "%%% not base64 %%%" },
+      record("5", pinpointEvent({ event_type: "trk_x" })),
+      record("6", pinpointEvent({ event_id: "b", metrics: { price: "NaN" } })),
+      record("7", pinpointEvent({ event_id: "c" })),
+    ]);
+
+    expect(result.batchItemFailures).toStrictEqual([]);
+    expect(tables.events.map(({ sk }) => sk)).toStrictEqual(["id:a", "id:c"]);
+    expect(tables.quarantine.map(({ reason }) => reason)).toStrictEqual([
+      "bad_json",
+      "bad_event",
+      "bad_json",
+      "bad_metric",
+    ]);
+    expect(result.counts).toMatchObject({ records: 7, applied: 2, ignored: 1, failed: 0 });
+  });
+
+  it("writes nothing for an empty batch", async () => {
+    const { ingestRecords, tables } = setup();
+    const result = await ingestRecords([]);
+
+    expect(tables.eventCalls).toHaveLength(0);
+    expect(tables.quarantineCalls).toHaveLength(0);
+    expect(result).toStrictEqual({
+      batchItemFailures: [],
+      counts: {
+        records: 0,
+        applied: 0,
+        duplicate: 0,
+        ignored: 0,
+        skipped: {
+          bad_json: 0,
+          bad_event: 0,
+          no_user: 0,
+          bad_timestamp: 0,
+          bad_metric: 0,
+          too_large: 0,
+          parse_error: 0,
+        },
+        failed: 0,
+      },
+    });
+  });
+});
+
+describe("write failures", () => {
+  const batch: IngestRecord[] = [
+    record("100", pinpointEvent({ endpoint: { User: { UserId: "user-a" } } })),
+    record("101", pinpointEvent({ endpoint: { User: { UserId: "user-b" } } })),
+    record("102", "not json"),
+    record("103", pinpointEvent({ endpoint: { User: { UserId: "user-c" } } })),
+    record("104", pinpointEvent({ endpoint: { User: { UserId: "user-b" } } })),
+    record("105", pinpointEvent({ endpoint: { User: {} } })),
+  ];
+
+  type Leave = Parameters<typeof fakeTables>[0];
+  it.each<[string, Leave, string[], number, number]>([
+    ["nothing left unwritten", {}, [], 3, 2],
+    [
+      "an event item (with its duplicate)",
+      { events: (item) => item.userId === "user-b" },
+      ["101", "104"],
+      2,
+      2,
+    ],
+    ["two event items", { events: (item) => item.userId !== "user-b" }, ["100", "103"], 1, 2],
+    ["a quarantine item", { quarantine: (item) => item.reason === "no_user" }, ["105"], 3, 1],
+    [
+      "items of both tables",
+      { events: (item) => item.userId === "user-c", quarantine: (item) => item.reason === "bad_json" },
+      ["102", "103"],
+      2,
+      1,
+    ],
+  ])("reports the records of %s as item failures", async (_case, leave, failed, events, quarantined) => {
+    const { ingestRecords, tables, log } = setup(fakeTables(leave));
+    const result = await ingestRecords(batch);
+
+    expect(result.batchItemFailures).toStrictEqual(failed.map((itemIdentifier) => ({ itemIdentifier })));
+    expect(result.counts.failed).toBe(failed.length);
+    expect(tables.events).toHaveLength(events);
+    expect(tables.quarantine).toHaveLength(quarantined);
+    expect(log.calls.filter(({ level }) => level === "warn")).toHaveLength(Object.keys(leave ?? {}).length);
+    expect(JSON.stringify(log.calls)).not.toMatch(/user-|not json/);
+  });
+
+  it("throws a write error that retrying cannot fix, after both writes have settled", async () => {
+    const tables = fakeTables();
+    const denied = new Error("User is not authorized to perform: dynamodb:BatchWriteItem");
+    const { ingestRecords } = setup({
+      ...tables,
+      writeEvents: async () => {
+        throw denied;
+      },
+    });
+
+    await expect(ingestRecords(batch)).rejects.toBe(denied);
+    expect(tables.quarantine).toHaveLength(2);
+  });
+});
+
+describe("counts (property)", () => {
+  const payloads = [
+    pinpointEvent({ event_id: "a" }),
+    pinpointEvent({ event_id: "b" }),
+    pinpointEvent({ event_id: "a", metrics: { price: 5 } }),
+    pinpointEvent(),
+    pinpointEvent({ arrival_timestamp: 0 }),
+    pinpointEvent({ event_type: "_session.stop" }),
+    pinpointEvent({ endpoint: {} }),
+    "[]",
+    "{",
+  ].map((payload) => (typeof payload === "string" ? payload : JSON.stringify(payload)));
+
+  it("puts every record in exactly one count and writes each identity once", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: payloads.length - 1 }), { maxLength: 40 }),
+        async (picks) => {
+          const { ingestRecords, tables } = setup();
+          const result = await ingestRecords(
+            picks.map((pick, index) => record(String(index), payloads[pick] ?? "")),
+          );
+          const { counts } = result;
+
+          expect(counts.records).toBe(picks.length);
+          expect(counts.applied + counts.duplicate + counts.ignored + sum(counts.skipped)).toBe(picks.length);
+          expect(tables.events).toHaveLength(counts.applied);
+          expect(new Set(tables.events.map(({ sk }) => sk)).size).toBe(counts.applied);
+          expect(tables.quarantine).toHaveLength(sum(counts.skipped));
+          expect(result.batchItemFailures).toStrictEqual([]);
+        },
+      ),
+    );
+  });
+});

@@ -1,0 +1,62 @@
+import type { NotificationMessage } from "@pia/aws";
+
+/**
+ * What a sink did with one message. `retry`: a transient failure (throttling, a timeout, a 5xx);
+ * the message comes back from the queue later. `permanent`: it can never succeed as it is (a
+ * refused payload, an unknown app); it goes to the dead-letter queue with `error`. Errors name the
+ * problem, never user ids or values: they are logged and stored.
+ */
+export type DeliveryResult =
+  | { readonly id: string; readonly status: "delivered" }
+  | { readonly id: string; readonly status: "retry"; readonly error: string }
+  | { readonly id: string; readonly status: "permanent"; readonly error: string };
+
+/**
+ * Where notifications go (file, Pinpoint, Customer Profiles, EventBridge, a webhook). A sink gets
+ * the batch's messages, each id once, and answers one result per id, in any order; it may send
+ * them in requests of its own size. Throwing stands for `retry` of the whole batch. A sink need not
+ * be idempotent: the notifier skips ids it has delivered (see `Delivered`).
+ */
+export interface Sink {
+  /** Short and stable (`file`, `pinpoint`): it is logged and stored with dead letters. */
+  readonly name: string;
+  deliver(batch: readonly NotificationMessage[]): Promise<DeliveryResult[]>;
+}
+
+/** The notification ids a sink has applied (the delivered table). */
+export interface Delivered {
+  /** Which of `ids` are recorded as delivered. Throws when it cannot tell. */
+  has(ids: readonly string[]): Promise<Set<string>>;
+  /** Records `ids` as delivered. Throws when some stay unrecorded. */
+  mark(ids: readonly string[]): Promise<void>;
+}
+
+/** A message that can never succeed, with why. */
+export interface DeadLetterInput {
+  /** The SQS message id of the received message. */
+  readonly messageId: string;
+  /** Its body, unchanged, so that a redrive after a fix delivers it as first sent. */
+  readonly body: string;
+  /** `invalid_message` (the body is not a NotificationMessage) or `permanent` (a sink refused it). */
+  readonly kind: "invalid_message" | "permanent";
+  /** The reason; never a user id or a value. */
+  readonly reason: string;
+  /** The sink that refused it, for `permanent`. */
+  readonly sink?: string;
+}
+
+/**
+ * Sends messages to the dead-letter queue. Returns the message ids it could not send (they are
+ * retried with the batch); throws only when it sent none.
+ */
+export type DeadLetter = (letters: readonly DeadLetterInput[]) => Promise<{ readonly unsent: string[] }>;
+
+/** The clock: epoch milliseconds. */
+export type Now = () => number;
+
+/** Structured logging (Powertools Logger fits). Attributes must never carry user ids or payloads. */
+export interface Log {
+  info(message: string, attributes: Record<string, unknown>): void;
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+}

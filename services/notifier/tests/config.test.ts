@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
+
+const BASE = {
+  FILE_SINK_PATH: "/tmp/pia/notifications.ndjson",
+  DELIVERED_TABLE: "pia-dev-delivered",
+  DEAD_LETTER_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/pia-dev-notifications-dlq",
+};
+
+function problemsOf(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (caught: unknown) {
+    if (caught instanceof ConfigError) return caught;
+    throw caught;
+  }
+  throw new Error("loadConfig accepted a bad environment");
+}
+
+describe("loadConfig", () => {
+  it("defaults to the file sink and 14 days of delivered ids", () => {
+    expect(loadConfig(BASE)).toStrictEqual({
+      sink: { name: "file", path: "/tmp/pia/notifications.ndjson" },
+      deliveredTable: "pia-dev-delivered",
+      deliveredRetentionDays: 14,
+      deadLetterQueueUrl: BASE.DEAD_LETTER_QUEUE_URL,
+    });
+  });
+
+  it("reads the sink and the retention when set", () => {
+    expect(loadConfig({ ...BASE, SINK: " file ", DELIVERED_RETENTION_DAYS: "30" })).toMatchObject({
+      sink: { name: "file" },
+      deliveredRetentionDays: 30,
+    });
+  });
+
+  it.each([
+    [{ ...BASE, SINK: "pinpoint" }, ["SINK"], /SINK is "pinpoint": set it to one of file, or leave it unset/],
+    [
+      { ...BASE, FILE_SINK_PATH: undefined },
+      ["FILE_SINK_PATH"],
+      /FILE_SINK_PATH is not set: set it to the NDJSON file/,
+    ],
+    [{ ...BASE, DELIVERED_TABLE: " " }, ["DELIVERED_TABLE"], /DELIVERED_TABLE is not set/],
+    [{ ...BASE, DEAD_LETTER_QUEUE_URL: "" }, ["DEAD_LETTER_QUEUE_URL"], /dead-letter queue/],
+    [
+      { ...BASE, DELIVERED_RETENTION_DAYS: "0" },
+      ["DELIVERED_RETENTION_DAYS"],
+      /"0": set it to a whole number/,
+    ],
+    [{ ...BASE, DELIVERED_RETENTION_DAYS: "two" }, ["DELIVERED_RETENTION_DAYS"], /leave it unset for 14/],
+    [
+      {},
+      ["FILE_SINK_PATH", "DELIVERED_TABLE", "DEAD_LETTER_QUEUE_URL"],
+      /^notifier configuration: FILE_SINK_PATH .*; DELIVERED_TABLE .*; DEAD_LETTER_QUEUE_URL /,
+    ],
+  ])("refuses %j naming %j", (env, variables, message) => {
+    const error = problemsOf(env);
+    expect(error.problems.map(({ variable }) => variable)).toStrictEqual(variables);
+    expect(error.message).toMatch(message);
+  });
+});

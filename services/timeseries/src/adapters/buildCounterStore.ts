@@ -1,0 +1,95 @@
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import type { CounterItem } from "@pia/aws";
+import type { CountersOfRule, DeleteCounters, FireCounter, ReadCounter } from "../ports.js";
+
+const MAX_ATTEMPTS = 8;
+
+/** The counters table as the scheduled job uses it: by rule through the `byRule` index, by key. */
+export function buildCounterStore(
+  client: DynamoDBDocumentClient,
+  config: { readonly tableName: string; readonly pageSize?: number },
+): {
+  countersOfRule: CountersOfRule;
+  readCounter: ReadCounter;
+  fireCounter: FireCounter;
+  deleteCounters: DeleteCounters;
+} {
+  const { tableName } = config;
+  return {
+    async *countersOfRule(counterKey) {
+      let exclusiveStartKey: Record<string, unknown> | undefined;
+      do {
+        const output = await client.send(
+          new QueryCommand({
+            TableName: tableName,
+            IndexName: "byRule",
+            KeyConditionExpression: "counterKey = :key",
+            ExpressionAttributeValues: { ":key": counterKey },
+            ...(config.pageSize === undefined ? {} : { Limit: config.pageSize }),
+            ...(exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: exclusiveStartKey }),
+          }),
+        );
+        yield (output.Items ?? []) as CounterItem[];
+        exclusiveStartKey = output.LastEvaluatedKey;
+      } while (exclusiveStartKey !== undefined);
+    },
+
+    async readCounter({ pk, sk }) {
+      const output = await client.send(
+        new GetCommand({ TableName: tableName, Key: { pk, sk }, ConsistentRead: true }),
+      );
+      return output.Item as CounterItem | undefined;
+    },
+
+    async fireCounter(item, body) {
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: item.pk, sk: item.sk },
+            UpdateExpression:
+              "SET fired = :true, pending = list_append(if_not_exists(pending, :empty), :body), rev = rev + :one",
+            ConditionExpression: "rev = :rev AND fired = :false",
+            ExpressionAttributeValues: {
+              ":true": true,
+              ":false": false,
+              ":empty": [],
+              ":body": [body],
+              ":one": 1,
+              ":rev": item.rev,
+            },
+          }),
+        );
+        return true;
+      } catch (error: unknown) {
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
+      }
+    },
+
+    async deleteCounters(keys) {
+      for (let start = 0; start < keys.length; start += 25) {
+        let pending = keys
+          .slice(start, start + 25)
+          .map(({ pk, sk }) => ({ DeleteRequest: { Key: { pk, sk } } }));
+        for (let attempt = 1; pending.length > 0; attempt++) {
+          if (attempt > MAX_ATTEMPTS)
+            throw new Error(`counters: ${pending.length} deletes still unprocessed`);
+          if (attempt > 1)
+            await new Promise((resolve) =>
+              setTimeout(resolve, Math.random() * Math.min(2000, 50 * 2 ** attempt)),
+            );
+          const output = await client.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
+          pending = (output.UnprocessedItems?.[tableName] ?? []) as typeof pending;
+        }
+      }
+    },
+  };
+}

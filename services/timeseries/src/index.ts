@@ -1,0 +1,3 @@
+export type { ScheduleHandlerDeps } from "./buildScheduleHandler.js";
+export { buildScheduleHandler } from "./buildScheduleHandler.js";
+export type { TimeseriesConfig } from "./config.js";

@@ -1,0 +1,42 @@
+import type { CounterItem } from "@pia/aws";
+import type { Rule } from "@pia/core";
+
+export type LoadRules = () => Promise<readonly Rule[]>;
+
+/** Every counter of one counter key, page by page (a query on the `byRule` index, never a scan). */
+export type CountersOfRule = (counterKey: string) => AsyncIterable<readonly CounterItem[]>;
+
+/** A strongly consistent read of one counter. */
+export type ReadCounter = (key: { pk: string; sk: string }) => Promise<CounterItem | undefined>;
+
+/**
+ * Marks a counter fired with one pending message, only if it is still at `rev` and not fired;
+ * false when that condition failed.
+ */
+export type FireCounter = (item: CounterItem, body: string) => Promise<boolean>;
+
+export type SendMessages = (messages: readonly { id: string; body: string }[]) => Promise<void>;
+export type ClearPending = (
+  counters: readonly { key: { pk: string; sk: string }; rev: number }[],
+) => Promise<void>;
+
+/** Closing decisions already made, by counter key (kept in the rules table). */
+export interface Decisions {
+  has(counterKey: string): Promise<boolean>;
+  record(counterKey: string, decidedAt: number): Promise<void>;
+  forget(counterKey: string): Promise<void>;
+}
+
+/** The registry of counter keys ever pushed (the rules table's), to find removed rules without a scan. */
+export interface CounterKeyRegistry {
+  list(): Promise<readonly { counterKey: string; ruleId: string }[]>;
+  forget(counterKey: string): Promise<void>;
+}
+
+/** Deletes counters by key (any number). */
+export type DeleteCounters = (keys: readonly { pk: string; sk: string }[]) => Promise<void>;
+
+export interface Log {
+  info(message: string, attributes: Record<string, unknown>): void;
+  warn(message: string, attributes: Record<string, unknown>): void;
+}

@@ -1,0 +1,155 @@
+import type { CounterItem } from "@pia/aws";
+import { parseMessageBody } from "@pia/aws";
+import type { Rule } from "@pia/core";
+import { counterKey } from "@pia/core";
+import { describe, expect, it } from "vitest";
+import { makeCleanupRemovedRules } from "../src/cleanupRemovedRules.js";
+import { makeDecideClosingRules } from "../src/decideClosingRules.js";
+
+const closing: Rule = {
+  id: "few",
+  event: "purchase",
+  count: { op: "<", value: 3 },
+  window: { from: "2021-01-10", to: "2021-01-20" },
+  action: { type: "attribute", name: "few", value: "Ready" },
+  reset: false,
+  enabled: true,
+};
+const KEY = counterKey(closing);
+const CLOSED = Date.parse("2021-01-21T00:00:00Z");
+
+function counter(user: string, count: number, extra: Partial<CounterItem> = {}): CounterItem {
+  return {
+    pk: `3:app#${user}`,
+    sk: KEY,
+    counterKey: KEY,
+    ruleId: "few",
+    appId: "app",
+    userId: user,
+    count,
+    sum: "0",
+    fired: false,
+    seq: "0".repeat(40),
+    rev: 1,
+    ...extra,
+  };
+}
+
+function world(items: CounterItem[], rules: Rule[] = [closing]) {
+  const counters = new Map(items.map((item) => [item.pk + item.sk, item]));
+  const sent: { id: string; body: string }[] = [];
+  const decided = new Set<string>();
+  const registry = new Map<string, string>([[KEY, "few"]]);
+  const faults = { failSend: 0, conflictOnce: false };
+  const log = { info: () => {}, warn: () => {} };
+  const common = {
+    loadRules: async () => rules,
+    async *countersOfRule(key: string) {
+      yield [...counters.values()].filter((item) => item.counterKey === key).map((item) => ({ ...item }));
+    },
+    decisions: {
+      has: async (key: string) => decided.has(key),
+      record: async (key: string) => void decided.add(key),
+      forget: async (key: string) => void decided.delete(key),
+    },
+    log,
+  };
+  const decide = makeDecideClosingRules({
+    ...common,
+    readCounter: async ({ pk, sk }) => counters.get(pk + sk),
+    async fireCounter(item, body) {
+      const stored = counters.get(item.pk + item.sk);
+      if (faults.conflictOnce && stored !== undefined) {
+        faults.conflictOnce = false;
+        counters.set(item.pk + item.sk, { ...stored, rev: stored.rev + 1 });
+        return false;
+      }
+      if (stored === undefined || stored.rev !== item.rev || stored.fired) return false;
+      counters.set(item.pk + item.sk, {
+        ...stored,
+        fired: true,
+        rev: stored.rev + 1,
+        pending: [...(stored.pending ?? []), body],
+      });
+      return true;
+    },
+    async sendMessages(messages) {
+      if (faults.failSend > 0) {
+        faults.failSend--;
+        throw new Error("injected: send failed");
+      }
+      sent.push(...messages);
+    },
+    async clearPending(list) {
+      for (const { key, rev } of list) {
+        const stored = counters.get(key.pk + key.sk);
+        if (stored === undefined || stored.rev !== rev) continue;
+        const { pending: _, ...rest } = stored;
+        counters.set(key.pk + key.sk, { ...rest, rev: rev + 1 });
+      }
+    },
+  });
+  const cleanup = makeCleanupRemovedRules({
+    ...common,
+    registry: {
+      list: async () => [...registry].map(([counterKey, ruleId]) => ({ counterKey, ruleId })),
+      forget: async (key) => void registry.delete(key),
+    },
+    deleteCounters: async (keys) => {
+      for (const { pk, sk } of keys) counters.delete(pk + sk);
+    },
+  });
+  const users = () =>
+    [...new Map(sent.map((m) => [m.id, parseMessageBody(m.body).notification])).values()]
+      .map((n) => `${n.userId}@${n.at}`)
+      .sort();
+  return { counters, sent, decided, registry, faults, decide, cleanup, users };
+}
+
+describe("decideClosingRules", () => {
+  it("decides once, after the window closed, for users with events in it, on the window's totals", async () => {
+    const w = world([counter("one", 1), counter("three", 3), counter("zero", 0)]);
+    expect(await w.decide(CLOSED - 1)).toMatchObject({ rulesDecided: 0, notifications: 0 });
+    expect(await w.decide(CLOSED)).toMatchObject({ rulesDecided: 1, notifications: 1 });
+    expect(w.users()).toEqual(["one@2021-01-20T23:59:59.999Z"]);
+    expect(await w.decide(CLOSED + 1000)).toMatchObject({ rulesDecided: 0, notifications: 0 });
+    expect(w.sent).toHaveLength(1);
+    expect(w.decided.has(KEY)).toBe(true);
+  });
+
+  it("a run that fails to send is finished by the next, without firing twice", async () => {
+    const w = world([counter("a", 1), counter("b", 2)]);
+    w.faults.failSend = 1;
+    await expect(w.decide(CLOSED)).rejects.toThrow(/injected/);
+    expect(w.decided.has(KEY)).toBe(false);
+    await w.decide(CLOSED);
+    expect(w.users()).toEqual(["a@2021-01-20T23:59:59.999Z", "b@2021-01-20T23:59:59.999Z"]);
+    expect(new Set(w.sent.map((m) => m.id)).size).toBe(2);
+    expect([...w.counters.values()].every((item) => item.pending === undefined)).toBe(true);
+  });
+
+  it("re-reads a counter that changed between the query and the write", async () => {
+    const w = world([counter("a", 1)]);
+    w.faults.conflictOnce = true;
+    await w.decide(CLOSED);
+    expect(w.users()).toEqual(["a@2021-01-20T23:59:59.999Z"]);
+  });
+});
+
+describe("cleanupRemovedRules", () => {
+  it("deletes the counters of removed rules, forgets their key, and then changes nothing", async () => {
+    const w = world([counter("a", 1), counter("b", 2)], []);
+    w.decided.add(KEY);
+    expect(await w.cleanup()).toEqual({ counterKeysRemoved: 1, countersDeleted: 2 });
+    expect(w.counters.size).toBe(0);
+    expect(w.registry.size).toBe(0);
+    expect(w.decided.size).toBe(0);
+    expect(await w.cleanup()).toEqual({ counterKeysRemoved: 0, countersDeleted: 0 });
+  });
+
+  it("keeps the counters of current rules", async () => {
+    const w = world([counter("a", 1)]);
+    expect(await w.cleanup()).toEqual({ counterKeysRemoved: 0, countersDeleted: 0 });
+    expect(w.counters.size).toBe(1);
+  });
+});
