@@ -7,6 +7,50 @@ export default defineConfig({
     projects: [
       { test: { name: "core", root: "packages/core", include: ["tests/**/*.test.ts"] } },
       { test: { name: "cli", root: "packages/cli", include: ["tests/**/*.test.ts"], testTimeout: 30_000 } },
+      {
+        test: {
+          name: "local-stack",
+          root: "packages/local-stack",
+          include: ["tests/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      { test: { name: "aws", root: "packages/aws", include: ["tests/**/*.test.ts"] } },
+      {
+        test: {
+          name: "local-runtime",
+          root: "packages/local-runtime",
+          include: ["tests/**/*.test.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 60_000,
+        },
+      },
+      { test: { name: "ingest", root: "services/ingest", include: ["tests/**/*.test.ts"] } },
+      {
+        test: {
+          name: "aggregate",
+          root: "services/aggregate",
+          include: ["tests/**/*.test.ts"],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "timeseries",
+          root: "services/timeseries",
+          include: ["tests/**/*.test.ts"],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "notifier",
+          root: "services/notifier",
+          include: ["tests/**/*.test.ts"],
+          testTimeout: 60_000,
+        },
+      },
     ],
   },
 });

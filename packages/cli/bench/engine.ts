@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { Engine, parseRulesCsv, type Rule } from "@pia/core";
-import { writeSample } from "../src/sample.js";
+import { writeSample } from "../src/writeSample.js";
 
 const RULES = 50;
 const SEED = 42;

@@ -3,15 +3,33 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { EXIT, UsageError } from "./errors.js";
 import { formatSummary } from "./formatSummary.js";
 import { loadRulesFile } from "./loadRulesFile.js";
+import { countByRule, formatLocalSummary, runLocal } from "./local.js";
 import { parseNow } from "./parseNow.js";
-import { writeSample } from "./sample.js";
+import { RulesTableError } from "./RulesTableError.js";
+import { type Env, resolveRulesTarget, type TableFlags } from "./resolveRulesTarget.js";
+import {
+  listRules,
+  type OpenRulesStore,
+  pushRules,
+  type RulesCommandContext,
+  removeRule,
+} from "./rulesCommands.js";
 import { simulate } from "./simulate.js";
+import { writeSample } from "./writeSample.js";
 
 export interface CliIo {
   readonly stdout: NodeJS.WriteStream;
   readonly stderr: NodeJS.WriteStream;
   /** The real clock, read once per command: the default of `--now`. */
   readonly now: () => number;
+}
+
+/** What the commands reach beyond their arguments; tests replace them. */
+export interface CliDeps {
+  /** Opens the rules table (default: `openRulesTable`, the AWS SDK with its default credentials). */
+  readonly openRulesStore?: OpenRulesStore;
+  /** Environment variables (default: `process.env`). */
+  readonly env?: Env;
 }
 
 function wholeNumber(min: number) {
@@ -23,7 +41,32 @@ function wholeNumber(min: number) {
   };
 }
 
-function buildProgram(io: CliIo): Command {
+/** The flags of every command on the rules table. */
+function withTableOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        "--table <name>",
+        "the rules table (default: pia-<stage>-rules with --stage, else $PIA_RULES_TABLE)",
+      ).conflicts("stage"),
+    )
+    .option("--stage <stage>", "use the rules table of a deployed stage: pia-<stage>-rules")
+    .option("--region <region>", "AWS region (default: $AWS_REGION, else us-east-1)")
+    .option(
+      "--endpoint <url>",
+      "DynamoDB endpoint, e.g. http://localhost:8000 (default: the SDK's, which honours AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL)",
+    );
+}
+
+function buildProgram(io: CliIo, deps: CliDeps): Command {
+  const env = deps.env ?? process.env;
+  const tableContext = (flags: TableFlags): RulesCommandContext => ({
+    target: resolveRulesTarget(flags, env),
+    openStore: deps.openRulesStore ?? (async (target) => (await import("@pia/aws")).openRulesTable(target)),
+    env,
+    stdout: io.stdout,
+    stderr: io.stderr,
+  });
   const program = new Command("pia")
     .description("Pinpoint Incremental Analytics: per-user count and sum rules over a Pinpoint event stream")
     .showHelpAfterError("(run with --help for usage)")
@@ -33,7 +76,7 @@ function buildProgram(io: CliIo): Command {
     })
     .addHelpText(
       "after",
-      "\nExit codes: 0 success; 1 a file could not be read or written; 2 invalid rules or invalid arguments.",
+      "\nExit codes: 0 success; 1 a file could not be read or written, or the rules table failed; 2 invalid rules or invalid arguments.",
     )
     .exitOverride();
 
@@ -57,7 +100,32 @@ function buildProgram(io: CliIo): Command {
       if (options.out !== undefined) io.stderr.write(`notifications written to ${options.out}\n`);
     });
 
-  const rules = program.command("rules").description("Work with rule files");
+  program
+    .command("local")
+    .description(
+      "Run the whole pipeline locally (DynamoDB Local + a local SQS, the services' real handlers); same output as simulate",
+    )
+    .requiredOption("--rules <file>", "rules: .csv (12/13-column table), .json or .yaml (canonical)")
+    .requiredOption("--events <file>", "NDJSON, one Pinpoint event-stream record per line (.gz accepted)")
+    .requiredOption("--out <file>", "the file sink: notifications as NDJSON (replaced)")
+    .option(
+      "--now <iso>",
+      "the schedule's clock for closing rules; no offset means UTC (default: the real time)",
+    )
+    .addOption(new Option("--sink <name>", "where notifications go").choices(["file"]).default("file"))
+    .action(async (options: { rules: string; events: string; out: string; now?: string }) => {
+      const summary = await runLocal({
+        rulesFile: options.rules,
+        eventsFile: options.events,
+        out: options.out,
+        now: options.now === undefined ? io.now() : parseNow(options.now),
+        stderr: io.stderr,
+      });
+      io.stderr.write(`${formatLocalSummary(summary, await countByRule(options.out))}\n`);
+      io.stderr.write(`notifications written to ${options.out}\n`);
+    });
+
+  const rules = program.command("rules").description("Work with rule files and the deployed rules table");
   rules
     .command("validate")
     .description("Check a rules file and list every error with its line, column or field, and the reason")
@@ -67,6 +135,32 @@ function buildProgram(io: CliIo): Command {
       for (const warning of warnings) io.stderr.write(`${formatIssue(warning, file)}\n`);
       io.stdout.write(`${file}: ${loaded.length} valid rule${loaded.length === 1 ? "" : "s"}\n`);
     });
+  withTableOptions(
+    rules
+      .command("push")
+      .description(
+        "Make a rules file the rule set of the rules table: writes new and changed rules, deletes the others (an invalid file writes nothing)",
+      )
+      .argument("<file>", "rules: .csv, .json or .yaml"),
+  ).action(async (file: string, flags: TableFlags) => {
+    await pushRules(file, tableContext(flags));
+  });
+  withTableOptions(
+    rules
+      .command("list")
+      .description("List the rules of the rules table: id, event, condition, window, action")
+      .option("--json", "print canonical rules (JSON) instead, which push accepts back"),
+  ).action(async (flags: TableFlags & { json?: boolean }) => {
+    await listRules(tableContext(flags), { json: flags.json === true });
+  });
+  withTableOptions(
+    rules
+      .command("rm")
+      .description("Remove one rule from the rules table (exit 1 when there is no such id)")
+      .argument("<id>", "the rule id"),
+  ).action(async (id: string, flags: TableFlags) => {
+    await removeRule(id, tableContext(flags));
+  });
 
   program
     .command("sample")
@@ -111,9 +205,9 @@ function isNodeError(error: unknown): error is NodeJS.ErrnoException {
 }
 
 /** Runs one pia command and returns its exit code; never throws. */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps = {}): Promise<number> {
   try {
-    await buildProgram(io).parseAsync([...argv], { from: "user" });
+    await buildProgram(io, deps).parseAsync([...argv], { from: "user" });
     return EXIT.ok;
   } catch (error: unknown) {
     if (error instanceof CommanderError) {
@@ -126,6 +220,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (error instanceof UsageError) {
       io.stderr.write(`pia: ${error.message}\n`);
       return EXIT.invalid;
+    }
+    if (error instanceof RulesTableError) {
+      io.stderr.write(`pia: ${error.message}\n`);
+      return EXIT.failure;
     }
     if (isNodeError(error) && error.syscall !== undefined) {
       io.stderr.write(`pia: cannot ${error.syscall} ${error.path ?? "file"}: ${error.code}\n`);

@@ -2,14 +2,14 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   generateSampleEvents,
   generateSampleRulesCsv,
   SAMPLE_APP_IDS,
   SAMPLE_RULES_HEADER,
-  writeSample,
-} from "../src/sample.js";
+} from "@pia/sample";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeSample } from "../src/writeSample.js";
 
 type Outcome =
   | "bad_json"

@@ -1,0 +1,449 @@
+import { randomUUID } from "node:crypto";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  DescribeStreamCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record as StreamRecord,
+} from "@aws-sdk/client-dynamodb-streams";
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { type AggregateCounts, buildAggregateHandler } from "@pia/aggregate";
+import { buildRulesTable } from "@pia/aws";
+import type { Rule } from "@pia/core";
+import { buildIngestHandler, type IngestCounts } from "@pia/ingest";
+import { type LocalStack, startLocalStack } from "@pia/local-stack";
+import { buildNotifyHandler, type NotifyCounts } from "@pia/notifier";
+import { buildScheduleHandler } from "@pia/timeseries";
+import type { Context, DynamoDBStreamEvent, KinesisStreamEvent, ScheduledEvent, SQSEvent } from "aws-lambda";
+import { type FaultState, type Faults, injectDynamoDbFaults, injectSendFaults } from "./faults.js";
+import { emptyTally, type RequestTally, tallyDynamoDb, tallySqs } from "./tallyRequests.js";
+
+export interface LocalRunOptions {
+  readonly rules: readonly Rule[];
+  /** Raw records, one Pinpoint event-stream JSON each (blank lines are not records). */
+  readonly lines: AsyncIterable<string> | Iterable<string>;
+  /** The file sink's NDJSON output. */
+  readonly out: string;
+  /** The schedule's clock, epoch ms. */
+  readonly now: number;
+  /** Records per Kinesis batch (the ingest mapping's batch size). */
+  readonly kinesisBatchSize?: number;
+  /** Records per stream batch (the aggregate mapping's batch size). */
+  readonly streamBatchSize?: number;
+  /** Attempts per batch before it goes to the on-failure destination. */
+  readonly maxAttempts?: number;
+  readonly faults?: Faults;
+  /** Called with the number of records fed so far. */
+  readonly onProgress?: (records: number) => void;
+}
+
+export interface LocalRunSummary {
+  readonly blankLines: number;
+  readonly ingest: Totals<IngestCounts>;
+  readonly aggregate: Totals<AggregateCounts>;
+  readonly notify: Totals<NotifyCounts>;
+  /** Batches given up after `maxAttempts` (Lambda's on-failure destination), by source. */
+  readonly onFailure: { kinesis: number; stream: number; lastError?: string };
+  /** Failures injected (`faults`). */
+  readonly faultsInjected: number;
+  /** Messages in the notifications DLQ at the end. */
+  readonly deadLetters: number;
+  /** What the four handlers cost: DynamoDB requests and capacity units, SQS requests. */
+  readonly cost: RequestTally;
+  readonly elapsedMs: number;
+}
+
+type Totals<T> = { -readonly [K in keyof T]: T[K] extends number ? number : Record<string, number> };
+
+function addCounts<T extends object>(totals: Record<string, unknown>, counts: T): void {
+  for (const [key, value] of Object.entries(counts)) {
+    if (typeof value === "number") totals[key] = ((totals[key] as number | undefined) ?? 0) + value;
+    else if (typeof value === "object" && value !== null) {
+      const nested = (totals[key] as Record<string, number> | undefined) ?? {};
+      for (const [inner, n] of Object.entries(value as Record<string, number>)) {
+        nested[inner] = (nested[inner] ?? 0) + n;
+      }
+      totals[key] = nested;
+    }
+  }
+}
+
+function lambdaContext(functionName: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: "1024",
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: "local",
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+/**
+ * Runs the pipeline on the local stack: starts DynamoDB Local and SQS, pushes the rules, feeds the
+ * records to the real ingest handler as Kinesis batches, then plays Lambda's event source
+ * mappings (the events table's stream to aggregate, the queue to the notifier: batch sizes, item
+ * failures, retries, DLQ) and the schedule (timeseries at `now`), until everything is drained.
+ * Every process it started is stopped when it returns or throws.
+ */
+export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalRunSummary> {
+  const started = performance.now();
+  const stack = await startLocalStack({ prefix: `pia-${randomUUID().slice(0, 8)}` });
+  try {
+    return await runOnStack(stack, options, started);
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function runOnStack(
+  stack: LocalStack,
+  options: LocalRunOptions,
+  started: number,
+): Promise<LocalRunSummary> {
+  const faults = options.faults ?? {};
+  const maxAttempts = options.maxAttempts ?? 10;
+  const clientConfig = { region: stack.region, credentials: stack.credentials };
+  const admin = DynamoDBDocumentClient.from(stack.clients.dynamodb);
+  await buildRulesTable(admin, stack.tableNames.rules).put([...options.rules]);
+
+  // The handlers' own clients: counted, and where asked, faulty.
+  const cost = emptyTally();
+  const faultState: FaultState = { armed: false, writes: 0, sends: 0, injected: 0 };
+  const handlerDynamo = new DynamoDBClient({ ...clientConfig, endpoint: stack.dynamoEndpoint });
+  tallyDynamoDb(handlerDynamo, cost);
+  injectDynamoDbFaults(handlerDynamo, faults, faultState);
+  const dynamodb = DynamoDBDocumentClient.from(handlerDynamo);
+  const deciderSqs = new SQSClient({ ...clientConfig, endpoint: stack.sqsEndpoint });
+  tallySqs(deciderSqs, cost);
+  injectSendFaults(deciderSqs, faults, faultState);
+  const notifierSqs = new SQSClient({ ...clientConfig, endpoint: stack.sqsEndpoint });
+  tallySqs(notifierSqs, cost);
+  const logger = new Logger({ logLevel: "SILENT" });
+
+  const totals = { ingest: {}, aggregate: {}, notify: {} } as Record<string, Record<string, unknown>>;
+  const { tableNames, queues } = stack;
+  const queueUrl = queues.notifications.url;
+  const ingest = buildIngestHandler({
+    config: {
+      eventsTable: tableNames.events,
+      quarantineTable: tableNames.quarantine,
+      eventRetentionDays: 400,
+      quarantineRetentionDays: 14,
+    },
+    dynamodb,
+    logger,
+    onCounts: (counts) => addCounts(totals.ingest as Record<string, unknown>, counts),
+  });
+  const aggregate = buildAggregateHandler({
+    config: {
+      countersTable: tableNames.counters,
+      rulesTable: tableNames.rules,
+      notificationsQueueUrl: queueUrl,
+      rulesCacheSeconds: 60,
+    },
+    dynamodb,
+    sqs: deciderSqs,
+    logger,
+    onCounts: (counts) => addCounts(totals.aggregate as Record<string, unknown>, counts),
+  });
+  const schedule = buildScheduleHandler({
+    config: {
+      countersTable: tableNames.counters,
+      rulesTable: tableNames.rules,
+      notificationsQueueUrl: queueUrl,
+    },
+    dynamodb,
+    sqs: deciderSqs,
+    logger,
+  });
+  const notify = buildNotifyHandler({
+    config: {
+      sink: { name: "file", path: options.out },
+      deliveredTable: tableNames.delivered,
+      deliveredRetentionDays: 14,
+      deadLetterQueueUrl: queues.notifications.dlqUrl,
+    },
+    dynamodb,
+    sqs: notifierSqs,
+    logger,
+    onCounts: (counts) => addCounts(totals.notify as Record<string, unknown>, counts),
+  });
+
+  const onFailure: LocalRunSummary["onFailure"] = { kinesis: 0, stream: 0 };
+
+  /** Lambda's retry loop: a thrown error retries the batch; item failures retry from the lowest. */
+  async function deliver<R>(
+    records: R[],
+    sequenceOf: (record: R) => string,
+    invoke: (records: R[]) => Promise<{ batchItemFailures: { itemIdentifier: string }[] } | undefined>,
+    source: "kinesis" | "stream",
+    twice: boolean,
+  ): Promise<void> {
+    let pending = records;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > maxAttempts) {
+        onFailure[source]++;
+        return;
+      }
+      let failures: { itemIdentifier: string }[];
+      faultState.armed = attempt === 1;
+      try {
+        failures = (await invoke(pending))?.batchItemFailures ?? [];
+        if (twice && attempt === 1) failures = (await invoke(pending))?.batchItemFailures ?? [];
+      } catch (error: unknown) {
+        if (attempt === maxAttempts)
+          onFailure.lastError = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        continue;
+      }
+      if (failures.length === 0) return;
+      const failed = new Set(failures.map((failure) => failure.itemIdentifier));
+      const first = pending.findIndex((record) => failed.has(sequenceOf(record)));
+      pending = first === -1 ? pending : pending.slice(first);
+    }
+  }
+
+  // 1. Kinesis -> ingest.
+  const kinesisBatchSize = options.kinesisBatchSize ?? 500;
+  let blankLines = 0;
+  let sequence = 0;
+  let batch: KinesisStreamEvent["Records"] = [];
+  const flushKinesis = async () => {
+    const records = batch;
+    batch = [];
+    await deliver(
+      records,
+      (record) => record.kinesis.sequenceNumber,
+      (records) => ingest({ Records: records }, lambdaContext("pia-local-ingest")),
+      "kinesis",
+      faults.duplicateKinesisBatches === true,
+    );
+  };
+  for await (const line of options.lines) {
+    if (line.trim() === "") {
+      blankLines++;
+      continue;
+    }
+    sequence++;
+    batch.push({
+      kinesis: {
+        kinesisSchemaVersion: "1.0",
+        partitionKey: "pinpoint",
+        sequenceNumber: String(sequence).padStart(21, "4"),
+        data: Buffer.from(line, "utf8").toString("base64"),
+        approximateArrivalTimestamp: Date.now() / 1000,
+      },
+      eventSource: "aws:kinesis",
+      eventVersion: "1.0",
+      eventID: `shardId-000000000000:${sequence}`,
+      eventName: "aws:kinesis:record",
+      invokeIdentityArn: "arn:aws:iam::000000000000:role/local",
+      awsRegion: stack.region,
+      eventSourceARN: "arn:aws:kinesis:us-east-1:000000000000:stream/pinpoint-local",
+    });
+    if (batch.length >= kinesisBatchSize) {
+      await flushKinesis();
+      options.onProgress?.(sequence);
+    }
+  }
+  if (batch.length > 0) await flushKinesis();
+  options.onProgress?.(sequence);
+
+  // 2. The events table's stream -> aggregate, until caught up.
+  const streamBatchSize = options.streamBatchSize ?? 1000;
+  const streamArn = stack.streamArns.events;
+  if (streamArn === undefined) throw new Error("the local events table has no stream");
+  const iterators = new Map<string, string | undefined>();
+  // DynamoDB Streams (and DynamoDB Local's) show a write a moment later: the stream has caught up
+  // once a marker written after the last record has come through. The marker is not passed on.
+  const marker = { pk: { S: "\u0000pia-local-drain" }, sk: { S: randomUUID() } };
+  await stack.clients.dynamodb.send(new PutItemCommand({ TableName: tableNames.events, Item: marker }));
+  const isMarker = (record: StreamRecord) => record.dynamodb?.Keys?.pk?.S === marker.pk.S;
+  let markerSeen = false;
+  const readShards = async () => {
+    const description = await stack.clients.streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
+    for (const shard of description.StreamDescription?.Shards ?? []) {
+      const shardId = shard.ShardId as string;
+      if (!iterators.has(shardId)) {
+        const output = await stack.clients.streams.send(
+          new GetShardIteratorCommand({
+            StreamArn: streamArn,
+            ShardId: shardId,
+            ShardIteratorType: "TRIM_HORIZON",
+          }),
+        );
+        iterators.set(shardId, output.ShardIterator);
+      }
+      for (;;) {
+        const iterator = iterators.get(shardId);
+        if (iterator === undefined) break;
+        const output = await stack.clients.streams.send(
+          new GetRecordsCommand({ ShardIterator: iterator, Limit: streamBatchSize }),
+        );
+        const records = output.Records ?? [];
+        iterators.set(shardId, output.NextShardIterator);
+        if (records.length === 0) break;
+        if (records.some(isMarker)) markerSeen = true;
+        const events = records.filter((record) => !isMarker(record));
+        if (events.length === 0) continue;
+        await deliver(
+          events.map(toLambdaStreamRecord),
+          (record) => record.dynamodb?.SequenceNumber ?? "",
+          (records) => aggregate({ Records: records }, lambdaContext("pia-local-aggregate")),
+          "stream",
+          faults.duplicateStreamBatches === true,
+        );
+      }
+    }
+  };
+  const streamDeadline = Date.now() + 60_000;
+  await readShards();
+  while (!markerSeen) {
+    if (Date.now() > streamDeadline) throw new Error("the local events stream did not catch up within 60 s");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await readShards();
+  }
+
+  // 3. The queue -> notifier, until empty; 4. the schedule at `now`; then the queue again.
+  const drainQueue = async () => {
+    for (;;) {
+      const received = await stack.clients.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+          VisibilityTimeout: 30,
+          // local-aws-sqs reads the older AttributeNames; AWS reads either.
+          AttributeNames: ["All"],
+          MessageSystemAttributeNames: ["All"],
+        }),
+      );
+      const messages = received.Messages ?? [];
+      if (messages.length === 0) return;
+      const event: SQSEvent = {
+        Records: messages.map((message) => ({
+          messageId: message.MessageId ?? "",
+          receiptHandle: message.ReceiptHandle ?? "",
+          body: message.Body ?? "",
+          attributes: (message.Attributes ?? {}) as SQSEvent["Records"][number]["attributes"],
+          messageAttributes: {},
+          md5OfBody: message.MD5OfBody ?? "",
+          eventSource: "aws:sqs",
+          eventSourceARN: queues.notifications.arn,
+          awsRegion: stack.region,
+        })),
+      };
+      let failed = new Set<string>();
+      try {
+        const response = await notify(event, lambdaContext("pia-local-notifier"));
+        failed = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
+      } catch {
+        failed = new Set(messages.map((message) => message.MessageId ?? ""));
+      }
+      const firstDelivery = (message: (typeof messages)[number]) =>
+        message.Attributes?.ApproximateReceiveCount === "1";
+      const done = messages.filter(
+        (message) =>
+          !failed.has(message.MessageId ?? "") &&
+          !(faults.redeliverMessages === true && firstDelivery(message)),
+      );
+      const retry = messages.filter((message) => !done.includes(message));
+      if (done.length > 0) {
+        await stack.clients.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: done.map((message, index) => ({
+              Id: `d${index}`,
+              ReceiptHandle: message.ReceiptHandle ?? "",
+            })),
+          }),
+        );
+      }
+      if (retry.length > 0) {
+        await stack.clients.sqs.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: retry.map((message, index) => ({
+              Id: `r${index}`,
+              ReceiptHandle: message.ReceiptHandle ?? "",
+              VisibilityTimeout: 0,
+            })),
+          }),
+        );
+      }
+    }
+  };
+  await drainQueue();
+  const scheduled: ScheduledEvent = {
+    version: "0",
+    id: randomUUID(),
+    "detail-type": "Scheduled Event",
+    source: "aws.events",
+    account: "000000000000",
+    time: new Date(options.now).toISOString(),
+    region: stack.region,
+    resources: [],
+    detail: {},
+  };
+  for (let attempt = 1; ; attempt++) {
+    faultState.armed = attempt === 1;
+    try {
+      await schedule(scheduled, lambdaContext("pia-local-timeseries"));
+      break;
+    } catch (error: unknown) {
+      if (attempt >= maxAttempts) throw error;
+    }
+  }
+  await drainQueue();
+
+  const dlq = await stack.clients.sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queues.notifications.dlqUrl,
+      MaxNumberOfMessages: 10,
+      VisibilityTimeout: 0,
+    }),
+  );
+  handlerDynamo.destroy();
+  deciderSqs.destroy();
+  notifierSqs.destroy();
+  return {
+    blankLines,
+    ingest: totals.ingest as LocalRunSummary["ingest"],
+    aggregate: totals.aggregate as LocalRunSummary["aggregate"],
+    notify: totals.notify as LocalRunSummary["notify"],
+    onFailure,
+    faultsInjected: faultState.injected,
+    deadLetters: (dlq.Messages ?? []).length,
+    cost,
+    elapsedMs: performance.now() - started,
+  };
+}
+
+/** A GetRecords record as Lambda hands it to a function (dates as epoch seconds). */
+function toLambdaStreamRecord(record: StreamRecord): DynamoDBStreamEvent["Records"][number] {
+  const { dynamodb } = record;
+  const created = dynamodb?.ApproximateCreationDateTime;
+  return {
+    ...(record.eventID === undefined ? {} : { eventID: record.eventID }),
+    ...(record.eventName === undefined ? {} : { eventName: record.eventName }),
+    eventSource: "aws:dynamodb",
+    awsRegion: "us-east-1",
+    dynamodb: {
+      ...(dynamodb as object),
+      ...(created === undefined ? {} : { ApproximateCreationDateTime: created.getTime() / 1000 }),
+    } as NonNullable<DynamoDBStreamEvent["Records"][number]["dynamodb"]>,
+  };
+}

@@ -1,0 +1,141 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Rule } from "@pia/core";
+import { Engine, formatNotification, parseRulesCsv, parseRulesYaml } from "@pia/core";
+import { generateSampleEvents, generateSampleRulesCsv } from "@pia/sample";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Faults } from "../src/index.js";
+import { runLocalPipeline } from "../src/index.js";
+
+const NOW = Date.parse("2022-01-01T00:00:00Z");
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "pia-local-"));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+function simulate(rules: readonly Rule[], lines: readonly string[], now: number): string[] {
+  const engine = new Engine(rules);
+  const fired = lines.filter((line) => line.trim() !== "").flatMap((line) => engine.ingest(line));
+  return [...fired, ...engine.close(now)].map(formatNotification).sort();
+}
+
+async function local(
+  name: string,
+  rules: readonly Rule[],
+  lines: readonly string[],
+  now: number,
+  faults?: Faults,
+) {
+  const out = join(dir, `${name}.ndjson`);
+  const summary = await runLocalPipeline({
+    rules,
+    lines,
+    out,
+    now,
+    kinesisBatchSize: 200,
+    streamBatchSize: 150,
+    ...(faults === undefined ? {} : { faults }),
+  });
+  const text = await readFile(out, "utf8").catch(() => "");
+  return {
+    summary,
+    lines: text
+      .split("\n")
+      .filter((line) => line !== "")
+      .sort(),
+  };
+}
+
+const sampleRules = parseRulesCsv(generateSampleRulesCsv()).rules;
+const sampleLines = [...generateSampleEvents({ users: 120, events: 2500, seed: 7 })];
+
+describe("pia local", () => {
+  it("gives exactly the notifications of pia simulate on generated data, poison records included", async () => {
+    const expected = simulate(sampleRules, sampleLines, NOW);
+    expect(expected.length).toBeGreaterThan(50);
+    const { summary, lines } = await local("sample", sampleRules, sampleLines, NOW);
+    expect(lines).toEqual(expected);
+    expect(summary.onFailure).toEqual({ kinesis: 0, stream: 0 });
+    expect(summary.deadLetters).toBe(0);
+    expect(Object.values(summary.ingest.skipped).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  });
+
+  it("stays exact under duplicated batches, failures after partial success, crashes before the send and SQS redelivery", async () => {
+    const expected = simulate(sampleRules, sampleLines, NOW);
+    const { summary, lines } = await local("faults", sampleRules, sampleLines, NOW, {
+      duplicateKinesisBatches: true,
+      duplicateStreamBatches: true,
+      failAfterWriteEvery: 7,
+      failSendEvery: 3,
+      redeliverMessages: true,
+    });
+    expect(lines).toEqual(expected);
+    expect(new Set(lines).size).toBe(lines.length);
+    expect(summary.faultsInjected).toBeGreaterThan(10);
+    expect(summary.notify.duplicate).toBeGreaterThan(0);
+    expect(summary.onFailure).toEqual({ kinesis: 0, stream: 0 });
+  });
+
+  it("follows RULES.md on its edge cases like pia simulate", async () => {
+    const { rules } = parseRulesYaml(`
+- id: window-count
+  event: purchase
+  count: { op: ">=", value: 2 }
+  window: { from: 2021-01-10, to: 2021-01-20 }
+  action: { type: attribute, name: w, value: Ready }
+- id: closing-few
+  event: purchase
+  count: { op: "<", value: 3 }
+  window: { from: 2021-01-10, to: 2021-01-20 }
+  action: { type: attribute, name: few, value: Ready }
+- id: closing-open
+  event: purchase
+  count: { op: "=", value: 1 }
+  window: { from: 2021-12-01, to: 2022-02-01 }
+  action: { type: attribute, name: open, value: Ready }
+- id: exact-sum
+  event: purchase
+  sum: { op: "=", value: 0.3 }
+  action: { type: attribute, name: s, value: Ready }
+- id: first-metric
+  event: bought
+  sum: { op: ">", value: 6 }
+  action: { type: attribute, name: f, value: Ready }
+- id: every-two
+  event: purchase
+  where: { product: chair }
+  count: { op: "=", value: 2 }
+  reset: true
+  action: { type: event, name: trk_two_chairs }
+`);
+    const record = (user: string, ts: string, extra: Record<string, unknown> = {}, type = "purchase") =>
+      JSON.stringify({
+        event_type: type,
+        event_timestamp: Date.parse(ts),
+        application: { app_id: "app" },
+        endpoint: { Id: `ep-${user}`, User: { UserId: user } },
+        ...extra,
+      });
+    const lines = [
+      record("a", "2021-01-10T00:00:00.000Z", { metrics: { price: 0.1 }, attributes: { product: "chair" } }),
+      record("a", "2021-01-20T23:59:59.999Z", { metrics: { price: 0.2 }, attributes: { product: "chair" } }),
+      record("b", "2021-01-21T00:00:00.000Z", { metrics: { price: 0.2 } }),
+      record("b", "2021-01-09T23:59:59.999Z", { metrics: { price: 0.1 } }),
+      record("c", "2021-01-15T00:00:00.000Z", { event_id: "e-1", attributes: { product: "chair" } }),
+      record("c", "2021-01-16T00:00:00.000Z", { event_id: "e-1", attributes: { product: "chair" } }),
+      record("c", "2021-12-02T00:00:00.000Z", { attributes: { product: "chair" } }),
+      '{"event_type":"bought","event_timestamp":1,"application":{"app_id":"app"},"endpoint":{"User":{"UserId":"d"}},"metrics":{"b":5,"7":100}}',
+      '{"event_type":"bought","event_timestamp":2,"application":{"app_id":"app"},"endpoint":{"User":{"UserId":"d"}},"metrics":{"b":5,"7":100}}',
+      record("e", "2021-01-12T00:00:00.000Z", {}, "_session.start"),
+      "not json",
+    ];
+    const expected = simulate(rules, lines, NOW);
+    expect(expected.some((line) => line.includes('"closing-few"'))).toBe(true);
+    expect(expected.some((line) => line.includes('"closing-open"'))).toBe(false);
+    const { lines: actual } = await local("edge", rules, lines, NOW);
+    expect(actual).toEqual(expected);
+  });
+});

@@ -1,0 +1,7 @@
+export { LocalStackError } from "./LocalStackError.js";
+export type { DynamoDbLocal } from "./startDynamoDbLocal.js";
+export { startDynamoDbLocal } from "./startDynamoDbLocal.js";
+export type { LocalSqs } from "./startLocalSqs.js";
+export { startLocalSqs } from "./startLocalSqs.js";
+export type { LocalQueue, LocalStack } from "./startLocalStack.js";
+export { startLocalStack } from "./startLocalStack.js";

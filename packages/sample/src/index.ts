@@ -1,0 +1,8 @@
+export type { MalformedKind, SampleEventsOptions, SampleRulesOptions } from "./sample.js";
+export {
+  generateSampleEvents,
+  generateSampleRulesCsv,
+  MALFORMED_KINDS,
+  SAMPLE_APP_IDS,
+  SAMPLE_RULES_HEADER,
+} from "./sample.js";
