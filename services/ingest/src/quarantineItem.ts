@@ -60,9 +60,12 @@ export function toQuarantineItem(input: QuarantineInput, now: number, retentionD
   const raw = truncateUtf8(input.payload, MAX_RAW_BYTES);
   const received = new Date(now).toISOString();
   const arrived = input.arrivedAt === undefined ? undefined : new Date(input.arrivedAt);
+  // Keyed by the record's arrival on the stream when known: a retried batch rewrites the same
+  // item instead of quarantining the record a second time.
+  const keyTime = arrived === undefined || Number.isNaN(arrived.getTime()) ? now : arrived.getTime();
   return {
-    pk: `${input.reason}#${received.slice(0, 10)}`,
-    sk: `${String(now).padStart(TIME_DIGITS, "0")}#${input.sequenceNumber}`,
+    pk: `${input.reason}#${new Date(keyTime).toISOString().slice(0, 10)}`,
+    sk: `${String(keyTime).padStart(TIME_DIGITS, "0")}#${input.sequenceNumber}`,
     reason: input.reason,
     detail: input.detail,
     raw: raw.text,

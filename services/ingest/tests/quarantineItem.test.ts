@@ -57,4 +57,17 @@ describe("toQuarantineItem", () => {
     expect(early.pk).toBe(late.pk);
     expect(early.sk < late.sk).toBe(true);
   });
+
+  it("keys a record by its arrival on the stream, so a retried batch rewrites the same item", () => {
+    const input = {
+      reason: "bad_json" as const,
+      detail: "",
+      payload: "{",
+      sequenceNumber: "42",
+      arrivedAt: NOW - 5_000,
+    };
+    const first = toQuarantineItem(input, NOW, 14);
+    const retry = toQuarantineItem(input, NOW + 3_600_000, 14);
+    expect([retry.pk, retry.sk]).toEqual([first.pk, first.sk]);
+  });
 });
