@@ -1,12 +1,11 @@
+import { SEND_BATCH_LIMIT } from "./notificationMessage.js";
+
 /** A counter's pending messages, and the `rev` at which they were stored. */
 export interface PendingDelivery {
   readonly key: { readonly pk: string; readonly sk: string };
   readonly rev: number;
   readonly messages: readonly { readonly id: string; readonly body: string }[];
 }
-
-/** SendMessageBatch's limit of entries per call. */
-const GROUP_SIZE = 10;
 
 /**
  * Sends pending messages a SendMessageBatch-sized group at a time and clears each group's counters
@@ -33,7 +32,7 @@ export async function deliverPending(
   };
   for (const delivery of deliveries) {
     if (delivery.messages.length === 0) continue;
-    if (size + delivery.messages.length > GROUP_SIZE) await flush();
+    if (size + delivery.messages.length > SEND_BATCH_LIMIT) await flush();
     group.push(delivery);
     size += delivery.messages.length;
   }

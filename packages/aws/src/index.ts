@@ -25,6 +25,7 @@ export {
   SEND_BATCH_LIMIT,
   toMessageBody,
 } from "./notificationMessage.js";
+export { chunk, retryUnprocessed } from "./retryUnprocessed.js";
 export type { CachedRuleSourceOptions, RuleSource } from "./ruleSource.js";
 export {
   cachedRuleSource,

@@ -11,11 +11,11 @@ import {
   type BatchWriteCommandInput,
   DynamoDBDocumentClient,
 } from "@aws-sdk/lib-dynamodb";
+import type { RetryOptions } from "@pia/aws";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { buildDeadLetter } from "../src/adapters/buildDeadLetter.js";
 import { buildDelivered, DeliveredTableError } from "../src/adapters/buildDelivered.js";
-import type { RetryOptions } from "../src/adapters/retryUnprocessed.js";
 import type { DeadLetterInput } from "../src/ports.js";
 
 const ddb = mockClient(DynamoDBDocumentClient);

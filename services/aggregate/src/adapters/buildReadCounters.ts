@@ -1,10 +1,10 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { CounterItem } from "@pia/aws";
+import { chunk, type RetryOptions, retryUnprocessed } from "@pia/aws";
 import type { CounterKey, ReadCounters } from "../ports.js";
 
 /** BatchGetItem's limit of keys per call. */
 const BATCH_GET_LIMIT = 100;
-const MAX_ATTEMPTS = 8;
 
 /**
  * Reads counters with strongly consistent BatchGetItem, 100 keys per request, retrying unprocessed
@@ -12,30 +12,26 @@ const MAX_ATTEMPTS = 8;
  */
 export function buildReadCounters(
   client: DynamoDBDocumentClient,
-  config: { readonly tableName: string; readonly sleep?: (ms: number) => Promise<void> },
+  config: { readonly tableName: string; readonly retry?: RetryOptions },
 ): ReadCounters {
-  const sleep = config.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   return async (keys) => {
     const items: CounterItem[] = [];
-    for (let start = 0; start < keys.length; start += BATCH_GET_LIMIT) {
-      let pending: CounterKey[] = keys
-        .slice(start, start + BATCH_GET_LIMIT)
-        .map(({ pk, sk }) => ({ pk, sk }));
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        if (attempt > MAX_ATTEMPTS) {
-          throw new Error(
-            `counters: ${pending.length} keys still unprocessed after ${MAX_ATTEMPTS} BatchGetItem attempts`,
+    for (const keysChunk of chunk(keys, BATCH_GET_LIMIT)) {
+      const left = await retryUnprocessed(
+        keysChunk.map(({ pk, sk }) => ({ pk, sk })),
+        async (pending) => {
+          const output = await client.send(
+            new BatchGetCommand({
+              RequestItems: { [config.tableName]: { Keys: [...pending], ConsistentRead: true } },
+            }),
           );
-        }
-        if (attempt > 1) await sleep(Math.floor(Math.random() * Math.min(2000, 50 * 2 ** attempt)));
-        const output = await client.send(
-          new BatchGetCommand({
-            RequestItems: { [config.tableName]: { Keys: pending, ConsistentRead: true } },
-          }),
-        );
-        items.push(...((output.Responses?.[config.tableName] ?? []) as CounterItem[]));
-        pending = (output.UnprocessedKeys?.[config.tableName]?.Keys ?? []) as CounterKey[];
-      }
+          items.push(...((output.Responses?.[config.tableName] ?? []) as CounterItem[]));
+          return (output.UnprocessedKeys?.[config.tableName]?.Keys ?? []) as CounterKey[];
+        },
+        config.retry,
+      );
+      if (left.length > 0)
+        throw new Error(`counters: ${left.length} keys still unprocessed after the BatchGetItem retries`);
     }
     return items;
   };

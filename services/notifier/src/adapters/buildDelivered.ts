@@ -1,6 +1,6 @@
 import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { chunk, type RetryOptions, retryUnprocessed } from "@pia/aws";
 import type { Delivered, Now } from "../ports.js";
-import { chunk, type RetryOptions, retryUnprocessed } from "./retryUnprocessed.js";
 
 export interface DeliveredConfig {
   /** The delivered table (`TABLES.delivered`: pk = the notification id, TTL `expiresAt`). */

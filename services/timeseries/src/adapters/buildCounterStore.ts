@@ -6,10 +6,8 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import type { CounterItem } from "@pia/aws";
+import { type CounterItem, chunk, retryUnprocessed } from "@pia/aws";
 import type { CountersOfRule, DeleteCounters, FireCounter, ReadCounter } from "../ports.js";
-
-const MAX_ATTEMPTS = 8;
 
 /** The counters table as the scheduled job uses it: by rule through the `byRule` index, by key. */
 export function buildCounterStore(
@@ -75,20 +73,21 @@ export function buildCounterStore(
     },
 
     async deleteCounters(keys) {
-      for (let start = 0; start < keys.length; start += 25) {
-        let pending = keys
-          .slice(start, start + 25)
-          .map(({ pk, sk }) => ({ DeleteRequest: { Key: { pk, sk } } }));
-        for (let attempt = 1; pending.length > 0; attempt++) {
-          if (attempt > MAX_ATTEMPTS)
-            throw new Error(`counters: ${pending.length} deletes still unprocessed`);
-          if (attempt > 1)
-            await new Promise((resolve) =>
-              setTimeout(resolve, Math.random() * Math.min(2000, 50 * 2 ** attempt)),
-            );
-          const output = await client.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
-          pending = (output.UnprocessedItems?.[tableName] ?? []) as typeof pending;
-        }
+      for (const keysChunk of chunk(keys, 25)) {
+        const left = await retryUnprocessed(keysChunk, async (pending) => {
+          const output = await client.send(
+            new BatchWriteCommand({
+              RequestItems: {
+                [tableName]: pending.map(({ pk, sk }) => ({ DeleteRequest: { Key: { pk, sk } } })),
+              },
+            }),
+          );
+          return (output.UnprocessedItems?.[tableName] ?? []).map(
+            (request) => request.DeleteRequest?.Key as { pk: string; sk: string },
+          );
+        });
+        if (left.length > 0)
+          throw new Error(`counters: ${left.length} deletes still unprocessed after the retries`);
       }
     },
   };
