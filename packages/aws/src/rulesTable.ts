@@ -8,6 +8,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import type { Rule, RuleIssue } from "@pia/core";
 import { counterKey, validateRules } from "@pia/core";
+import { chunk, retryUnprocessed } from "./retryUnprocessed.js";
 import { InvalidStoredRulesError, validateStoredRules } from "./ruleSource.js";
 
 /** What a push did: rules written (new or changed), deleted (no longer in the set), left as they were. */
@@ -142,15 +143,18 @@ export function buildRulesTable(
 
   /** Writes in chunks of 25, one chunk at a time, retrying unprocessed requests with backoff and jitter. */
   async function writeAll(requests: readonly WriteRequest[]): Promise<void> {
-    for (let start = 0; start < requests.length; start += BATCH_LIMIT) {
-      let pending = requests.slice(start, start + BATCH_LIMIT);
-      for (let attempt = 1; ; attempt++) {
-        const output = await client.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
-        pending = output.UnprocessedItems?.[tableName] ?? [];
-        if (pending.length === 0) break;
-        if (attempt >= maxAttempts) throw new RulesTableWriteError(tableName, pending.length, attempt);
-        await sleep(Math.floor(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1))));
-      }
+    for (const requestsChunk of chunk(requests, BATCH_LIMIT)) {
+      const left = await retryUnprocessed(
+        requestsChunk,
+        async (pending) => {
+          const output = await client.send(
+            new BatchWriteCommand({ RequestItems: { [tableName]: [...pending] } }),
+          );
+          return output.UnprocessedItems?.[tableName] ?? [];
+        },
+        { maxAttempts, baseDelayMs, maxDelayMs, sleep, random },
+      );
+      if (left.length > 0) throw new RulesTableWriteError(tableName, left.length, maxAttempts);
     }
   }
 
