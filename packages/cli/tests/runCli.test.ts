@@ -161,6 +161,43 @@ describe("pia simulate", () => {
   });
 });
 
+describe("pia local", () => {
+  it("runs the pipeline on the local stack with simulate's output, and reports its cost", async () => {
+    const out = join(dir, "local.ndjson");
+    const result = await pia(
+      "local",
+      "--rules",
+      join(dir, "rules.csv"),
+      "--events",
+      join(dir, "events.ndjson.gz"),
+      "--out",
+      out,
+      "--now",
+      "2021-02-01",
+    );
+    expect(result.stderr).toMatch(/records fed\s+5\b/);
+    expect(result.code).toBe(0);
+    expect((await readFile(out, "utf8")).trim().split("\n").sort()).toEqual([
+      '{"appId":"app","userId":"u1","ruleId":"aggregatorpageview","type":"attribute","name":"pageview","value":"Ready","at":"2021-01-02T00:00:00.000Z"}',
+      '{"appId":"app","userId":"u1","ruleId":"cheap-chairs","type":"attribute","name":"trk_date_purchase_chair","value":"Ready","at":"2021-01-31T23:59:59.999Z"}',
+    ]);
+    expect(result.stderr).toMatch(/skipped\s+1 \(bad_json 1\)/);
+    expect(result.stderr).toMatch(/DynamoDB\s+[\d,.]+ requests, [\d,.]+ write units/);
+  });
+
+  it("exits 2 without --out", async () => {
+    const result = await pia(
+      "local",
+      "--rules",
+      join(dir, "rules.csv"),
+      "--events",
+      join(dir, "events.ndjson"),
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--out");
+  });
+});
+
 describe("pia rules validate", () => {
   it("exits 0 for a valid file", async () => {
     const result = await pia("rules", "validate", join(dir, "rules.csv"));
