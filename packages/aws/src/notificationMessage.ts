@@ -1,4 +1,5 @@
-import type { Notification } from "@pia/core";
+import type { Notification, SinkName } from "@pia/core";
+import { SINK_NAMES } from "@pia/core";
 
 /**
  * The body of one message of the notifications queue (`QUEUES.notifications`): written by the
@@ -12,6 +13,8 @@ export interface NotificationMessage {
    */
   readonly id: string;
   readonly notification: Notification;
+  /** The rule's own sink (`action.sink`); absent: the stage's default sink. */
+  readonly sink?: SinkName;
 }
 
 /**
@@ -121,9 +124,17 @@ function readNotification(value: unknown): Notification {
   return { appId, userId, ruleId, type, name, ...attributeValue, at, ...endpoint };
 }
 
+function readSink(value: unknown): { sink?: SinkName } {
+  if (value === undefined) return {};
+  if (typeof value !== "string" || !(SINK_NAMES as readonly string[]).includes(value)) {
+    throw new InvalidNotificationMessageError("sink", `is not one of ${SINK_NAMES.join(", ")}`);
+  }
+  return { sink: value as SinkName };
+}
+
 function readMessage(value: unknown): NotificationMessage {
   if (!isObject(value)) throw new InvalidNotificationMessageError("body", "is not a JSON object");
-  return { id: readId(value), notification: readNotification(value.notification) };
+  return { id: readId(value), notification: readNotification(value.notification), ...readSink(value.sink) };
 }
 
 /**

@@ -142,3 +142,15 @@ describe("batchEntryId", () => {
     expect(batchEntryIndex(id)).toBeUndefined();
   });
 });
+
+describe("the rule's sink", () => {
+  it("travels with the message", () => {
+    const routed: NotificationMessage = { ...EVENT, sink: "eventbridge" };
+    expect(parseMessageBody(toMessageBody(routed))).toStrictEqual(routed);
+  });
+
+  it("must be a known sink", () => {
+    const error = failure(JSON.stringify({ ...ATTRIBUTE, sink: "fax" }));
+    expect(error.field).toBe("sink");
+  });
+});

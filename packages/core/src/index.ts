@@ -34,6 +34,14 @@ export { parseRecord } from "./parseRecord.js";
 export type { CsvColumn } from "./parseRulesCsv.js";
 export { CSV_COLUMNS, parseRulesCsv } from "./parseRulesCsv.js";
 export { parseRulesFile } from "./parseRulesFile.js";
-export type { CountCondition, DateWindow, Operator, Rule, RuleAction, SumCondition } from "./rule.js";
-export { OPERATORS } from "./rule.js";
+export type {
+  CountCondition,
+  DateWindow,
+  Operator,
+  Rule,
+  RuleAction,
+  SinkName,
+  SumCondition,
+} from "./rule.js";
+export { OPERATORS, SINK_NAMES } from "./rule.js";
 export { validateRules } from "./ruleSchema.js";

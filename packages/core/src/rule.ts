@@ -22,9 +22,13 @@ export interface DateWindow {
   readonly to: string;
 }
 
+/** Where a notification can go; a rule may pick one (`action.sink`), else the stage's default. */
+export const SINK_NAMES = ["file", "pinpoint", "customer-profiles", "eventbridge", "webhook"] as const;
+export type SinkName = (typeof SINK_NAMES)[number];
+
 export type RuleAction =
-  | { readonly type: "attribute"; readonly name: string; readonly value: string }
-  | { readonly type: "event"; readonly name: string };
+  | { readonly type: "attribute"; readonly name: string; readonly value: string; readonly sink?: SinkName }
+  | { readonly type: "event"; readonly name: string; readonly sink?: SinkName };
 
 /** A canonical rule, as the rules table stores it and as every RuleSource yields it. */
 export interface Rule {

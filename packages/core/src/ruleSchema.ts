@@ -2,7 +2,7 @@ import { z } from "zod";
 import { parseStrictDate } from "./dates.js";
 import { canonicalDecimal, isPlainDecimal, toDecimal } from "./decimal.js";
 import { InvalidRulesError, type LoadedRules, type RuleIssue } from "./issues.js";
-import { OPERATORS, type Operator, type Rule, type RuleAction } from "./rule.js";
+import { OPERATORS, type Operator, type Rule, type RuleAction, SINK_NAMES, type SinkName } from "./rule.js";
 
 /** A path in a parsed document: keys of mappings and indexes of lists. */
 export type DocumentPath = readonly (string | number)[];
@@ -248,8 +248,18 @@ const actionNameSchema = text("add name: the user attribute to set or the trk_ e
   problemCheck(nonEmpty("the action name")),
 );
 
+const sinkSchema = z
+  .string({ error: `sink must be text: one of ${SINK_NAMES.join(", ")}` })
+  .refine((name) => (SINK_NAMES as readonly string[]).includes(name), {
+    error: (issue) =>
+      `unknown sink ${JSON.stringify(issue.input)}; use one of ${SINK_NAMES.join(", ")}, or omit sink for the stage's default`,
+  })
+  .transform((name) => name as SinkName)
+  .optional();
+
 const attributeActionSchema = z.strictObject({
   type: z.literal("attribute"),
+  sink: sinkSchema,
   name: actionNameSchema,
   value: text(`add value: the attribute value to set (default ${DEFAULT_ATTRIBUTE_VALUE})`)
     .superRefine(
@@ -264,6 +274,7 @@ const attributeActionSchema = z.strictObject({
 
 const eventActionSchema = z.strictObject({
   type: z.literal("event"),
+  sink: sinkSchema,
   name: text(`add name: the event to fire, starting with ${OWN_EVENT_PREFIX}`).superRefine(
     problemCheck(eventActionNameProblem),
   ),
@@ -396,10 +407,11 @@ function zodIssuesOf(issue: z.core.$ZodIssue, raw: Record<string, unknown>) {
 }
 
 function toRule(data: CanonicalRuleOutput): Rule {
+  const sink = data.action.sink === undefined ? {} : { sink: data.action.sink };
   const action: RuleAction =
     data.action.type === "attribute"
-      ? { type: "attribute", name: data.action.name, value: data.action.value }
-      : { type: "event", name: data.action.name };
+      ? { type: "attribute", name: data.action.name, value: data.action.value, ...sink }
+      : { type: "event", name: data.action.name, ...sink };
   const { where, count, sum, window } = data;
   return {
     id: data.id,

@@ -538,3 +538,34 @@ aggregator,pageview,na,999,greater,3,na,999,no,9999-99-99,9999-99-99,aggregatorp
     }
   });
 });
+
+describe("action.sink", () => {
+  const yaml = (sink: string) =>
+    `- id: a\n  event: x\n  count: { op: ">", value: 1 }\n  action: { type: attribute, name: a, sink: ${sink} }\n`;
+
+  it.each(["file", "pinpoint", "customer-profiles", "eventbridge", "webhook"])(
+    "routes a rule to %s",
+    (sink) => {
+      expect(parseRulesYaml(yaml(sink)).rules[0]?.action).toEqual({
+        type: "attribute",
+        name: "a",
+        value: "Ready",
+        sink,
+      });
+    },
+  );
+
+  it("rejects an unknown sink, naming the known ones", () => {
+    expect(() => parseRulesYaml(yaml("pinpont"))).toThrow(
+      /rules\[0\]\.action\.sink: unknown sink "pinpont"; use one of file, pinpoint/,
+    );
+  });
+
+  it("leaves the sink out when the rule names none (the stage's default applies)", () => {
+    const action = parseRulesYaml(
+      `- id: a\n  event: x\n  count: { op: ">", value: 1 }\n  action: { type: event, name: trk_a }\n`,
+    ).rules[0]?.action;
+    expect(action).toEqual({ type: "event", name: "trk_a" });
+    expect(action).not.toHaveProperty("sink");
+  });
+});

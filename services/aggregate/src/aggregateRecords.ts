@@ -249,7 +249,8 @@ function applyCounter(
       { appId: event.appId, userId: event.userId, endpointId },
       event.timestamp,
     );
-    fired.push({ id, body: toMessageBody({ id, notification }) });
+    const sink = compiled.rule.action.sink;
+    fired.push({ id, body: toMessageBody({ id, notification, ...(sink === undefined ? {} : { sink }) }) });
   }
   const last = fresh[fresh.length - 1] as Applied;
   return {

@@ -177,3 +177,24 @@ describe("aggregateRecords", () => {
     );
   });
 });
+
+describe("routing", () => {
+  it("carries the rule's own sink on its messages", async () => {
+    const routed = rule({
+      id: "routed",
+      event: "pageview",
+      count: { op: ">=", value: 1 },
+      action: { type: "attribute", name: "r", value: "Ready", sink: "webhook" },
+    });
+    const { store, aggregate } = setup([routed, RULES[0] as Rule]);
+    await aggregate(streamRecords([1, 2, 3].map((ts) => line("u9", ts))));
+    const sinks = store.sent.map((message) => [
+      parseMessageBody(message.body).notification.ruleId,
+      parseMessageBody(message.body).sink,
+    ]);
+    expect(sinks.sort()).toEqual([
+      ["routed", "webhook"],
+      ["views", undefined],
+    ]);
+  });
+});

@@ -77,7 +77,8 @@ export function makeDecideClosingRules(deps: DecideClosingDeps): (now: number) =
             }
             if (!decideClosing(compiled, counterStateOf(item), now)) break;
             const id = notificationId(item, "closing");
-            const body = toMessageBody({ id, notification: makeNotification(rule, item, at) });
+            const sink = rule.action.sink === undefined ? {} : { sink: rule.action.sink };
+            const body = toMessageBody({ id, notification: makeNotification(rule, item, at), ...sink });
             if (await deps.fireCounter(item, body)) {
               deliveries.push({ key: item, rev: item.rev + 1, messages: [{ id, body }] });
               break;
