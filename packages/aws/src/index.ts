@@ -11,6 +11,8 @@ export {
   paddedSequence,
   pendingMessages,
 } from "./counterItem.js";
+export type { DeadLetter } from "./deadLetters.js";
+export { listDeadLetters, redriveDeadLetters } from "./deadLetters.js";
 export type { PendingDelivery } from "./deliverPending.js";
 export { deliverPending } from "./deliverPending.js";
 export type { EventItem } from "./eventItem.js";

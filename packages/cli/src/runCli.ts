@@ -1,5 +1,6 @@
 import { formatIssue, InvalidRulesError } from "@pia/core";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { dlqList, dlqRedrive, type QueueFlags } from "./dlqCommands.js";
 import { EXIT, UsageError } from "./errors.js";
 import { formatSummary } from "./formatSummary.js";
 import { loadRulesFile } from "./loadRulesFile.js";
@@ -124,6 +125,38 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
       io.stderr.write(`${formatLocalSummary(summary, await countByRule(options.out))}\n`);
       io.stderr.write(`notifications written to ${options.out}\n`);
     });
+
+  const dlq = program
+    .command("dlq")
+    .description("The notifications dead-letter queue: what failed and why, and redrive after a fix");
+  const withQueueOptions = (command: Command) =>
+    command
+      .option(
+        "--stage <stage>",
+        "a deployed stage: queues pia-<stage>-notifications and pia-<stage>-notifications-dlq",
+      )
+      .option("--queue-url <url>", "the notifications queue (with --dlq-url, instead of --stage)")
+      .option("--dlq-url <url>", "its dead-letter queue")
+      .option("--region <region>", "AWS region (default: $AWS_REGION, else us-east-1)")
+      .option(
+        "--endpoint <url>",
+        "SQS endpoint, e.g. a local SQS (default: the SDK's, which honours AWS_ENDPOINT_URL_SQS)",
+      )
+      .addOption(
+        new Option("--max <n>", "at most this many messages").argParser(wholeNumber(1)).default(100),
+      );
+  withQueueOptions(
+    dlq.command("list").description("List dead letters: notification id, rule, failure and reason"),
+  )
+    .option("--json", "print JSON")
+    .action(async (options: QueueFlags & { max: number; json?: boolean }) => {
+      await dlqList(options, env, io.stdout);
+    });
+  withQueueOptions(
+    dlq.command("redrive").description("Move dead letters back to the notifications queue"),
+  ).action(async (options: QueueFlags & { max: number }) => {
+    await dlqRedrive(options, env, io.stdout);
+  });
 
   const rules = program.command("rules").description("Work with rule files and the deployed rules table");
   rules

@@ -173,6 +173,7 @@ async function runOnStack(
   const notify = buildNotifyHandler({
     config: {
       sink: { name: "file", path: options.out },
+      sinks: [{ name: "file", path: options.out }],
       deliveredTable: tableNames.delivered,
       deliveredRetentionDays: 14,
       deadLetterQueueUrl: queues.notifications.dlqUrl,

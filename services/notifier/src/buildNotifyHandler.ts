@@ -27,7 +27,7 @@ export interface NotifyHandlerDeps {
 export function buildNotifyHandler(deps: NotifyHandlerDeps) {
   const { config, dynamodb, sqs, logger } = deps;
   const notifyMessages = makeNotifyMessages({
-    sink: deps.sink ?? buildSink(config.sink),
+    sink: deps.sink ?? buildSink(config),
     delivered: buildDelivered(dynamodb, {
       tableName: config.deliveredTable,
       retentionDays: config.deliveredRetentionDays,

@@ -1,16 +1,32 @@
 import { type Env, readEnv } from "@pia/aws";
+import { SINK_NAMES, type SinkName } from "@pia/core";
 
 export { ConfigError } from "@pia/aws";
+export { SINK_NAMES, type SinkName };
 
-/** The sinks this build knows, for `SINK`. */
-export const SINK_NAMES = ["file"] as const;
-export type SinkName = (typeof SINK_NAMES)[number];
-
-/** The chosen sink and its settings; one member per sink. */
-export type SinkConfig = { readonly name: "file"; readonly path: string };
+/** The settings of each sink; a sink is available on a stage when its settings are given. */
+export type SinkConfig =
+  | { readonly name: "file"; readonly path: string }
+  | { readonly name: "pinpoint"; readonly applicationId?: string }
+  | {
+      readonly name: "customer-profiles";
+      readonly domainName: string;
+      readonly objectTypeName: string;
+      readonly keyName: string;
+    }
+  | { readonly name: "eventbridge"; readonly eventBusName: string; readonly source: string }
+  | {
+      readonly name: "webhook";
+      readonly url: string;
+      readonly secretParameter?: string;
+      readonly secretId?: string;
+    };
 
 export interface NotifierConfig {
+  /** Where a notification goes when its rule names no sink (`SINK`, default file). */
   readonly sink: SinkConfig;
+  /** Every sink available on this stage (`SINKS`, default just `SINK`), the default included. */
+  readonly sinks: readonly SinkConfig[];
   readonly deliveredTable: string;
   /** Days a delivered notification id is remembered. */
   readonly deliveredRetentionDays: number;
@@ -24,21 +40,71 @@ function isSinkName(name: string): name is SinkName {
   return (SINK_NAMES as readonly string[]).includes(name);
 }
 
+type Reader = ReturnType<typeof readEnv>;
+
+function sinkConfig(read: Reader, name: SinkName): SinkConfig {
+  switch (name) {
+    case "file":
+      return { name, path: read.required("FILE_SINK_PATH", "NDJSON file the file sink appends to") };
+    case "pinpoint": {
+      const applicationId = read.optional("PINPOINT_APPLICATION_ID");
+      return applicationId === undefined ? { name } : { name, applicationId };
+    }
+    case "customer-profiles":
+      return {
+        name,
+        domainName: read.required("PROFILES_DOMAIN", "Customer Profiles domain name"),
+        objectTypeName: read.required(
+          "PROFILES_OBJECT_TYPE",
+          "profile object type that event actions are put as",
+        ),
+        keyName: read.optional("PROFILES_KEY") ?? "userId",
+      };
+    case "eventbridge":
+      return {
+        name,
+        eventBusName: read.required("EVENT_BUS_NAME", "event bus name or ARN"),
+        source: read.optional("EVENT_SOURCE") ?? "pia",
+      };
+    case "webhook": {
+      const secretParameter = read.optional("WEBHOOK_SECRET_PARAMETER");
+      const secretId = read.optional("WEBHOOK_SECRET_ID");
+      if ((secretParameter === undefined) === (secretId === undefined)) {
+        read.problem(
+          secretParameter === undefined ? "WEBHOOK_SECRET_PARAMETER" : "WEBHOOK_SECRET_ID",
+          "set exactly one of WEBHOOK_SECRET_PARAMETER (an SSM SecureString) and WEBHOOK_SECRET_ID (a Secrets Manager secret)",
+        );
+      }
+      return {
+        name,
+        url: read.required("WEBHOOK_URL", "https:// URL the webhook sink posts to"),
+        ...(secretParameter === undefined ? {} : { secretParameter }),
+        ...(secretId === undefined ? {} : { secretId }),
+      };
+    }
+  }
+}
+
+function sinkName(read: Reader, variable: string, text: string): SinkName | undefined {
+  if (isSinkName(text)) return text;
+  read.problem(variable, `names "${text}": use ${SINK_NAMES.join(", ")}`);
+  return undefined;
+}
+
 /** Reads and checks the environment once, at cold start; every problem is reported at once. */
 export function loadConfig(env: Env): NotifierConfig {
   const read = readEnv(env);
-  const name = read.optional("SINK") ?? "file";
-  let sink: SinkConfig = { name: "file", path: "" };
-  if (!isSinkName(name)) {
-    read.problem(
-      "SINK",
-      `is "${name}": set it to one of ${SINK_NAMES.join(", ")}, or leave it unset for file`,
-    );
-  } else {
-    sink = { name, path: read.required("FILE_SINK_PATH", "NDJSON file the file sink appends to") };
-  }
+  const defaultName = sinkName(read, "SINK", read.optional("SINK") ?? "file") ?? "file";
+  const listed = (read.optional("SINKS") ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "")
+    .flatMap((name) => sinkName(read, "SINKS", name) ?? []);
+  const names = [...new Set<SinkName>([defaultName, ...listed])];
+  const sinks = names.map((name) => sinkConfig(read, name));
   const config: NotifierConfig = {
-    sink,
+    sink: sinks[0] as SinkConfig,
+    sinks,
     deliveredTable: read.required("DELIVERED_TABLE", "name of the delivered table (TABLES.delivered)"),
     deliveredRetentionDays: read.wholeNumber("DELIVERED_RETENTION_DAYS", 14, 1, MAX_RETENTION_DAYS, "days"),
     deadLetterQueueUrl: read.required(

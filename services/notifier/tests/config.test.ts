@@ -21,10 +21,30 @@ describe("loadConfig", () => {
   it("defaults to the file sink and 14 days of delivered ids", () => {
     expect(loadConfig(BASE)).toStrictEqual({
       sink: { name: "file", path: "/tmp/pia/notifications.ndjson" },
+      sinks: [{ name: "file", path: "/tmp/pia/notifications.ndjson" }],
       deliveredTable: "pia-dev-delivered",
       deliveredRetentionDays: 14,
       deadLetterQueueUrl: BASE.DEAD_LETTER_QUEUE_URL,
     });
+  });
+
+  it("configures every listed sink, the default first", () => {
+    expect(
+      loadConfig({
+        ...BASE,
+        SINK: "pinpoint",
+        SINKS: "webhook, file, eventbridge",
+        PINPOINT_APPLICATION_ID: "app-1",
+        WEBHOOK_URL: "https://example.test/hook",
+        WEBHOOK_SECRET_ID: "pia/webhook",
+        EVENT_BUS_NAME: "marketing",
+      }).sinks,
+    ).toStrictEqual([
+      { name: "pinpoint", applicationId: "app-1" },
+      { name: "webhook", url: "https://example.test/hook", secretId: "pia/webhook" },
+      { name: "file", path: BASE.FILE_SINK_PATH },
+      { name: "eventbridge", eventBusName: "marketing", source: "pia" },
+    ]);
   });
 
   it("reads the sink and the retention when set", () => {
@@ -35,7 +55,27 @@ describe("loadConfig", () => {
   });
 
   it.each([
-    [{ ...BASE, SINK: "pinpoint" }, ["SINK"], /SINK is "pinpoint": set it to one of file, or leave it unset/],
+    [
+      { ...BASE, SINK: "fax" },
+      ["SINK"],
+      /SINK names "fax": use file, pinpoint, customer-profiles, eventbridge, webhook/,
+    ],
+    [{ ...BASE, SINKS: "file,telex" }, ["SINKS"], /SINKS names "telex"/],
+    [
+      { ...BASE, SINK: "eventbridge" },
+      ["EVENT_BUS_NAME"],
+      /EVENT_BUS_NAME is not set: set it to the event bus name/,
+    ],
+    [
+      { ...BASE, SINKS: "webhook" },
+      ["WEBHOOK_SECRET_PARAMETER", "WEBHOOK_URL"],
+      /set exactly one of WEBHOOK_SECRET_PARAMETER .* and WEBHOOK_SECRET_ID/,
+    ],
+    [
+      { ...BASE, SINKS: "customer-profiles" },
+      ["PROFILES_DOMAIN", "PROFILES_OBJECT_TYPE"],
+      /PROFILES_DOMAIN is not set/,
+    ],
     [
       { ...BASE, FILE_SINK_PATH: undefined },
       ["FILE_SINK_PATH"],

@@ -54,15 +54,23 @@ beforeAll(async () => {
     "subjectAltName=IP:127.0.0.1",
   ]);
   ca = await readFile(cert);
-  server = createServer({ key: await readFile(key), cert: ca }, (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const hit = { headers: req.headers, body: Buffer.concat(chunks).toString("utf8"), method: req.method, path: req.url };
-      hits.push(hit);
-      handler(hit, res);
-    });
-  });
+  server = createServer(
+    { key: await readFile(key), cert: ca },
+    (req: IncomingMessage, res: ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        const hit = {
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString("utf8"),
+          method: req.method,
+          path: req.url,
+        };
+        hits.push(hit);
+        handler(hit, res);
+      });
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/pia`;
 }, 30_000);
@@ -120,7 +128,9 @@ describe("buildWebhookSink", () => {
       .digest("hex");
     expect(hit.headers["x-pia-signature"]).toBe(`sha256=${expected}`);
     // The signature depends on the secret.
-    const other = createHmac("sha256", "another").update(`${hit.headers["x-pia-timestamp"]}.${hit.body}`).digest("hex");
+    const other = createHmac("sha256", "another")
+      .update(`${hit.headers["x-pia-timestamp"]}.${hit.body}`)
+      .digest("hex");
     expect(hit.headers["x-pia-signature"]).not.toBe(`sha256=${other}`);
   });
 
@@ -197,11 +207,12 @@ describe("buildWebhookSink", () => {
   });
 
   it("answers retry when the certificate is not trusted", async () => {
-    const { ca: _untrusted, ...config } = { url, secret: async () => SECRET, ca };
-    const webhook = buildWebhookSink({ ...config, maxAttempts: 1 });
+    const webhook = buildWebhookSink({ url, secret: async () => SECRET, maxAttempts: 1 });
     const [result] = await webhook.deliver([message("fire-1")]);
     expect(result).toMatchObject({ id: "fire-1", status: "retry" });
-    expect(result?.status === "retry" && result.error).toMatch(/^the webhook request failed \(.*CERT.*\) \(1 attempts\)$/);
+    expect(result?.status === "retry" && result.error).toMatch(
+      /^the webhook request failed \(.*CERT.*\) \(1 attempts\)$/,
+    );
     expect(hits).toHaveLength(0);
   });
 
@@ -238,6 +249,8 @@ describe("buildWebhookSink", () => {
     expect(() => buildWebhookSink({ url: "http://127.0.0.1:8080/hook", secret: async () => SECRET })).toThrow(
       /webhook sink: url must use https:\/\/ \(got http:\/\/\)/,
     );
-    expect(() => buildWebhookSink({ url: "not a url", secret: async () => SECRET })).toThrow(/not a valid URL/);
+    expect(() => buildWebhookSink({ url: "not a url", secret: async () => SECRET })).toThrow(
+      /not a valid URL/,
+    );
   });
 });

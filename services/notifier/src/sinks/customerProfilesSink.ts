@@ -20,7 +20,11 @@ export interface CustomerProfilesSinkConfig extends RetryOptions {
 }
 
 /** Errors that can never succeed as sent (beyond these, any other 4xx but 429). */
-const PERMANENT_ERRORS = new Set(["BadRequestException", "ResourceNotFoundException", "AccessDeniedException"]);
+const PERMANENT_ERRORS = new Set([
+  "BadRequestException",
+  "ResourceNotFoundException",
+  "AccessDeniedException",
+]);
 
 /** Errors that say "slow down" or "try later" (beyond 429, 5xx and errors without an AWS answer). */
 const TRANSIENT_ERRORS = new Set(["ThrottlingException", "InternalServerException", "TimeoutError"]);
@@ -73,7 +77,10 @@ type Lookup = Outcome<string>;
  * handled `concurrency` at a time (default 4), each user's notifications in batch order. Errors
  * carry AWS error codes and HTTP statuses only, never a user id, a value or AWS's message.
  */
-export function buildCustomerProfilesSink(client: CustomerProfilesClient, config: CustomerProfilesSinkConfig): Sink {
+export function buildCustomerProfilesSink(
+  client: CustomerProfilesClient,
+  config: CustomerProfilesSinkConfig,
+): Sink {
   const keyName = config.keyName ?? "userId";
   const concurrency = Math.max(1, config.concurrency ?? 4);
 
@@ -113,7 +120,9 @@ export function buildCustomerProfilesSink(client: CustomerProfilesClient, config
       ),
     );
     if (!found.ok) return found;
-    const ids = (found.value.Items ?? []).flatMap(({ ProfileId }) => (ProfileId === undefined ? [] : [ProfileId]));
+    const ids = (found.value.Items ?? []).flatMap(({ ProfileId }) =>
+      ProfileId === undefined ? [] : [ProfileId],
+    );
     const [profileId] = ids;
     if (profileId === undefined) {
       return { ok: false, status: "permanent", error: `no profile for the user under key ${keyName}` };
@@ -133,7 +142,8 @@ export function buildCustomerProfilesSink(client: CustomerProfilesClient, config
     let outcome: Outcome<unknown>;
     if (notification.type === "attribute") {
       const value = notification.value;
-      if (value === undefined) return { id, status: "permanent", error: "an attribute notification without a value" };
+      if (value === undefined)
+        return { id, status: "permanent", error: "an attribute notification without a value" };
       outcome = await call("UpdateProfile", () =>
         client.send(
           new UpdateProfileCommand({
@@ -193,7 +203,8 @@ export function buildCustomerProfilesSink(client: CustomerProfilesClient, config
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, users.length) }, worker));
       return batch.map(
-        ({ id }) => results.get(id) ?? { id, status: "retry", error: "Customer Profiles sink lost the result" },
+        ({ id }) =>
+          results.get(id) ?? { id, status: "retry", error: "Customer Profiles sink lost the result" },
       );
     },
   };

@@ -298,11 +298,11 @@ export function buildPinpointSink(client: PinpointClient, config: PinpointSinkCo
 
 /** What PutEvents answered for event `eventId` of endpoint `endpointId`. */
 function eventOutcome(
-  response: PutEventsResponse,
+  response: PutEventsResponse | undefined,
   endpointId: string,
   eventId: string,
 ): "delivered" | Failure {
-  const item = response.EventsResponse?.Results?.[endpointId];
+  const item = response?.EventsResponse?.Results?.[endpointId];
   const event = item?.EventsItemResponse?.[eventId];
   const endpointCode = item?.EndpointItemResponse?.StatusCode;
   // Without an answer for the event, a refused endpoint item explains it; else nothing is known.
