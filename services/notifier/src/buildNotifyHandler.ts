@@ -3,6 +3,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import middy from "@middy/core";
+import { QUEUES } from "@pia/aws";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { buildDeadLetter } from "./adapters/buildDeadLetter.js";
 import { buildDelivered } from "./adapters/buildDelivered.js";
@@ -35,6 +36,7 @@ export function buildNotifyHandler(deps: NotifyHandlerDeps) {
     }),
     deadLetter: buildDeadLetter(sqs, { queueUrl: config.deadLetterQueueUrl }),
     log: logger,
+    maxReceives: QUEUES.notifications.maxReceiveCount,
   });
   return (
     middy<SQSEvent, SQSBatchResponse>()
@@ -42,7 +44,11 @@ export function buildNotifyHandler(deps: NotifyHandlerDeps) {
       .use(injectLambdaContext(logger, { logEvent: false }))
       .handler(async (event) => {
         const { batchItemFailures, counts } = await notifyMessages(
-          event.Records.map(({ messageId, body }) => ({ messageId, body })),
+          event.Records.map(({ messageId, body, attributes }) => ({
+            messageId,
+            body,
+            receiveCount: Number(attributes?.ApproximateReceiveCount ?? 1),
+          })),
         );
         logger.info("batch notified", { sink: config.sink.name, counts });
         deps.onCounts?.(counts);

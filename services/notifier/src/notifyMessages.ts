@@ -5,6 +5,8 @@ import type { DeadLetter, DeadLetterInput, Delivered, DeliveryResult, Log, Sink 
 export interface NotifyInput {
   readonly messageId: string;
   readonly body: string;
+  /** SQS `ApproximateReceiveCount`: this receive's number, 1 for the first. */
+  readonly receiveCount?: number;
 }
 
 /** What happened to a batch; every message lands in exactly one of the first five counts. */
@@ -18,6 +20,8 @@ export interface NotifyCounts {
   readonly retry: number;
   /** Refused by the sink for good: sent to the dead-letter queue. */
   readonly permanent: number;
+  /** Still failing on the queue's last receive: sent to the dead-letter queue with the last error. */
+  readonly exhausted: number;
   /** Not a notification message: sent to the dead-letter queue. */
   readonly invalid: number;
   /** Dead letters SQS did not take: reported for redelivery instead. */
@@ -37,6 +41,12 @@ export interface NotifyDeps {
   readonly delivered: Delivered;
   readonly deadLetter: DeadLetter;
   readonly log: Log;
+  /**
+   * The queue's `maxReceiveCount` (default 5): on its last receive, a message the sink still asks
+   * to retry goes to the dead-letter queue itself, with the sink's last error, instead of being
+   * moved there by SQS without a reason.
+   */
+  readonly maxReceives?: number;
 }
 
 interface Parsed {
@@ -97,6 +107,7 @@ export function makeNotifyMessages(
   deps: NotifyDeps,
 ): (inputs: readonly NotifyInput[]) => Promise<NotifyResult> {
   const { sink, delivered, deadLetter, log } = deps;
+  const maxReceives = deps.maxReceives ?? 5;
 
   return async function notifyMessages(inputs) {
     const letters: DeadLetterInput[] = [];
@@ -145,6 +156,7 @@ export function makeNotifyMessages(
     const retry = new Set<string>();
     const retryReasons = new Set<string>();
     let permanent = 0;
+    let exhausted = 0;
     for (const { input, message } of pending) {
       const result = results.get(message.id);
       if (result?.status === "delivered") {
@@ -156,6 +168,15 @@ export function makeNotifyMessages(
           body: input.body,
           kind: "permanent",
           reason: result.error,
+          sink: sink.name,
+        });
+      } else if ((input.receiveCount ?? 0) >= maxReceives) {
+        exhausted++;
+        letters.push({
+          messageId: input.messageId,
+          body: input.body,
+          kind: "exhausted",
+          reason: `still failing on receive ${input.receiveCount}: ${result?.error ?? `the ${sink.name} sink gave no result`}`,
           sink: sink.name,
         });
       } else {
@@ -213,6 +234,7 @@ export function makeNotifyMessages(
         duplicate,
         retry: retry.size,
         permanent,
+        exhausted,
         invalid: invalid.length,
         deadLetterFailed: unsent.size,
         unmarked,

@@ -38,7 +38,7 @@ export interface DeadLetterInput {
   /** Its body, unchanged, so that a redrive after a fix delivers it as first sent. */
   readonly body: string;
   /** `invalid_message` (the body is not a NotificationMessage) or `permanent` (a sink refused it). */
-  readonly kind: "invalid_message" | "permanent";
+  readonly kind: "invalid_message" | "permanent" | "exhausted";
   /** The reason; never a user id or a value. */
   readonly reason: string;
   /** The sink that refused it, for `permanent`. */

@@ -38,6 +38,7 @@ describe("makeNotifyMessages", () => {
       duplicate: 0,
       retry: 0,
       permanent: 0,
+      exhausted: 0,
       invalid: 0,
       deadLetterFailed: 0,
       unmarked: 0,
@@ -149,6 +150,27 @@ describe("makeNotifyMessages", () => {
       message: expect.stringMatching(/retry/),
       attributes: { sink: "fake", messages: 2, reasons: ["throttled (429)"] },
     });
+  });
+
+  it("sends a message still failing on its last receive to the DLQ itself, with the sink's last error", async () => {
+    const sink = fakeSink(({ id }) => ({ id, status: "retry", error: "throttled (429)" }));
+    const { notify, deadLetter } = setup({ sink: sink.sink, maxReceives: 3 });
+
+    const result = await notify([
+      { ...input("m-1", "fire-1"), receiveCount: 2 },
+      { ...input("m-2", "fire-2"), receiveCount: 3 },
+    ]);
+
+    expect(result.batchItemFailures).toStrictEqual([{ itemIdentifier: "m-1" }]);
+    expect(result.counts).toMatchObject({ retry: 1, exhausted: 1 });
+    expect(deadLetter.letters).toMatchObject([
+      {
+        messageId: "m-2",
+        kind: "exhausted",
+        reason: "still failing on receive 3: throttled (429)",
+        sink: "fake",
+      },
+    ]);
   });
 
   it("retries the whole batch when the sink throws, logging only the error's name", async () => {
