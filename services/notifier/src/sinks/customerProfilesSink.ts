@@ -6,6 +6,7 @@ import {
 } from "@aws-sdk/client-customer-profiles";
 import { type NotificationMessage, type RetryOptions, retryUnprocessed } from "@pia/aws";
 import type { DeliveryResult, Sink } from "../ports.js";
+import { describeSdkError, type SdkError } from "./sdkError.js";
 
 export interface CustomerProfilesSinkConfig extends RetryOptions {
   /** The Customer Profiles domain. */
@@ -28,19 +29,6 @@ const PERMANENT_ERRORS = new Set([
 
 /** Errors that say "slow down" or "try later" (beyond 429, 5xx and errors without an AWS answer). */
 const TRANSIENT_ERRORS = new Set(["ThrottlingException", "InternalServerException", "TimeoutError"]);
-
-interface SdkError {
-  readonly $fault?: "client" | "server";
-  readonly $metadata?: { readonly httpStatusCode?: number };
-  readonly $retryable?: { readonly throttling?: boolean };
-}
-
-/** The error's name and HTTP status: AWS messages may echo request values, so they are left out. */
-function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return "unknown error";
-  const status = (error as SdkError).$metadata?.httpStatusCode;
-  return status === undefined ? error.name : `${error.name} (HTTP ${status})`;
-}
 
 function isTransient(error: unknown): boolean {
   if (!(error instanceof Error)) return true;
@@ -95,7 +83,7 @@ export function buildCustomerProfilesSink(
           outcome = { ok: true, value: await operation() };
           return [];
         } catch (error: unknown) {
-          reason = `Customer Profiles ${what} failed: ${describeError(error)}`;
+          reason = `Customer Profiles ${what} failed: ${describeSdkError(error)}`;
           if (!isTransient(error)) {
             outcome = { ok: false, status: "permanent", error: reason };
             return [];

@@ -6,6 +6,7 @@ import {
 } from "@aws-sdk/client-eventbridge";
 import { type NotificationMessage, type RetryOptions, retryUnprocessed } from "@pia/aws";
 import type { DeliveryResult, Sink } from "../ports.js";
+import { describeSdkError, type SdkError } from "./sdkError.js";
 
 /** Entries per PutEvents request (an EventBridge limit). */
 export const PUT_EVENTS_LIMIT = 10;
@@ -37,20 +38,6 @@ const TRANSIENT_REQUEST_ERRORS = new Set([
   "ServiceUnavailable",
   "TimeoutError",
 ]);
-
-interface SdkError {
-  readonly name?: string;
-  readonly $fault?: "client" | "server";
-  readonly $metadata?: { readonly httpStatusCode?: number };
-  readonly $retryable?: { readonly throttling?: boolean };
-}
-
-/** The error's name and HTTP status: AWS messages may echo request values, so they are left out. */
-function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return "unknown error";
-  const status = (error as SdkError).$metadata?.httpStatusCode;
-  return status === undefined ? error.name : `${error.name} (HTTP ${status})`;
-}
 
 /**
  * Transient: throttling, a 5xx, or an error without an AWS answer (a timeout, a reset connection).
@@ -148,7 +135,7 @@ export function buildEventBridgeSink(client: EventBridgeClient, config: EventBri
         try {
           output = await client.send(new PutEventsCommand({ Entries: pending.map(({ entry }) => entry) }));
         } catch (error: unknown) {
-          const reason = `EventBridge PutEvents failed: ${describeError(error)}`;
+          const reason = `EventBridge PutEvents failed: ${describeSdkError(error)}`;
           if (!isTransient(error)) {
             for (const { id } of pending) results.set(id, { id, status: "permanent", error: reason });
             return [];
