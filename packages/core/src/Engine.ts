@@ -44,7 +44,8 @@ interface IndexedRule {
 /**
  * The in-memory engine behind `pia simulate`: records in input order, per (app, user, rule)
  * counters, streaming decisions after each event and closing decisions at `close(now)`.
- * Memory grows with the (user, rule) pairs and a 16-byte fingerprint per distinct event.
+ * Memory grows with the (user, rule) pairs, plus a 16-byte fingerprint per distinct event (about
+ * 27-53 bytes with its hash table) for exact de-duplication.
  */
 export class Engine {
   readonly #rulesByEvent = new Map<string, IndexedRule[]>();
