@@ -20,33 +20,30 @@ export interface TableDefinition {
   readonly ttlAttribute?: string;
 }
 
+/** Most tables are keyed by a string partition key `pk` and a string sort key `sk`. */
+const PK_SK = [
+  { AttributeName: "pk", KeyType: "HASH" },
+  { AttributeName: "sk", KeyType: "RANGE" },
+] as const;
+const PK_SK_STRINGS = [
+  { AttributeName: "pk", AttributeType: "S" },
+  { AttributeName: "sk", AttributeType: "S" },
+] as const;
+
 export const TABLES = {
   events: {
     purpose:
       "The time series of applied events. pk = the user (app and user id), sk = the event identity: a redelivered event rewrites an identical item, which DynamoDB Streams does not report, so the stream carries each event once, and all of a user's events share one stream shard, in order.",
-    KeySchema: [
-      { AttributeName: "pk", KeyType: "HASH" },
-      { AttributeName: "sk", KeyType: "RANGE" },
-    ],
-    AttributeDefinitions: [
-      { AttributeName: "pk", AttributeType: "S" },
-      { AttributeName: "sk", AttributeType: "S" },
-    ],
+    KeySchema: PK_SK,
+    AttributeDefinitions: PK_SK_STRINGS,
     StreamSpecification: { StreamViewType: "NEW_IMAGE" },
     ttlAttribute: "expiresAt",
   },
   counters: {
     purpose:
-      "Per-user rule counters: pk = the user, sk = the rule's counter key. The `byRule` index (sparse: only counters carry `counterKey`) serves closing decisions and the cleanup of removed rules by query.",
-    KeySchema: [
-      { AttributeName: "pk", KeyType: "HASH" },
-      { AttributeName: "sk", KeyType: "RANGE" },
-    ],
-    AttributeDefinitions: [
-      { AttributeName: "pk", AttributeType: "S" },
-      { AttributeName: "sk", AttributeType: "S" },
-      { AttributeName: "counterKey", AttributeType: "S" },
-    ],
+      "Per-user rule counters: pk = the user, sk = the rule's counter key. The `byRule` index (keyed by `counterKey`, which every counter carries) serves closing decisions and the cleanup of removed rules by query.",
+    KeySchema: PK_SK,
+    AttributeDefinitions: [...PK_SK_STRINGS, { AttributeName: "counterKey", AttributeType: "S" }],
     GlobalSecondaryIndexes: [
       {
         IndexName: "byRule",
@@ -61,26 +58,14 @@ export const TABLES = {
   rules: {
     purpose:
       "Canonical rules (RULES.md section 2): pk = a constant partition, sk = the rule id; read by query, paged.",
-    KeySchema: [
-      { AttributeName: "pk", KeyType: "HASH" },
-      { AttributeName: "sk", KeyType: "RANGE" },
-    ],
-    AttributeDefinitions: [
-      { AttributeName: "pk", AttributeType: "S" },
-      { AttributeName: "sk", AttributeType: "S" },
-    ],
+    KeySchema: PK_SK,
+    AttributeDefinitions: PK_SK_STRINGS,
   },
   quarantine: {
     purpose:
       "Skipped records, kept inspectable with their raw payload and reason: pk = reason and UTC day, sk = arrival order and source position. Items expire.",
-    KeySchema: [
-      { AttributeName: "pk", KeyType: "HASH" },
-      { AttributeName: "sk", KeyType: "RANGE" },
-    ],
-    AttributeDefinitions: [
-      { AttributeName: "pk", AttributeType: "S" },
-      { AttributeName: "sk", AttributeType: "S" },
-    ],
+    KeySchema: PK_SK,
+    AttributeDefinitions: PK_SK_STRINGS,
     ttlAttribute: "expiresAt",
   },
   delivered: {
