@@ -1,7 +1,10 @@
 import { rm } from "node:fs/promises";
-import { formatIssue } from "@pia/core";
+import { ConfigError } from "@pia/aws";
+import { formatIssue, type SinkName } from "@pia/core";
 import type { LocalRunSummary } from "@pia/local-runtime";
 import { runLocalPipeline } from "@pia/local-runtime";
+import { loadSinkConfig, type SinkConfig } from "@pia/notifier";
+import { UsageError } from "./errors.js";
 import { loadRulesFile } from "./loadRulesFile.js";
 import { startProgress } from "./progress.js";
 import { readLines } from "./readLines.js";
@@ -12,6 +15,54 @@ export interface LocalOptions {
   readonly out: string;
   readonly now: number;
   readonly stderr: NodeJS.WriteStream;
+  /** A sink to deliver to besides the file (`--sink`). */
+  readonly sink?: SinkConfig;
+}
+
+/** `pia local`'s flags. */
+export interface LocalFlags {
+  readonly rules: string;
+  readonly events: string;
+  readonly out: string;
+  readonly now?: string;
+  readonly sink: SinkName;
+  readonly pinpointApp?: string;
+  readonly profilesDomain?: string;
+  readonly profilesObjectType?: string;
+  readonly eventBus?: string;
+  readonly webhookUrl?: string;
+  readonly webhookSecretParameter?: string;
+  readonly webhookSecretId?: string;
+}
+
+/**
+ * The settings of `--sink`: its flags, else the notifier's environment variables of the same
+ * meaning (`PINPOINT_APPLICATION_ID`, `EVENT_BUS_NAME`, …). Missing ones are a usage error that
+ * names them all.
+ */
+export function localSinkConfig(
+  flags: LocalFlags,
+  env: Readonly<Record<string, string | undefined>>,
+): SinkConfig {
+  const fromFlags: Record<string, string | undefined> = {
+    PINPOINT_APPLICATION_ID: flags.pinpointApp,
+    PROFILES_DOMAIN: flags.profilesDomain,
+    PROFILES_OBJECT_TYPE: flags.profilesObjectType,
+    EVENT_BUS_NAME: flags.eventBus,
+    WEBHOOK_URL: flags.webhookUrl,
+    WEBHOOK_SECRET_PARAMETER: flags.webhookSecretParameter,
+    WEBHOOK_SECRET_ID: flags.webhookSecretId,
+  };
+  const merged = {
+    ...env,
+    ...Object.fromEntries(Object.entries(fromFlags).filter(([, value]) => value !== undefined)),
+  };
+  try {
+    return loadSinkConfig(merged, flags.sink);
+  } catch (error: unknown) {
+    if (error instanceof ConfigError) throw new UsageError(`--sink ${flags.sink}: ${error.message}`);
+    throw error;
+  }
 }
 
 /**
@@ -30,6 +81,7 @@ export async function runLocal(options: LocalOptions): Promise<LocalRunSummary> 
       lines: readLines(options.eventsFile),
       out: options.out,
       now: options.now,
+      ...(options.sink === undefined ? {} : { sink: options.sink }),
       kinesisBatchSize: 1000,
       streamBatchSize: 1000,
       onProgress: (n) => progress.tick(n),

@@ -1,10 +1,10 @@
-import { formatIssue, InvalidRulesError } from "@pia/core";
+import { formatIssue, InvalidRulesError, SINK_NAMES } from "@pia/core";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { dlqList, dlqRedrive, type QueueFlags } from "./dlqCommands.js";
 import { EXIT, UsageError } from "./errors.js";
 import { formatSummary } from "./formatSummary.js";
 import { loadRulesFile } from "./loadRulesFile.js";
-import { countByRule, formatLocalSummary, runLocal } from "./local.js";
+import { countByRule, formatLocalSummary, type LocalFlags, localSinkConfig, runLocal } from "./local.js";
 import { parseNow } from "./parseNow.js";
 import { RulesTableError } from "./RulesTableError.js";
 import { type Env, resolveRulesTarget, type TableFlags } from "./resolveRulesTarget.js";
@@ -113,14 +113,29 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
       "--now <iso>",
       "the schedule's clock for closing rules; no offset means UTC (default: the real time)",
     )
-    .addOption(new Option("--sink <name>", "where notifications go").choices(["file"]).default("file"))
-    .action(async (options: { rules: string; events: string; out: string; now?: string }) => {
+    .addOption(
+      new Option(
+        "--sink <name>",
+        "also deliver to this sink (its settings: flags below or the notifier's env variables)",
+      )
+        .choices([...SINK_NAMES])
+        .default("file"),
+    )
+    .option("--pinpoint-app <id>", "pinpoint: the application id (default: each event's app)")
+    .option("--profiles-domain <name>", "customer-profiles: the domain")
+    .option("--profiles-object-type <name>", "customer-profiles: the object type of event actions")
+    .option("--event-bus <name>", "eventbridge: the bus name or ARN")
+    .option("--webhook-url <url>", "webhook: the https URL")
+    .option("--webhook-secret-parameter <name>", "webhook: SSM SecureString holding the HMAC secret")
+    .option("--webhook-secret-id <id>", "webhook: Secrets Manager secret holding the HMAC secret")
+    .action(async (options: LocalFlags) => {
       const summary = await runLocal({
         rulesFile: options.rules,
         eventsFile: options.events,
         out: options.out,
         now: options.now === undefined ? io.now() : parseNow(options.now),
         stderr: io.stderr,
+        ...(options.sink === "file" ? {} : { sink: localSinkConfig(options, env) }),
       });
       io.stderr.write(`${formatLocalSummary(summary, await countByRule(options.out))}\n`);
       io.stderr.write(`notifications written to ${options.out}\n`);

@@ -242,3 +242,32 @@ describe("pia sample", () => {
     expect(result.stdout).toContain("Exit codes");
   });
 });
+
+describe("pia local --sink", () => {
+  it("exits 2 naming every missing setting of the chosen sink, before starting anything", async () => {
+    const result = await pia(
+      "local",
+      "--rules",
+      join(dir, "rules.csv"),
+      "--events",
+      join(dir, "events.ndjson"),
+      "--out",
+      join(dir, "never.ndjson"),
+      "--sink",
+      "customer-profiles",
+      "--profiles-domain",
+      "marketing",
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--sink customer-profiles: .*PROFILES_OBJECT_TYPE is not set/);
+    expect(result.stderr).not.toMatch(/PROFILES_DOMAIN/);
+  });
+
+  it("refuses an unknown sink", async () => {
+    const result = await pia("local", "--rules", "r", "--events", "e", "--out", "o", "--sink", "fax");
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /Allowed choices are file, pinpoint, customer-profiles, eventbridge, webhook/,
+    );
+  });
+});

@@ -19,18 +19,24 @@ import { buildRulesTable } from "@pia/aws";
 import type { Rule } from "@pia/core";
 import { buildIngestHandler, type IngestCounts } from "@pia/ingest";
 import { type LocalStack, startLocalStack } from "@pia/local-stack";
-import { buildNotifyHandler, type NotifyCounts } from "@pia/notifier";
+import { buildNotifyHandler, buildOneSink, type NotifyCounts, type SinkConfig } from "@pia/notifier";
 import { buildScheduleHandler } from "@pia/timeseries";
 import type { Context, DynamoDBStreamEvent, KinesisStreamEvent, ScheduledEvent, SQSEvent } from "aws-lambda";
 import { type FaultState, type Faults, injectDynamoDbFaults, injectSendFaults } from "./faults.js";
 import { emptyTally, type RequestTally, tallyDynamoDb, tallySqs } from "./tallyRequests.js";
+import { teeSink } from "./teeSink.js";
 
 export interface LocalRunOptions {
   readonly rules: readonly Rule[];
   /** Raw records, one Pinpoint event-stream JSON each (blank lines are not records). */
   readonly lines: AsyncIterable<string> | Iterable<string>;
-  /** The file sink's NDJSON output. */
+  /** The file sink's NDJSON output: every notification delivered, whatever the sink. */
   readonly out: string;
+  /**
+   * Deliver to this sink as well as to `out` (default: the file only). Its AWS client follows
+   * the SDK's endpoint variables (`AWS_ENDPOINT_URL_PINPOINT`, …), so an emulator can stand in.
+   */
+  readonly sink?: SinkConfig;
   /** The schedule's clock, epoch ms. */
   readonly now: number;
   /** Records per Kinesis batch (the ingest mapping's batch size). */
@@ -181,6 +187,9 @@ async function runOnStack(
     dynamodb,
     sqs: notifierSqs,
     logger,
+    ...(options.sink === undefined || options.sink.name === "file"
+      ? {}
+      : { sink: teeSink(buildOneSink(options.sink), buildOneSink({ name: "file", path: options.out })) }),
     onCounts: (counts) => addCounts(totals.notify as Record<string, unknown>, counts),
   });
 

@@ -115,3 +115,11 @@ export function loadConfig(env: Env): NotifierConfig {
   read.done("notifier");
   return config;
 }
+
+/** One sink's settings from the environment (for `pia local --sink`); throws a `ConfigError`. */
+export function loadSinkConfig(env: Env, name: SinkName): SinkConfig {
+  const read = readEnv(env);
+  const config = sinkConfig(read, name);
+  read.done(`${name} sink`);
+  return config;
+}

@@ -1,5 +1,7 @@
 export type { NotifyHandlerDeps } from "./buildNotifyHandler.js";
 export { buildNotifyHandler } from "./buildNotifyHandler.js";
-export type { NotifierConfig } from "./config.js";
+export type { NotifierConfig, SinkConfig } from "./config.js";
+export { loadSinkConfig } from "./config.js";
 export type { NotifyCounts } from "./notifyMessages.js";
 export type { DeliveryResult, Sink } from "./ports.js";
+export { buildOneSink } from "./sinks/buildSink.js";
