@@ -9,33 +9,19 @@ import {
   ThrottlingException,
   UpdateProfileCommand,
 } from "@aws-sdk/client-customer-profiles";
-import type { NotificationMessage } from "@pia/aws";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   buildCustomerProfilesSink,
   type CustomerProfilesSinkConfig,
 } from "../src/sinks/customerProfilesSink.js";
-import { message } from "./fixtures.js";
+import { EVENT, message } from "./fixtures.js";
 
 const profiles = mockClient(CustomerProfilesClient);
 
 beforeEach(() => {
   profiles.reset();
 });
-
-const EVENT: NotificationMessage = {
-  id: "fire-e",
-  notification: {
-    appId: "app-1",
-    userId: "user-2",
-    ruleId: "viewer",
-    type: "event",
-    name: "trk_viewer",
-    at: "2024-03-15T10:30:00.123Z",
-    endpointId: "ep-2",
-  },
-};
 
 function sink(options: Partial<CustomerProfilesSinkConfig> = {}) {
   const sleeps: number[] = [];

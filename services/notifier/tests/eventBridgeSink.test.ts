@@ -10,26 +10,13 @@ import type { NotificationMessage } from "@pia/aws";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { buildEventBridgeSink, type EventBridgeSinkConfig } from "../src/sinks/eventBridgeSink.js";
-import { message } from "./fixtures.js";
+import { EVENT, message } from "./fixtures.js";
 
 const eventBridge = mockClient(EventBridgeClient);
 
 beforeEach(() => {
   eventBridge.reset();
 });
-
-const EVENT: NotificationMessage = {
-  id: "fire-e",
-  notification: {
-    appId: "app-1",
-    userId: "user-2",
-    ruleId: "viewer",
-    type: "event",
-    name: "trk_viewer",
-    at: "2024-03-15T10:30:00.123Z",
-    endpointId: "ep-2",
-  },
-};
 
 function sink(options: Partial<EventBridgeSinkConfig> = {}) {
   const sleeps: number[] = [];

@@ -1,10 +1,9 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { NotificationMessage } from "@pia/aws";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildFileSink } from "../src/sinks/fileSink.js";
-import { message } from "./fixtures.js";
+import { EVENT, message } from "./fixtures.js";
 
 let dir: string;
 
@@ -19,19 +18,6 @@ afterEach(async () => {
 async function lines(path: string): Promise<string[]> {
   return (await readFile(path, "utf8")).split("\n").filter((line) => line !== "");
 }
-
-const EVENT: NotificationMessage = {
-  id: "fire-e",
-  notification: {
-    appId: "app-1",
-    userId: "user-2",
-    ruleId: "viewer",
-    type: "event",
-    name: "trk_viewer",
-    at: "2024-03-15T10:30:00.123Z",
-    endpointId: "ep-2",
-  },
-};
 
 describe("buildFileSink", () => {
   it("appends exactly the contract's fields in order, one line each, creating the directory", async () => {

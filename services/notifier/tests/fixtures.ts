@@ -89,3 +89,17 @@ export function fakeDeadLetter(refuse: (letter: DeadLetterInput) => boolean = ()
   };
   return { deadLetter, letters };
 }
+
+/** An event-action message, with an endpoint. */
+export const EVENT: NotificationMessage = {
+  id: "fire-e",
+  notification: {
+    appId: "app-1",
+    userId: "user-2",
+    ruleId: "viewer",
+    type: "event",
+    name: "trk_viewer",
+    at: "2024-03-15T10:30:00.123Z",
+    endpointId: "ep-2",
+  },
+};
