@@ -15,6 +15,7 @@ export type { DeadLetter } from "./deadLetters.js";
 export { listDeadLetters, redriveDeadLetters } from "./deadLetters.js";
 export type { PendingDelivery } from "./deliverPending.js";
 export { deliverPending } from "./deliverPending.js";
+export { emitCounts, emitCountsBy } from "./emitCounts.js";
 export type { EventItem } from "./eventItem.js";
 export { fromEventItem, InvalidEventItemError, toEventItem, userKey } from "./eventItem.js";
 export type { NotificationMessage } from "./notificationMessage.js";

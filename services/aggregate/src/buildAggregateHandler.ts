@@ -1,10 +1,18 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import middy from "@middy/core";
-import { buildClearPending, buildRulesTable, buildSendMessages, cachedRuleSource } from "@pia/aws";
+import {
+  buildClearPending,
+  buildRulesTable,
+  buildSendMessages,
+  cachedRuleSource,
+  emitCounts,
+} from "@pia/aws";
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import { buildReadCounters } from "./adapters/buildReadCounters.js";
 import { buildWriteCounters } from "./adapters/buildWriteCounters.js";
@@ -16,6 +24,8 @@ export interface AggregateHandlerDeps {
   readonly dynamodb: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
   readonly logger: Logger;
+  /** CloudWatch metrics (EMF) on Lambda; `pia local` passes none. */
+  readonly metrics?: Metrics;
   readonly now?: () => number;
   /** Sees each batch's counts (the local runner sums them for its summary). */
   readonly onCounts?: (counts: AggregateCounts) => void;
@@ -45,15 +55,22 @@ export function buildAggregateHandler(deps: AggregateHandlerDeps) {
     clearPending: buildClearPending(dynamodb, { tableName: config.countersTable }),
     log: logger,
   });
-  return (
-    middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
-      // logEvent: false: the records carry user ids.
-      .use(injectLambdaContext(logger, { logEvent: false }))
-      .handler(async (event) => {
-        const { batchItemFailures, counts } = await aggregateRecords(event.Records.map(toStreamRecord));
-        logger.info("batch aggregated", { counts });
-        deps.onCounts?.(counts);
-        return { batchItemFailures };
-      })
-  );
+  const { metrics } = deps;
+  const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
+    // logEvent: false: the records carry user ids.
+    .use(injectLambdaContext(logger, { logEvent: false }))
+    .handler(async (event) => {
+      const { batchItemFailures, counts } = await aggregateRecords(event.Records.map(toStreamRecord));
+      logger.info("batch aggregated", { counts });
+      if (metrics !== undefined) {
+        emitCounts(metrics, {
+          EventsAggregated: counts.applied,
+          CountersWritten: counts.countersWritten,
+          NotificationsDecided: counts.notifications,
+        });
+      }
+      deps.onCounts?.(counts);
+      return { batchItemFailures };
+    });
+  return metrics === undefined ? handler : handler.use(logMetrics(metrics));
 }

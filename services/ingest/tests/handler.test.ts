@@ -141,6 +141,40 @@ describe("ingest handler", () => {
     }
   });
 
+  it("publishes the counts as CloudWatch metrics (EMF), skipped records by reason", async () => {
+    ddb.on(BatchWriteCommand).resolves({});
+    const handler = await loadHandler();
+
+    await handler(
+      {
+        Records: [
+          kinesisRecord("1", JSON.stringify(pinpointEvent())),
+          kinesisRecord("2", "{ not json"),
+          kinesisRecord("3", "[]"),
+        ],
+      },
+      context,
+    );
+
+    const emf = output
+      .join("")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => "_aws" in entry);
+    expect(emf).toContainEqual(
+      expect.objectContaining({ service: "pia-ingest", EventsIn: 3, EventsApplied: 1, EventsSkipped: 2 }),
+    );
+    expect(emf).toContainEqual(expect.objectContaining({ reason: "bad_json", EventsSkipped: 1 }));
+    expect(emf).toContainEqual(expect.objectContaining({ reason: "bad_event", EventsSkipped: 1 }));
+    const namespaces = emf.flatMap((entry) =>
+      (entry._aws as { CloudWatchMetrics: Array<{ Namespace: string }> }).CloudWatchMetrics.map(
+        (set) => set.Namespace,
+      ),
+    );
+    expect(new Set(namespaces)).toStrictEqual(new Set(["pia"]));
+  });
+
   it("fails the cold start with a ConfigError naming a missing variable", async () => {
     vi.stubEnv("EVENTS_TABLE", undefined);
 

@@ -1,14 +1,16 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import middy from "@middy/core";
-import { QUEUES } from "@pia/aws";
+import { emitCounts, emitCountsBy, QUEUES } from "@pia/aws";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { buildDeadLetter } from "./adapters/buildDeadLetter.js";
 import { buildDelivered } from "./adapters/buildDelivered.js";
 import type { NotifierConfig } from "./config.js";
-import { makeNotifyMessages, type NotifyCounts } from "./notifyMessages.js";
+import { makeNotifyMessages, type NotifyCounts, type NotifyResult } from "./notifyMessages.js";
 import type { Sink } from "./ports.js";
 import { buildSink } from "./sinks/buildSink.js";
 
@@ -17,11 +19,24 @@ export interface NotifyHandlerDeps {
   readonly dynamodb: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
   readonly logger: Logger;
+  /** CloudWatch metrics (EMF) on Lambda; `pia local` passes none. */
+  readonly metrics?: Metrics;
   /** Replaces the configured sink (fault-injection tests wrap the real one). */
   readonly sink?: Sink;
   readonly now?: () => number;
   /** Sees each batch's counts (the local runner sums them for its summary). */
   readonly onCounts?: (counts: NotifyCounts) => void;
+}
+
+function publishMetrics(metrics: Metrics, { counts, deliveredByRule, failuresBySink }: NotifyResult): void {
+  emitCounts(metrics, {
+    NotificationsDelivered: counts.delivered,
+    NotificationsDuplicate: counts.duplicate,
+    NotificationsRetried: counts.retry,
+    DeadLettered: counts.permanent + counts.exhausted + counts.invalid,
+  });
+  emitCountsBy(metrics, "NotificationsDelivered", "ruleId", deliveredByRule);
+  emitCountsBy(metrics, "SinkFailures", "sink", failuresBySink);
 }
 
 /** The Lambda handler, wired to the given clients (Lambda: the default ones; `pia local`: its own). */
@@ -38,21 +53,23 @@ export function buildNotifyHandler(deps: NotifyHandlerDeps) {
     log: logger,
     maxReceives: QUEUES.notifications.maxReceiveCount,
   });
-  return (
-    middy<SQSEvent, SQSBatchResponse>()
-      // logEvent: false overrides POWERTOOLS_LOGGER_LOG_EVENT: the bodies carry user ids.
-      .use(injectLambdaContext(logger, { logEvent: false }))
-      .handler(async (event) => {
-        const { batchItemFailures, counts } = await notifyMessages(
-          event.Records.map(({ messageId, body, attributes }) => ({
-            messageId,
-            body,
-            receiveCount: Number(attributes?.ApproximateReceiveCount ?? 1),
-          })),
-        );
-        logger.info("batch notified", { sink: config.sink.name, counts });
-        deps.onCounts?.(counts);
-        return { batchItemFailures };
-      })
-  );
+  const { metrics } = deps;
+  const handler = middy<SQSEvent, SQSBatchResponse>()
+    // logEvent: false overrides POWERTOOLS_LOGGER_LOG_EVENT: the bodies carry user ids.
+    .use(injectLambdaContext(logger, { logEvent: false }))
+    .handler(async (event) => {
+      const result = await notifyMessages(
+        event.Records.map(({ messageId, body, attributes }) => ({
+          messageId,
+          body,
+          receiveCount: Number(attributes?.ApproximateReceiveCount ?? 1),
+        })),
+      );
+      const { batchItemFailures, counts } = result;
+      logger.info("batch notified", { sink: config.sink.name, counts });
+      if (metrics !== undefined) publishMetrics(metrics, result);
+      deps.onCounts?.(counts);
+      return { batchItemFailures };
+    });
+  return metrics === undefined ? handler : handler.use(logMetrics(metrics));
 }

@@ -34,6 +34,10 @@ export interface NotifyResult {
   /** Messages to redeliver (SQS `ReportBatchItemFailures`), in input order. */
   readonly batchItemFailures: Array<{ itemIdentifier: string }>;
   readonly counts: NotifyCounts;
+  /** Notifications delivered now, by rule id (for metrics). */
+  readonly deliveredByRule: ReadonlyMap<string, number>;
+  /** Messages a sink failed (retry, permanent or exhausted), by the sink they were meant for. */
+  readonly failuresBySink: ReadonlyMap<string, number>;
 }
 
 export interface NotifyDeps {
@@ -153,6 +157,9 @@ export function makeNotifyMessages(
       pending.map(({ message }) => message),
     );
     const deliveredIds: string[] = [];
+    const deliveredByRule = new Map<string, number>();
+    const failuresBySink = new Map<string, number>();
+    const tally = (counts: Map<string, number>, key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
     const retry = new Set<string>();
     const retryReasons = new Set<string>();
     let permanent = 0;
@@ -161,14 +168,20 @@ export function makeNotifyMessages(
       const result = results.get(message.id);
       if (result?.status === "delivered") {
         deliveredIds.push(message.id);
-      } else if (result?.status === "permanent") {
+        tally(deliveredByRule, message.notification.ruleId);
+        continue;
+      }
+      // The routing sink delivers each message to the rule's own sink, or the stage's default.
+      const target = message.sink ?? sink.name;
+      tally(failuresBySink, target);
+      if (result?.status === "permanent") {
         permanent++;
         letters.push({
           messageId: input.messageId,
           body: input.body,
           kind: "permanent",
           reason: result.error,
-          sink: sink.name,
+          sink: target,
         });
       } else if ((input.receiveCount ?? 0) >= maxReceives) {
         exhausted++;
@@ -176,8 +189,8 @@ export function makeNotifyMessages(
           messageId: input.messageId,
           body: input.body,
           kind: "exhausted",
-          reason: `still failing on receive ${input.receiveCount}: ${result?.error ?? `the ${sink.name} sink gave no result`}`,
-          sink: sink.name,
+          reason: `still failing on receive ${input.receiveCount}: ${result?.error ?? `the ${target} sink gave no result`}`,
+          sink: target,
         });
       } else {
         retry.add(input.messageId);
@@ -239,6 +252,8 @@ export function makeNotifyMessages(
         deadLetterFailed: unsent.size,
         unmarked,
       },
+      deliveredByRule,
+      failuresBySink,
     };
   };
 }

@@ -147,6 +147,23 @@ describe("notify handler", () => {
     expect(output.join("")).not.toContain("secret-user");
   });
 
+  it("publishes CloudWatch metrics (EMF): deliveries by rule", async () => {
+    const first = input("m-1", "fire-1");
+
+    await (await loadHandler())(event([first.messageId, first.body]), context);
+
+    const emf = output
+      .join("")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => "_aws" in entry);
+    expect(emf).toContainEqual(
+      expect.objectContaining({ service: "pia-notifier", NotificationsDelivered: 1 }),
+    );
+    expect(emf).toContainEqual(expect.objectContaining({ ruleId: "big-spender", NotificationsDelivered: 1 }));
+  });
+
   it("fails the cold start with a ConfigError naming a missing variable", async () => {
     vi.stubEnv("DELIVERED_TABLE", undefined);
 

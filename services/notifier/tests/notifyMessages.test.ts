@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { toMessageBody } from "@pia/aws";
+import { type NotificationMessage, toMessageBody } from "@pia/aws";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeNotifyMessages, type NotifyDeps } from "../src/notifyMessages.js";
 import type { Sink } from "../src/ports.js";
@@ -218,6 +218,45 @@ describe("makeNotifyMessages", () => {
       { messageId: "m-2", body: bad.body, kind: "permanent", reason: "the app does not exist", sink: "fake" },
     ]);
     expect(delivered.markCalls).toStrictEqual([["fire-1"]]);
+  });
+
+  it("tallies deliveries by rule and failures by the sink each message was meant for", async () => {
+    const sink = fakeSink(({ id }) =>
+      id === "fire-1" || id === "fire-2"
+        ? { id, status: "delivered" }
+        : { id, status: "retry", error: "throttled" },
+    );
+    const { notify, deadLetter } = setup({ sink: sink.sink });
+    const otherRule = message("fire-2");
+    const routed: NotificationMessage = { ...message("fire-3"), sink: "webhook" };
+
+    const result = await notify([
+      input("m-1", "fire-1"),
+      {
+        messageId: "m-2",
+        body: toMessageBody({
+          ...otherRule,
+          notification: { ...otherRule.notification, ruleId: "pricing-fan" },
+        }),
+      },
+      { messageId: "m-3", body: toMessageBody(routed), receiveCount: 5 },
+      { ...input("m-4", "fire-4"), receiveCount: 1 },
+    ]);
+
+    expect(result.deliveredByRule).toStrictEqual(
+      new Map([
+        ["big-spender", 1],
+        ["pricing-fan", 1],
+      ]),
+    );
+    expect(result.failuresBySink).toStrictEqual(
+      new Map([
+        ["webhook", 1],
+        ["fake", 1],
+      ]),
+    );
+    // The dead letter names the sink the rule asked for, not the stage's default.
+    expect(deadLetter.letters).toMatchObject([{ messageId: "m-3", kind: "exhausted", sink: "webhook" }]);
   });
 
   it.each([

@@ -1,9 +1,11 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import middy from "@middy/core";
-import { buildClearPending, buildRulesTable, buildSendMessages } from "@pia/aws";
+import { buildClearPending, buildRulesTable, buildSendMessages, emitCounts } from "@pia/aws";
 import type { ScheduledEvent } from "aws-lambda";
 import { buildCounterStore } from "./adapters/buildCounterStore.js";
 import { buildDecisions } from "./adapters/buildDecisions.js";
@@ -16,6 +18,8 @@ export interface ScheduleHandlerDeps {
   readonly dynamodb: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
   readonly logger: Logger;
+  /** CloudWatch metrics (EMF) on Lambda; `pia local` passes none. */
+  readonly metrics?: Metrics;
   readonly onCounts?: (counts: {
     closing: ClosingCounts;
     cleanup: { counterKeysRemoved: number; countersDeleted: number };
@@ -51,12 +55,21 @@ export function buildScheduleHandler(deps: ScheduleHandlerDeps) {
     decisions,
     log: logger,
   });
-  return middy<ScheduledEvent, void>()
+  const { metrics } = deps;
+  const handler = middy<ScheduledEvent, void>()
     .use(injectLambdaContext(logger, { logEvent: false }))
     .handler(async (event) => {
       const closing = await decideClosingRules(clockOf(event));
       const cleanup = await cleanupRemovedRules();
       logger.info("scheduled run done", { closing, cleanup });
+      if (metrics !== undefined) {
+        emitCounts(metrics, {
+          RulesDecided: closing.rulesDecided,
+          NotificationsDecided: closing.notifications,
+          CountersDeleted: cleanup.countersDeleted,
+        });
+      }
       deps.onCounts?.({ closing, cleanup });
     });
+  return metrics === undefined ? handler : handler.use(logMetrics(metrics));
 }

@@ -1,4 +1,5 @@
 import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -11,4 +12,5 @@ export const handler = buildScheduleHandler({
   dynamodb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
   sqs: new SQSClient({}),
   logger: new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "pia-timeseries" }),
+  metrics: new Metrics({ namespace: "pia", serviceName: "pia-timeseries" }),
 });
