@@ -18,6 +18,19 @@ export { deliverPending } from "./deliverPending.js";
 export { emitCounts, emitCountsBy } from "./emitCounts.js";
 export type { EventItem } from "./eventItem.js";
 export { fromEventItem, InvalidEventItemError, toEventItem, userKey } from "./eventItem.js";
+export type {
+  HoneycodeCell,
+  HoneycodeRow,
+  HoneycodeRows,
+  HoneycodeRowsPage,
+  HoneycodeTable,
+} from "./honeycodeRuleSource.js";
+export {
+  buildHoneycodeRows,
+  HoneycodeReadError,
+  loadHoneycodeRules,
+  openHoneycodeRows,
+} from "./honeycodeRuleSource.js";
 export type { NotificationMessage } from "./notificationMessage.js";
 export {
   batchEntryId,

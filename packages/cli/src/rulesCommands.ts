@@ -1,5 +1,5 @@
-import type { RulesTable, RulesTableTarget } from "@pia/aws";
-import type { Rule } from "@pia/core";
+import type { HoneycodeRows, HoneycodeTable, RulesTable, RulesTableTarget } from "@pia/aws";
+import type { LoadedRules, Rule } from "@pia/core";
 import { formatIssue, InvalidRulesError } from "@pia/core";
 import { loadRulesFile } from "./loadRulesFile.js";
 import { RulesTableError, toRulesTableError } from "./RulesTableError.js";
@@ -43,16 +43,68 @@ async function onTable<T>(context: RulesCommandContext, call: (store: RulesStore
   }
 }
 
+/** Makes validated rules the table's rule set, after printing their warnings. */
+async function writeRules(loaded: LoadedRules, source: string, context: RulesCommandContext): Promise<void> {
+  for (const warning of loaded.warnings) context.stderr.write(`${formatIssue(warning, source)}\n`);
+  const result = await onTable(context, (store) => store.put(loaded.rules));
+  context.stdout.write(
+    `written ${result.written}, deleted ${result.deleted}, unchanged ${result.unchanged}\n`,
+  );
+}
+
 /**
  * `pia rules push FILE`: validates the whole file first (an invalid file throws
  * `InvalidRulesError` before the table is opened), then makes it the table's rule set.
  */
 export async function pushRules(file: string, context: RulesCommandContext): Promise<void> {
-  const { rules, warnings } = await loadRulesFile(file);
-  for (const warning of warnings) context.stderr.write(`${formatIssue(warning, file)}\n`);
-  const result = await onTable(context, (store) => store.put(rules));
+  await writeRules(await loadRulesFile(file), file, context);
+}
+
+/** Opens the rows of Honeycode tables in a region (`openHoneycodeRows` in production; tests pass a fake). */
+export type OpenHoneycodeRows = (region: string) => Promise<HoneycodeRows>;
+
+export interface HoneycodeImport extends HoneycodeTable {
+  readonly region: string;
+  readonly openRows: OpenHoneycodeRows;
+  /** Validate and print what would be written, without opening the rules table. */
+  readonly dryRun: boolean;
+}
+
+/**
+ * `pia rules import --honeycode`: reads every row of a Honeycode table and makes its rules the rules
+ * table's rule set, exactly as `push` does with a file. An invalid or empty Honeycode table writes
+ * nothing (exit 2): an empty one would otherwise delete every rule, which a table that failed to
+ * read properly must never do. A table that cannot be read is a `HoneycodeReadError` (exit 1).
+ */
+export async function importHoneycodeRules(
+  from: HoneycodeImport,
+  context: RulesCommandContext,
+): Promise<void> {
+  const { loadHoneycodeRules } = await import("@pia/aws");
+  const table = { workbookId: from.workbookId, tableId: from.tableId };
+  const source = `Honeycode table ${table.tableId} (workbook ${table.workbookId})`;
+  const loaded = await loadHoneycodeRules(await from.openRows(from.region), table);
+  if (loaded.rules.length === 0) {
+    throw new InvalidRulesError(
+      [
+        {
+          severity: "error",
+          message:
+            "the table has no rule rows, and importing it would delete every rule of the rules table; nothing written (pia rules rm removes rules one by one)",
+        },
+      ],
+      source,
+    );
+  }
+  if (!from.dryRun) {
+    await writeRules(loaded, source, context);
+    return;
+  }
+  for (const warning of loaded.warnings) context.stderr.write(`${formatIssue(warning, source)}\n`);
+  context.stdout.write(formatRulesTable(loaded.rules));
+  const count = `${loaded.rules.length} rule${loaded.rules.length === 1 ? "" : "s"}`;
   context.stdout.write(
-    `written ${result.written}, deleted ${result.deleted}, unchanged ${result.unchanged}\n`,
+    `dry run: these ${count} would become the rule set of table ${context.target.tableName} (rules not listed would be deleted); nothing written\n`,
   );
 }
 

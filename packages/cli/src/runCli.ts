@@ -9,7 +9,9 @@ import { parseNow } from "./parseNow.js";
 import { RulesTableError } from "./RulesTableError.js";
 import { type Env, resolveRulesTarget, type TableFlags } from "./resolveRulesTarget.js";
 import {
+  importHoneycodeRules,
   listRules,
+  type OpenHoneycodeRows,
   type OpenRulesStore,
   pushRules,
   type RulesCommandContext,
@@ -29,6 +31,8 @@ export interface CliIo {
 export interface CliDeps {
   /** Opens the rules table (default: `openRulesTable`, the AWS SDK with its default credentials). */
   readonly openRulesStore?: OpenRulesStore;
+  /** Opens Honeycode tables (default: `openHoneycodeRows`, the AWS SDK with its default credentials). */
+  readonly openHoneycodeRows?: OpenHoneycodeRows;
   /** Environment variables (default: `process.env`). */
   readonly env?: Env;
 }
@@ -195,6 +199,51 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
   });
   withTableOptions(
     rules
+      .command("import")
+      .description(
+        "Make the rules of a Honeycode table (the 12-column layout) the rule set of the rules table, as push does with a file",
+      )
+      .requiredOption("--honeycode", "import from a Honeycode table (the one source so far)")
+      .requiredOption("--workbook <id>", "the Honeycode workbook id")
+      .requiredOption(
+        "--honeycode-table <id>",
+        "the Honeycode table id (--table names the rules table, as for push)",
+      )
+      .addOption(
+        new Option(
+          "--honeycode-region <region>",
+          "Honeycode's region (it only ever ran in us-west-2); AWS_ENDPOINT_URL_HONEYCODE overrides the endpoint",
+        ).default("us-west-2"),
+      )
+      .option(
+        "--dry-run",
+        "validate and print the rules that would be written; the rules table is not touched",
+      ),
+  ).action(
+    async (
+      flags: TableFlags & {
+        workbook: string;
+        honeycodeTable: string;
+        honeycodeRegion: string;
+        dryRun?: boolean;
+      },
+    ) => {
+      await importHoneycodeRules(
+        {
+          workbookId: flags.workbook,
+          tableId: flags.honeycodeTable,
+          region: flags.honeycodeRegion,
+          openRows:
+            deps.openHoneycodeRows ??
+            (async (region) => (await import("@pia/aws")).openHoneycodeRows(region)),
+          dryRun: flags.dryRun === true,
+        },
+        tableContext(flags),
+      );
+    },
+  );
+  withTableOptions(
+    rules
       .command("list")
       .description("List the rules of the rules table: id, event, condition, window, action")
       .option("--json", "print canonical rules (JSON) instead, which push accepts back"),
@@ -269,7 +318,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
       io.stderr.write(`pia: ${error.message}\n`);
       return EXIT.invalid;
     }
-    if (error instanceof RulesTableError) {
+    if (error instanceof RulesTableError || (error instanceof Error && error.name === "HoneycodeReadError")) {
       io.stderr.write(`pia: ${error.message}\n`);
       return EXIT.failure;
     }

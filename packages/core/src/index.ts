@@ -31,8 +31,9 @@ export type { Notification } from "./notification.js";
 export { formatNotification, makeNotification } from "./notification.js";
 export { parseRulesJson, parseRulesYaml } from "./parseCanonicalRules.js";
 export { parseRecord } from "./parseRecord.js";
-export type { CsvColumn } from "./parseRulesCsv.js";
-export { CSV_COLUMNS, parseRulesCsv } from "./parseRulesCsv.js";
+export type { CsvColumn, RuleRow } from "./parseRuleRows.js";
+export { CSV_COLUMNS, parseRuleRows } from "./parseRuleRows.js";
+export { parseRulesCsv } from "./parseRulesCsv.js";
 export { parseRulesFile } from "./parseRulesFile.js";
 export type {
   CountCondition,
