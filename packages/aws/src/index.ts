@@ -53,7 +53,9 @@ export type { PushResult, RulesTable, RulesTableOptions, RulesTableTarget } from
 export {
   buildRulesTable,
   COUNTER_KEY_PARTITION,
+  canonicalRuleJson,
   openRulesTable,
+  parseRuleItems,
   RULE_PARTITION,
   RulesTableWriteError,
 } from "./rulesTable.js";

@@ -63,9 +63,14 @@ export function validateStoredRules(rules: readonly unknown[], source: string): 
 }
 
 /**
- * Serves `load`'s rules for `ttlMs`, then loads again on the next call. Concurrent callers share one
- * load. A failed load (or invalid rules) is not cached and not papered over with the previous
- * rules: it rethrows, so the calling batch fails and is retried with a fresh load.
+ * Serves `load`'s enabled rules for `ttlMs`, then loads again on the next call. Concurrent callers
+ * share one load. A failed load (or invalid rules, disabled ones included) is not cached and not
+ * papered over with the previous rules: it rethrows, so the calling batch fails and is retried with
+ * a fresh load.
+ *
+ * Disabled rules (`enabled: false`) are left out: nothing the pipeline evaluates should see them.
+ * They stay in the rules table, and in `RulesTable.list`, so that their counters are kept (the
+ * cleanup of removed rules goes by that list) and counting resumes when they are enabled again.
  */
 export function cachedRuleSource(load: RuleSource, options: CachedRuleSourceOptions = {}): RuleSource {
   const ttlMs = options.ttlMs ?? DEFAULT_RULES_TTL_MS;
@@ -81,7 +86,7 @@ export function cachedRuleSource(load: RuleSource, options: CachedRuleSourceOpti
     const loading: Promise<readonly Rule[]> = Promise.resolve()
       .then(() => load())
       .then((loaded) => {
-        const rules = validateStoredRules(loaded, source);
+        const rules = validateStoredRules(loaded, source).filter((rule) => rule.enabled);
         // Aged from the start of the load: the rules are at least that fresh.
         cached = { rules, loadedAt: at };
         return rules;

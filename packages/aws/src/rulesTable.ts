@@ -76,9 +76,10 @@ export class RulesTableWriteError extends Error {
 
 /**
  * The rule as stored: canonical JSON with a fixed key order and sorted `where`, so that an
- * unchanged rule gives the same text and is not rewritten.
+ * unchanged rule gives the same text and is not rewritten (and two rules are equal when their
+ * texts are).
  */
-function canonicalRuleJson(rule: Rule): string {
+export function canonicalRuleJson(rule: Rule): string {
   const { where, count, sum, window, action } = rule;
   return JSON.stringify({
     id: rule.id,
@@ -95,13 +96,47 @@ function canonicalRuleJson(rule: Rule): string {
           sum: { ...(sum.metric === undefined ? {} : { metric: sum.metric }), op: sum.op, value: sum.value },
         }),
     ...(window === undefined ? {} : { window: { from: window.from, to: window.to } }),
-    action:
-      action.type === "attribute"
+    action: {
+      ...(action.type === "attribute"
         ? { type: action.type, name: action.name, value: action.value }
-        : { type: action.type, name: action.name },
+        : { type: action.type, name: action.name }),
+      ...(action.sink === undefined ? {} : { sink: action.sink }),
+    },
     reset: rule.reset,
     enabled: rule.enabled,
   });
+}
+
+/**
+ * The rules of rule items (`{ sk: id, rule: canonical JSON }`), in item order, validated like a
+ * rules file; throws `InvalidStoredRulesError` naming every item that is not a valid rule.
+ */
+export function parseRuleItems(items: readonly Record<string, unknown>[], source: string): Rule[] {
+  const issues: RuleIssue[] = [];
+  const parsed: unknown[] = [];
+  for (const item of items) {
+    const ruleId = String(item.sk);
+    const problem = (message: string) => issues.push({ severity: "error", ruleId, message });
+    if (typeof item.rule !== "string") {
+      problem("the item has no `rule` text attribute");
+      continue;
+    }
+    let rule: unknown;
+    try {
+      rule = JSON.parse(item.rule);
+    } catch (error: unknown) {
+      problem(`the stored rule is not JSON (${error instanceof Error ? error.message : String(error)})`);
+      continue;
+    }
+    const id = typeof rule === "object" && rule !== null ? (rule as { id?: unknown }).id : undefined;
+    if (id !== ruleId) {
+      problem(`the stored rule's id ${JSON.stringify(id) ?? "(none)"} differs from the item's key`);
+      continue;
+    }
+    parsed.push(rule);
+  }
+  if (issues.length > 0) throw new InvalidStoredRulesError(source, issues);
+  return [...validateStoredRules(parsed, source)];
 }
 
 function sleepFor(ms: number): Promise<void> {
@@ -196,31 +231,7 @@ export function buildRulesTable(
     },
 
     async list() {
-      const issues: RuleIssue[] = [];
-      const parsed: unknown[] = [];
-      for (const item of await queryAll(RULE_PARTITION)) {
-        const ruleId = String(item.sk);
-        const problem = (message: string) => issues.push({ severity: "error", ruleId, message });
-        if (typeof item.rule !== "string") {
-          problem("the item has no `rule` text attribute");
-          continue;
-        }
-        let rule: unknown;
-        try {
-          rule = JSON.parse(item.rule);
-        } catch (error: unknown) {
-          problem(`the stored rule is not JSON (${error instanceof Error ? error.message : String(error)})`);
-          continue;
-        }
-        const id = typeof rule === "object" && rule !== null ? (rule as { id?: unknown }).id : undefined;
-        if (id !== ruleId) {
-          problem(`the stored rule's id ${JSON.stringify(id) ?? "(none)"} differs from the item's key`);
-          continue;
-        }
-        parsed.push(rule);
-      }
-      if (issues.length > 0) throw new InvalidStoredRulesError(source, issues);
-      return [...validateStoredRules(parsed, source)];
+      return parseRuleItems(await queryAll(RULE_PARTITION), source);
     },
 
     async remove(id) {

@@ -1,0 +1,288 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import middy from "@middy/core";
+import { InvalidStoredRulesError } from "@pia/aws";
+import type { RulesApiConfig } from "./config.js";
+import { makeCreateRule } from "./createRule.js";
+import { makeDeleteRule } from "./deleteRule.js";
+import {
+  BadRequestError,
+  type FieldIssue,
+  InvalidRuleError,
+  RuleExistsError,
+  RuleNotFoundError,
+  RuleVersionConflictError,
+  VersionRequiredError,
+} from "./errors.js";
+import { makeGetRule } from "./getRule.js";
+import {
+  type ApiEvent,
+  type ApiResult,
+  corsHeaders,
+  jsonResult,
+  readExpectedVersion,
+  readJsonBody,
+  readVersionParam,
+  requestPath,
+} from "./httpApi.js";
+import { makeListRules } from "./listRules.js";
+import { makeListRuleVersions } from "./listRuleVersions.js";
+import type { Now, RuleStore, StoredRule } from "./ports.js";
+import { requestAuthor } from "./requestAuthor.js";
+import { makeRestoreRuleVersion } from "./restoreRuleVersion.js";
+import { routeRequest } from "./routeRequest.js";
+import { makeSetRuleEnabled } from "./setRuleEnabled.js";
+import { makeUpdateRule } from "./updateRule.js";
+import { validateRule } from "./validateRule.js";
+
+export interface RulesApiHandlerDeps {
+  readonly config: RulesApiConfig;
+  readonly store: RuleStore;
+  readonly logger: Logger;
+  readonly now?: Now;
+}
+
+interface Reply {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+interface Route {
+  readonly method: string;
+  readonly path: string;
+  handle(params: Readonly<Record<string, string>>, event: ApiEvent): Promise<Reply>;
+}
+
+/** A rule as the API returns it; `version` is what a change sends back (If-Match). */
+function ruleBody(stored: StoredRule, warnings?: readonly FieldIssue[]) {
+  return {
+    rule: stored.rule,
+    version: stored.version,
+    ...(stored.updatedAt === undefined ? {} : { updatedAt: stored.updatedAt }),
+    ...(stored.updatedBy === undefined ? {} : { updatedBy: stored.updatedBy }),
+    ...(warnings === undefined || warnings.length === 0 ? {} : { warnings }),
+  };
+}
+
+const etag = (stored: StoredRule) => ({ etag: `"${stored.version}"` });
+
+/** A route parameter that the route's pattern guarantees. */
+function param(params: Readonly<Record<string, string>>, name: string): string {
+  const value = params[name];
+  if (value === undefined) throw new Error(`route parameter ${name} is missing`);
+  return value;
+}
+
+/** Request problems and refusals: their status and the body that explains them. */
+function errorReply(error: unknown): Reply | undefined {
+  if (error instanceof InvalidRuleError) {
+    return {
+      status: 400,
+      body: {
+        message: "the rule is invalid: fix every error listed",
+        errors: error.errors,
+        ...(error.warnings.length === 0 ? {} : { warnings: error.warnings }),
+      },
+    };
+  }
+  if (error instanceof BadRequestError) return { status: 400, body: { message: error.message } };
+  if (error instanceof RuleNotFoundError) return { status: 404, body: { message: error.message } };
+  if (error instanceof RuleExistsError) return { status: 409, body: { message: error.message } };
+  if (error instanceof RuleVersionConflictError) {
+    return {
+      status: 409,
+      body: {
+        message: error.message,
+        ...(error.current === undefined ? {} : { currentVersion: error.current }),
+      },
+    };
+  }
+  if (error instanceof VersionRequiredError) return { status: 428, body: { message: error.message } };
+  return undefined;
+}
+
+/**
+ * The rules API's Lambda handler (API Gateway HTTP API, payload format 2.0): routes, reads the
+ * request, runs the use case and answers JSON. Never logs callers, bodies or headers.
+ */
+export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
+  const { config, store, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const listRules = makeListRules({ store });
+  const getRule = makeGetRule({ store });
+  const listRuleVersions = makeListRuleVersions({ store });
+  const createRule = makeCreateRule({ store, now });
+  const updateRule = makeUpdateRule({ store, now });
+  const setRuleEnabled = makeSetRuleEnabled({ store, now });
+  const deleteRule = makeDeleteRule({ store, now });
+  const restoreRuleVersion = makeRestoreRuleVersion({ store, now });
+  const expectedOf = (event: ApiEvent) => readExpectedVersion(event).expected;
+
+  const setEnabled = (enabled: boolean): Route["handle"] => {
+    return async (params, event) => {
+      const stored = await setRuleEnabled(
+        param(params, "id"),
+        enabled,
+        expectedOf(event),
+        requestAuthor(event),
+      );
+      return { status: 200, body: ruleBody(stored), headers: etag(stored) };
+    };
+  };
+
+  const routes: readonly Route[] = [
+    {
+      method: "GET",
+      path: "/rules",
+      handle: async () => ({
+        status: 200,
+        body: { rules: (await listRules()).map((stored) => ruleBody(stored)) },
+      }),
+    },
+    {
+      method: "POST",
+      path: "/rules",
+      handle: async (_, event) => {
+        const { stored, warnings } = await createRule(readJsonBody(event), requestAuthor(event));
+        return {
+          status: 201,
+          body: ruleBody(stored, warnings),
+          headers: { ...etag(stored), location: `/rules/${encodeURIComponent(stored.rule.id)}` },
+        };
+      },
+    },
+    {
+      method: "POST",
+      path: "/rules/validate",
+      handle: async (_, event) => {
+        const { rule, warnings } = validateRule(readJsonBody(event));
+        return { status: 200, body: { rule, warnings } };
+      },
+    },
+    {
+      method: "GET",
+      path: "/rules/{id}",
+      handle: async (params) => {
+        const stored = await getRule(param(params, "id"));
+        return { status: 200, body: ruleBody(stored), headers: etag(stored) };
+      },
+    },
+    {
+      method: "PUT",
+      path: "/rules/{id}",
+      handle: async (params, event) => {
+        const { expected, draft } = readExpectedVersion(event, readJsonBody(event));
+        const { stored, warnings } = await updateRule(
+          param(params, "id"),
+          draft,
+          expected,
+          requestAuthor(event),
+        );
+        return { status: 200, body: ruleBody(stored, warnings), headers: etag(stored) };
+      },
+    },
+    {
+      method: "DELETE",
+      path: "/rules/{id}",
+      handle: async (params, event) => {
+        const id = param(params, "id");
+        const { version } = await deleteRule(id, expectedOf(event), requestAuthor(event));
+        return { status: 200, body: { id, deleted: true, version } };
+      },
+    },
+    { method: "POST", path: "/rules/{id}/disable", handle: setEnabled(false) },
+    { method: "POST", path: "/rules/{id}/enable", handle: setEnabled(true) },
+    {
+      method: "GET",
+      path: "/rules/{id}/versions",
+      handle: async (params) => ({
+        status: 200,
+        body: { versions: await listRuleVersions(param(params, "id")) },
+      }),
+    },
+    {
+      method: "POST",
+      path: "/rules/{id}/versions/{version}/restore",
+      handle: async (params, event) => {
+        const version = readVersionParam(param(params, "version"));
+        const { stored, warnings } = await restoreRuleVersion(
+          param(params, "id"),
+          version,
+          expectedOf(event),
+          requestAuthor(event),
+        );
+        return { status: 200, body: ruleBody(stored, warnings), headers: etag(stored) };
+      },
+    },
+  ];
+
+  async function respond(event: ApiEvent): Promise<ApiResult> {
+    const method = event.requestContext.http.method.toUpperCase();
+    const cors = corsHeaders(event, config.allowedOrigins);
+    const match = routeRequest(routes, method, requestPath(event));
+    const answer = (reply: Reply, route?: string, ruleId?: string): ApiResult => {
+      logger.info("request", {
+        method,
+        route: route ?? "(none)",
+        status: reply.status,
+        ...(ruleId === undefined ? {} : { ruleId }),
+      });
+      return jsonResult(reply.status, reply.body, { ...cors, ...reply.headers });
+    };
+
+    if (match.kind === "notFound") {
+      return answer({
+        status: 404,
+        body: {
+          message: `no route ${method} ${requestPath(event)}: the API serves /rules, /rules/{id}, /rules/{id}/disable, /rules/{id}/enable, /rules/{id}/versions, /rules/{id}/versions/{version}/restore and /rules/validate`,
+        },
+      });
+    }
+    if (match.kind === "wrongMethod") {
+      const allow = match.allow.join(", ");
+      if (method === "OPTIONS") {
+        // A CORS preflight that API Gateway passed on: allowed origins only get the grants.
+        const grants =
+          cors["access-control-allow-origin"] === undefined
+            ? {}
+            : {
+                "access-control-allow-methods": allow,
+                "access-control-allow-headers": "authorization, content-type, if-match",
+                "access-control-max-age": "600",
+              };
+        return { statusCode: 204, headers: { ...cors, ...grants, allow } };
+      }
+      return answer({
+        status: 405,
+        body: { message: `${method} is not allowed on ${requestPath(event)}: use ${allow}` },
+        headers: { allow },
+      });
+    }
+
+    const { route, params } = match;
+    try {
+      return answer(await route.handle(params, event), route.path, params.id);
+    } catch (error: unknown) {
+      const reply = errorReply(error);
+      if (reply !== undefined) return answer(reply, route.path, params.id);
+      logger.error("request failed", { method, route: route.path, ruleId: params.id, error });
+      const stored =
+        error instanceof InvalidStoredRulesError
+          ? ` (the rules table holds invalid rules: ${error.ruleIds.map((id) => JSON.stringify(id)).join(", ")}; fix them with pia rules push)`
+          : "";
+      return jsonResult(
+        500,
+        { message: `internal error${stored}; request id ${event.requestContext.requestId}` },
+        cors,
+      );
+    }
+  }
+
+  return (
+    middy<ApiEvent, ApiResult>()
+      // logEvent: false overrides POWERTOOLS_LOGGER_LOG_EVENT: requests carry callers and their tokens.
+      .use(injectLambdaContext(logger, { logEvent: false }))
+      .handler(respond)
+  );
+}

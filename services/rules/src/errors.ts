@@ -1,0 +1,81 @@
+/** A field of a rule (`action.type`, `where.product`; empty for the rule as a whole) and what is wrong with it. */
+export interface FieldIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** The draft is not a valid canonical rule (RULES.md section 2); every error is listed. */
+export class InvalidRuleError extends Error {
+  override readonly name = "InvalidRuleError";
+  constructor(
+    readonly errors: readonly FieldIssue[],
+    readonly warnings: readonly FieldIssue[] = [],
+    options?: ErrorOptions,
+  ) {
+    super(
+      `the rule is invalid: fix every error listed\n${errors.map((e) => `  ${e.path === "" ? "" : `${e.path}: `}${e.message}`).join("\n")}`,
+      options,
+    );
+  }
+}
+
+/** No rule (or no such version of it) has this id. */
+export class RuleNotFoundError extends Error {
+  override readonly name = "RuleNotFoundError";
+  constructor(
+    readonly ruleId: string,
+    readonly version?: number,
+  ) {
+    super(
+      version === undefined
+        ? `there is no rule ${JSON.stringify(ruleId)}: check the id (GET /rules lists them)`
+        : `rule ${JSON.stringify(ruleId)} has no version ${version}: GET /rules/{id}/versions lists them`,
+    );
+  }
+}
+
+/** A create for an id that is taken. */
+export class RuleExistsError extends Error {
+  override readonly name = "RuleExistsError";
+  constructor(readonly ruleId: string) {
+    super(
+      `rule ${JSON.stringify(ruleId)} exists already: change it with PUT /rules/{id}, or pick another id`,
+    );
+  }
+}
+
+/**
+ * The rule is not at the version the change was made from: someone changed it since it was read
+ * (`current` is its version now), or while this change was being written (`current` unknown).
+ */
+export class RuleVersionConflictError extends Error {
+  override readonly name = "RuleVersionConflictError";
+  constructor(
+    readonly ruleId: string,
+    readonly expected: number | undefined,
+    readonly current: number | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(
+      current === undefined
+        ? `rule ${JSON.stringify(ruleId)} changed while this change was being written: read it again, redo the change and send it with the new version`
+        : `rule ${JSON.stringify(ruleId)} is at version ${current}, not ${expected}: read it again, redo the change and send it with If-Match: "${current}"`,
+      options,
+    );
+  }
+}
+
+/** A replacement sent without the version it was made from. */
+export class VersionRequiredError extends Error {
+  override readonly name = "VersionRequiredError";
+  constructor(readonly ruleId: string) {
+    super(
+      `say which version of rule ${JSON.stringify(ruleId)} this change replaces: send If-Match: "<version>" (or "version": <version> in the body), the version GET /rules/{id} gave`,
+    );
+  }
+}
+
+/** A request the API cannot read: bad JSON, a bad If-Match, a version that is not a number... */
+export class BadRequestError extends Error {
+  override readonly name = "BadRequestError";
+}

@@ -1,0 +1,17 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { buildRuleStore } from "../adapters/buildRuleStore.js";
+import { buildRulesApiHandler } from "../buildRulesApiHandler.js";
+import { loadConfig } from "../config.js";
+
+// Cold start: a bad environment fails here, with a ConfigError naming the variables.
+const config = loadConfig(process.env);
+
+export const handler = buildRulesApiHandler({
+  config,
+  store: buildRuleStore(DynamoDBDocumentClient.from(new DynamoDBClient({})), {
+    tableName: config.rulesTable,
+  }),
+  logger: new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "pia-rules" }),
+});

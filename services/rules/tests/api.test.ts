@@ -1,0 +1,158 @@
+import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from "@aws-sdk/lib-dynamodb";
+import type { Rule } from "@pia/core";
+import { counterKey } from "@pia/core";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { apiEvent, context, type EventOptions, USER_ARN } from "./events.js";
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const TABLE = "pia-test-rules";
+
+const RULE: Rule = {
+  id: "views",
+  event: "pageview",
+  count: { op: ">", value: 3 },
+  action: { type: "attribute", name: "views", value: "Ready" },
+  reset: false,
+  enabled: true,
+};
+
+async function loadHandler() {
+  return (await import("../src/handlers/api.js")).handler;
+}
+
+async function call(method: string, path: string, options: EventOptions = {}) {
+  const result = await (await loadHandler())(apiEvent(method, path, options), context);
+  return { status: result.statusCode, body: result.body === undefined ? undefined : JSON.parse(result.body) };
+}
+
+beforeEach(() => {
+  vi.resetModules();
+  ddb.reset();
+  vi.stubEnv("AWS_REGION", "us-east-1");
+  vi.stubEnv("RULES_TABLE", TABLE);
+  vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
+  vi.useFakeTimers({ now: Date.UTC(2030, 0, 2, 3, 4, 5), toFake: ["Date"] });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllEnvs();
+});
+
+describe("the Lambda entry (handlers/api.ts)", () => {
+  it("fails its cold start with a ConfigError naming RULES_TABLE", async () => {
+    vi.stubEnv("RULES_TABLE", "");
+    await expect(loadHandler()).rejects.toThrow(/RULES_TABLE is not set/);
+  });
+
+  it("reads a rule with consistent reads of its item and its last version", async () => {
+    ddb.on(GetCommand).resolves({
+      Item: { pk: "rule", sk: "views", rule: JSON.stringify(RULE), counterKey: counterKey(RULE), version: 4 },
+    });
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    expect(await call("GET", "/rules/views")).toMatchObject({
+      status: 200,
+      body: { rule: RULE, version: 4 },
+    });
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE,
+      Key: { pk: "rule", sk: "views" },
+      ConsistentRead: true,
+    });
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE,
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: { ":pk": "version#views" },
+      ScanIndexForward: false,
+      Limit: 1,
+      ConsistentRead: true,
+    });
+  });
+
+  it("writes an update as one transaction, conditional on the version read", async () => {
+    ddb.on(GetCommand).resolves({
+      Item: { pk: "rule", sk: "views", rule: JSON.stringify(RULE), counterKey: counterKey(RULE), version: 4 },
+    });
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    ddb.on(TransactWriteCommand).resolves({});
+    const edited: Rule = { ...RULE, event: "click" };
+    expect((await call("PUT", "/rules/views", { body: edited, headers: { "if-match": '"4"' } })).status).toBe(
+      200,
+    );
+    const at = "2030-01-02T03:04:05.000Z";
+    expect(ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input).toEqual({
+      TransactItems: [
+        {
+          Put: {
+            TableName: TABLE,
+            Item: {
+              pk: "rule",
+              sk: "views",
+              rule: JSON.stringify(edited),
+              counterKey: counterKey(edited),
+              updatedAt: at,
+              updatedBy: USER_ARN,
+              version: 5,
+            },
+            ConditionExpression: "#version = :version",
+            ExpressionAttributeNames: { "#version": "version" },
+            ExpressionAttributeValues: { ":version": 4 },
+          },
+        },
+        {
+          Put: {
+            TableName: TABLE,
+            Item: {
+              pk: "version#views",
+              sk: "0000000005",
+              ruleId: "views",
+              version: 5,
+              change: "update",
+              at,
+              by: USER_ARN,
+              before: JSON.stringify(RULE),
+              after: JSON.stringify(edited),
+            },
+            ConditionExpression: "attribute_not_exists(pk)",
+          },
+        },
+        {
+          Put: {
+            TableName: TABLE,
+            Item: { pk: "counterKey", sk: counterKey(RULE), ruleId: "views" },
+          },
+        },
+        {
+          Put: {
+            TableName: TABLE,
+            Item: { pk: "counterKey", sk: counterKey(edited), ruleId: "views" },
+          },
+        },
+      ],
+    });
+  });
+
+  it.each([
+    ["a failed condition", "ConditionalCheckFailed", 409],
+    ["a concurrent transaction", "TransactionConflict", 409],
+    ["throttling", "ThrottlingError", 500],
+  ])("maps a cancelled transaction because of %s to %i", async (_, code, status) => {
+    ddb.on(GetCommand).resolves({});
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    ddb.on(TransactWriteCommand).rejects(
+      new TransactionCanceledException({
+        message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${code}]`,
+        $metadata: {},
+        CancellationReasons: [{ Code: code }, { Code: "None" }, { Code: "None" }],
+      }),
+    );
+    expect((await call("POST", "/rules", { body: RULE })).status).toBe(status);
+  });
+});

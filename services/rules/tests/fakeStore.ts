@@ -1,0 +1,73 @@
+import type { Rule } from "@pia/core";
+import { RuleVersionConflictError } from "../src/errors.js";
+import type { RuleStore, RuleVersion, StoredRule } from "../src/ports.js";
+
+/** An in-memory RuleStore with the adapter's semantics; `beforeWrite` runs between the read and the write. */
+export function fakeStore() {
+  const rules = new Map<string, StoredRule>();
+  const versions = new Map<string, RuleVersion[]>();
+  const hooks: { beforeWrite?: (() => void) | undefined; failWith?: Error } = {};
+  const versionOf = (id: string) => rules.get(id)?.version ?? versions.get(id)?.at(-1)?.version ?? 0;
+
+  const store: RuleStore = {
+    async list() {
+      if (hooks.failWith !== undefined) throw hooks.failWith;
+      return [...rules.values()].sort((a, b) => (a.rule.id < b.rule.id ? -1 : 1));
+    },
+    async get(id) {
+      return rules.get(id);
+    },
+    async history(id) {
+      return [...(versions.get(id) ?? [])];
+    },
+    async version(id, version) {
+      return versions.get(id)?.find((entry) => entry.version === version);
+    },
+    async change(id, decide, author) {
+      const read = versionOf(id);
+      const current = rules.get(id);
+      const change = decide(current, read);
+      if (change === undefined) return { stored: current, version: read };
+      hooks.beforeWrite?.();
+      if (versionOf(id) !== read) throw new RuleVersionConflictError(id, read, undefined);
+      const version = read + 1;
+      const at = new Date(author.at).toISOString();
+      const entry: RuleVersion = {
+        ruleId: id,
+        version,
+        change: change.change,
+        at,
+        by: author.by,
+        ...(current === undefined ? {} : { before: current.rule }),
+        ...(change.after === undefined ? {} : { after: change.after }),
+        ...(change.restoredFrom === undefined ? {} : { restoredFrom: change.restoredFrom }),
+      };
+      versions.set(id, [...(versions.get(id) ?? []), entry]);
+      if (change.after === undefined) {
+        rules.delete(id);
+        return { stored: undefined, version };
+      }
+      const stored = { rule: change.after, version, updatedAt: at, updatedBy: author.by };
+      rules.set(id, stored);
+      return { stored, version };
+    },
+  };
+
+  /** Puts a rule as if written by someone else (a concurrent request). */
+  const sneak = (rule: Rule) => {
+    const version = versionOf(rule.id) + 1;
+    rules.set(rule.id, { rule, version });
+    versions.set(rule.id, [
+      ...(versions.get(rule.id) ?? []),
+      {
+        ruleId: rule.id,
+        version,
+        change: "update",
+        at: "2030-01-01T00:00:00.000Z",
+        by: "someone",
+        after: rule,
+      },
+    ]);
+  };
+  return { store, rules, versions, hooks, sneak };
+}

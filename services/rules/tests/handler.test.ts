@@ -1,0 +1,578 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { InvalidStoredRulesError } from "@pia/aws";
+import type { Rule } from "@pia/core";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { buildRulesApiHandler } from "../src/buildRulesApiHandler.js";
+import type { RulesApiConfig } from "../src/config.js";
+import { apiEvent, context, type EventOptions, USER_ARN } from "./events.js";
+import { fakeStore } from "./fakeStore.js";
+
+const NOW = Date.UTC(2030, 0, 2, 3, 4, 5);
+const AT = "2030-01-02T03:04:05.000Z";
+const ORIGIN = "https://rules.example.com";
+
+const RULE: Rule = {
+  id: "views",
+  event: "pageview",
+  count: { op: ">", value: 3 },
+  action: { type: "attribute", name: "views", value: "Ready" },
+  reset: false,
+  enabled: true,
+};
+/** The same rule as a draft: defaults left out. */
+const DRAFT = {
+  id: "views",
+  event: "pageview",
+  count: { op: ">", value: 3 },
+  action: { type: "attribute", name: "views" },
+};
+
+let output: string[];
+
+beforeEach(() => {
+  output = [];
+  for (const stream of [process.stdout, process.stderr]) {
+    vi.spyOn(stream, "write").mockImplementation((chunk: string | Uint8Array) => {
+      output.push(String(chunk));
+      return true;
+    });
+  }
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+function api(config: Partial<RulesApiConfig> = {}) {
+  const fake = fakeStore();
+  const handler = buildRulesApiHandler({
+    config: { rulesTable: "pia-test-rules", allowedOrigins: [ORIGIN], ...config },
+    store: fake.store,
+    logger: new Logger({ serviceName: "pia-rules", logLevel: "INFO" }),
+    now: () => NOW,
+  });
+  const call = async (method: string, path: string, options: EventOptions = {}) => {
+    const result = await handler(apiEvent(method, path, options), context);
+    return {
+      status: result.statusCode,
+      headers: result.headers ?? {},
+      body: result.body === undefined ? undefined : JSON.parse(result.body),
+    };
+  };
+  return { ...fake, call };
+}
+
+const ifMatch = (version: number) => ({ headers: { "if-match": `"${version}"` } });
+
+describe("GET /rules and GET /rules/{id}", () => {
+  it("lists nothing, then every rule with its version", async () => {
+    const t = api();
+    expect(await t.call("GET", "/rules")).toMatchObject({ status: 200, body: { rules: [] } });
+    await t.call("POST", "/rules", { body: DRAFT });
+    await t.call("POST", "/rules", { body: { ...DRAFT, id: "more" } });
+    const listed = await t.call("GET", "/rules");
+    expect(listed.status).toBe(200);
+    expect(
+      listed.body.rules.map((entry: { rule: Rule; version: number }) => [entry.rule.id, entry.version]),
+    ).toEqual([
+      ["more", 1],
+      ["views", 1],
+    ]);
+  });
+
+  it("gives one rule with its version as ETag, 404 for an unknown id", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    const got = await t.call("GET", "/rules/views");
+    expect(got).toMatchObject({
+      status: 200,
+      headers: { etag: '"1"' },
+      body: { rule: RULE, version: 1, updatedAt: AT, updatedBy: USER_ARN },
+    });
+    const missing = await t.call("GET", "/rules/nope");
+    expect(missing.status).toBe(404);
+    expect(missing.body.message).toMatch(/there is no rule "nope"/);
+  });
+
+  it("addresses ids with spaces and # as API Gateway hands them over (decoded)", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: { ...DRAFT, id: "aggregator pageview#2" } });
+    expect((await t.call("GET", "/rules/aggregator pageview#2")).body.rule.id).toBe("aggregator pageview#2");
+  });
+});
+
+describe("POST /rules", () => {
+  it("creates the rule with defaults applied, records version 1, and says where it is", async () => {
+    const t = api();
+    const created = await t.call("POST", "/rules", { body: DRAFT });
+    expect(created).toMatchObject({
+      status: 201,
+      headers: { etag: '"1"', location: "/rules/views" },
+      body: { rule: RULE, version: 1, updatedAt: AT, updatedBy: USER_ARN },
+    });
+    expect(t.versions.get("views")).toEqual([
+      { ruleId: "views", version: 1, change: "create", at: AT, by: USER_ARN, after: RULE },
+    ]);
+  });
+
+  it("refuses an id that exists with 409", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    const again = await t.call("POST", "/rules", { body: { ...DRAFT, event: "click" } });
+    expect(again.status).toBe(409);
+    expect(again.body.message).toMatch(/exists already/);
+    expect(t.rules.get("views")?.rule.event).toBe("pageview");
+  });
+
+  it("lists every validation error by field, and writes nothing", async () => {
+    const t = api();
+    const refused = await t.call("POST", "/rules", {
+      body: {
+        id: "x",
+        event: "purchase",
+        count: { op: "!=", value: 3 },
+        action: { type: "sms", name: "n" },
+        colour: 1,
+      },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors).toEqual([
+      { path: "count.op", message: 'unknown operator "!="; use one of >, >=, =, <, <=' },
+      {
+        path: "action.type",
+        message:
+          'unknown action type "sms"; use attribute (set a user attribute) or event (fire a trk_ event)',
+      },
+      {
+        path: "colour",
+        message:
+          'unknown key "colour"; allowed here: id, event, where, count, sum, window, action, reset, enabled. Fix its spelling or remove it',
+      },
+    ]);
+    expect(t.rules.size).toBe(0);
+  });
+
+  it.each([
+    ["a draft without condition", { ...DRAFT, count: undefined }, ""],
+    ["a negative count", { ...DRAFT, count: { op: ">", value: -1 } }, "count.value"],
+    ["a non-text filter", { ...DRAFT, where: { a: 5 } }, "where.a"],
+    ["a fired event without trk_", { ...DRAFT, action: { type: "event", name: "nope" } }, "action.name"],
+    ["an id the path cannot carry", { ...DRAFT, id: "a/b" }, "id"],
+    ["a lifetime fewer-than", { ...DRAFT, count: { op: "<", value: 3 } }, "count.op"],
+  ])("names the field of %s", async (_, body, path) => {
+    const refused = await api().call("POST", "/rules", { body });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors.map((error: { path: string }) => error.path)).toEqual([path]);
+  });
+
+  it.each([
+    ["bad JSON", { rawBody: '{"id": "x",' }, /the body is not valid JSON/],
+    ["no body", {}, /the request has no body/],
+  ])("answers 400 to %s", async (_, options, message) => {
+    const refused = await api().call("POST", "/rules", options);
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(message);
+  });
+
+  it("reads a base64 body", async () => {
+    expect((await api().call("POST", "/rules", { body: DRAFT, base64: true })).status).toBe(201);
+  });
+
+  it("returns the warnings of a valid rule", async () => {
+    const created = await api().call("POST", "/rules", {
+      body: { ...DRAFT, window: { from: "2021-01-01", to: "2021-01-31" }, reset: true },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.warnings).toEqual([
+      {
+        path: "reset",
+        message:
+          "reset only applies to lifetime rules (without window); it is ignored on this window rule: remove it",
+      },
+    ]);
+  });
+});
+
+describe("POST /rules/validate", () => {
+  it("checks a draft without writing: the rule with defaults, or every error by field", async () => {
+    const t = api();
+    expect(await t.call("POST", "/rules/validate", { body: DRAFT })).toMatchObject({
+      status: 200,
+      body: { rule: RULE, warnings: [] },
+    });
+    const refused = await t.call("POST", "/rules/validate", {
+      body: { ...DRAFT, action: { type: "event" } },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors.map((error: { path: string }) => error.path)).toEqual(["action.name"]);
+    expect(t.rules.size).toBe(0);
+    expect(t.versions.size).toBe(0);
+  });
+});
+
+describe("PUT /rules/{id}", () => {
+  it("replaces the rule at the expected version and records before and after", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    const changed = { ...DRAFT, count: { op: ">", value: 10 } };
+    const updated = await t.call("PUT", "/rules/views", { body: changed, ...ifMatch(1) });
+    expect(updated).toMatchObject({ status: 200, headers: { etag: '"2"' }, body: { version: 2 } });
+    expect(updated.body.rule.count).toEqual({ op: ">", value: 10 });
+    expect(t.versions.get("views")?.[1]).toEqual({
+      ruleId: "views",
+      version: 2,
+      change: "update",
+      at: AT,
+      by: USER_ARN,
+      before: RULE,
+      after: { ...RULE, count: { op: ">", value: 10 } },
+    });
+  });
+
+  it("takes the expected version from the body too", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    const updated = await t.call("PUT", "/rules/views", { body: { ...DRAFT, event: "click", version: 1 } });
+    expect(updated).toMatchObject({ status: 200, body: { version: 2, rule: { event: "click" } } });
+  });
+
+  it("answers 428 without an expected version", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    const refused = await t.call("PUT", "/rules/views", { body: DRAFT });
+    expect(refused.status).toBe(428);
+    expect(refused.body.message).toMatch(/If-Match/);
+  });
+
+  it("answers 409 with the current version when the rule moved on", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    await t.call("PUT", "/rules/views", { body: { ...DRAFT, event: "click" }, ...ifMatch(1) });
+    const stale = await t.call("PUT", "/rules/views", { body: { ...DRAFT, event: "tap" }, ...ifMatch(1) });
+    expect(stale).toMatchObject({ status: 409, body: { currentVersion: 2 } });
+    expect(t.rules.get("views")?.rule.event).toBe("click");
+  });
+
+  it("answers 409 when another change lands between the read and the write", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    t.hooks.beforeWrite = () => {
+      t.hooks.beforeWrite = undefined;
+      t.sneak({ ...RULE, event: "sneaky" });
+    };
+    const lost = await t.call("PUT", "/rules/views", { body: { ...DRAFT, event: "click" }, ...ifMatch(1) });
+    expect(lost.status).toBe(409);
+    expect(lost.body.message).toMatch(/changed while this change was being written/);
+    expect(t.rules.get("views")?.rule.event).toBe("sneaky");
+  });
+
+  it("answers 404 for a rule that does not exist: PUT never creates", async () => {
+    const t = api();
+    const missing = await t.call("PUT", "/rules/views", { body: DRAFT, ...ifMatch(0) });
+    expect(missing.status).toBe(404);
+    expect(t.rules.size).toBe(0);
+  });
+
+  it("refuses a body whose id differs from the path's, by field", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    const refused = await t.call("PUT", "/rules/views", { body: { ...DRAFT, id: "other" }, ...ifMatch(1) });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors).toEqual([
+      { path: "id", message: expect.stringMatching(/path names rule "views"/) },
+    ]);
+  });
+
+  it.each([
+    ["an If-Match that is no version", { headers: { "if-match": "abc" } }, {}],
+    ["a body version that is no whole number", {}, { version: "1" }],
+    ["an If-Match and a body version that differ", ifMatch(1), { version: 2 }],
+  ])("answers 400 to %s", async (_, options, extra) => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    const refused = await t.call("PUT", "/rules/views", { body: { ...DRAFT, ...extra }, ...options });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(/version|If-Match/);
+  });
+
+  it("accepts weak and unquoted ETags in If-Match", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    const weak = await t.call("PUT", "/rules/views", {
+      body: { ...DRAFT, event: "a" },
+      headers: { "If-Match": 'W/"1"' },
+    });
+    expect(weak.status).toBe(200);
+    const bare = await t.call("PUT", "/rules/views", {
+      body: { ...DRAFT, event: "b" },
+      headers: { "if-match": "2" },
+    });
+    expect(bare.body.version).toBe(3);
+  });
+
+  it("records nothing when the rule is sent unchanged", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    const same = await t.call("PUT", "/rules/views", { body: { ...RULE }, ...ifMatch(1) });
+    expect(same).toMatchObject({ status: 200, body: { version: 1 } });
+    expect(t.versions.get("views")).toHaveLength(1);
+  });
+});
+
+describe("POST /rules/{id}/disable and /enable", () => {
+  it("keeps the rule with enabled: false, then true again, one version each; repeating records nothing", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    const disabled = await t.call("POST", "/rules/views/disable");
+    expect(disabled).toMatchObject({ status: 200, body: { version: 2, rule: { ...RULE, enabled: false } } });
+    expect((await t.call("POST", "/rules/views/disable")).body.version).toBe(2);
+    const enabled = await t.call("POST", "/rules/views/enable", ifMatch(2));
+    expect(enabled).toMatchObject({ status: 200, body: { version: 3, rule: RULE } });
+    expect(t.versions.get("views")?.map((v) => [v.change, v.before?.enabled, v.after?.enabled])).toEqual([
+      ["create", undefined, true],
+      ["disable", true, false],
+      ["enable", false, true],
+    ]);
+  });
+
+  it("answers 404 for an unknown rule and 409 for a stale If-Match", async () => {
+    const t = api();
+    expect((await t.call("POST", "/rules/views/disable")).status).toBe(404);
+    await t.call("POST", "/rules", { body: DRAFT });
+    expect((await t.call("POST", "/rules/views/disable", ifMatch(7))).status).toBe(409);
+    expect(t.rules.get("views")?.rule.enabled).toBe(true);
+  });
+});
+
+describe("DELETE /rules/{id}", () => {
+  it("deletes the rule, keeps its history, and answers 404 afterwards", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    expect(await t.call("DELETE", "/rules/views")).toMatchObject({
+      status: 200,
+      body: { id: "views", deleted: true, version: 2 },
+    });
+    expect((await t.call("GET", "/rules/views")).status).toBe(404);
+    expect((await t.call("DELETE", "/rules/views")).status).toBe(404);
+    const history = await t.call("GET", "/rules/views/versions");
+    expect(history.body.versions.at(-1)).toEqual({
+      ruleId: "views",
+      version: 2,
+      change: "delete",
+      at: AT,
+      by: USER_ARN,
+      before: RULE,
+    });
+  });
+
+  it("deletes only at the expected version when one is given", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    expect((await t.call("DELETE", "/rules/views", ifMatch(3))).status).toBe(409);
+    expect(t.rules.has("views")).toBe(true);
+  });
+});
+
+describe("GET /rules/{id}/versions and POST /rules/{id}/versions/{n}/restore", () => {
+  async function edited() {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    await t.call("PUT", "/rules/views", { body: { ...DRAFT, count: { op: ">", value: 10 } }, ...ifMatch(1) });
+    return t;
+  }
+
+  it("lists the history oldest first, with who, when, before and after", async () => {
+    const t = await edited();
+    const history = await t.call("GET", "/rules/views/versions");
+    expect(history.status).toBe(200);
+    expect(
+      history.body.versions.map((v: { version: number; change: string; before?: Rule; after?: Rule }) => [
+        v.version,
+        v.change,
+        v.before?.count?.value,
+        v.after?.count?.value,
+      ]),
+    ).toEqual([
+      [1, "create", undefined, 3],
+      [2, "update", 3, 10],
+    ]);
+    expect((await t.call("GET", "/rules/nope/versions")).status).toBe(404);
+  });
+
+  it("restores a version as a new one", async () => {
+    const t = await edited();
+    const restored = await t.call("POST", "/rules/views/versions/1/restore", ifMatch(2));
+    expect(restored).toMatchObject({
+      status: 200,
+      headers: { etag: '"3"' },
+      body: { version: 3, rule: RULE },
+    });
+    expect(t.versions.get("views")?.at(-1)).toMatchObject({
+      change: "restore",
+      restoredFrom: 1,
+      after: RULE,
+    });
+  });
+
+  it("brings a deleted rule back", async () => {
+    const t = await edited();
+    await t.call("DELETE", "/rules/views");
+    const restored = await t.call("POST", "/rules/views/versions/2/restore", ifMatch(3));
+    expect(restored).toMatchObject({ status: 200, body: { version: 4 } });
+    expect(t.rules.get("views")?.rule.count).toEqual({ op: ">", value: 10 });
+  });
+
+  it("refuses to restore a deletion, an unknown version, a version that is not a number, a stale If-Match", async () => {
+    const t = await edited();
+    await t.call("DELETE", "/rules/views");
+    const deletion = await t.call("POST", "/rules/views/versions/3/restore");
+    expect(deletion.status).toBe(400);
+    expect(deletion.body.message).toMatch(/deleted it/);
+    expect((await t.call("POST", "/rules/views/versions/9/restore")).status).toBe(404);
+    expect((await t.call("POST", "/rules/views/versions/abc/restore")).status).toBe(400);
+    expect((await t.call("POST", "/rules/views/versions/0/restore")).status).toBe(400);
+    expect((await t.call("POST", "/rules/views/versions/1/restore", ifMatch(2))).status).toBe(409);
+    expect(t.rules.has("views")).toBe(false);
+  });
+
+  it("records nothing when the version's rule is the current one", async () => {
+    const t = await edited();
+    expect((await t.call("POST", "/rules/views/versions/2/restore")).body.version).toBe(2);
+    expect(t.versions.get("views")).toHaveLength(2);
+  });
+});
+
+describe("routing", () => {
+  it("answers 404 to an unknown path and 405 (with Allow) to a wrong method", async () => {
+    const t = api();
+    const unknown = await t.call("GET", "/nope");
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.message).toMatch(/no route GET \/nope/);
+    const wrong = await t.call("PATCH", "/rules/views");
+    expect(wrong).toMatchObject({ status: 405, headers: { allow: "GET, PUT, DELETE" } });
+    expect((await t.call("GET", "/rules/views/disable")).status).toBe(405);
+  });
+
+  it("serves the API under a named stage", async () => {
+    const t = api();
+    expect((await t.call("POST", "/rules", { body: DRAFT, stage: "prod" })).status).toBe(201);
+    expect((await t.call("GET", "/rules/views", { stage: "prod" })).status).toBe(200);
+  });
+
+  it("prefers the literal route: POST /rules/validate validates, GET /rules/validate reads a rule", async () => {
+    const t = api();
+    expect((await t.call("POST", "/rules/validate", { body: { ...DRAFT, id: "validate" } })).status).toBe(
+      200,
+    );
+    await t.call("POST", "/rules", { body: { ...DRAFT, id: "validate" } });
+    expect((await t.call("GET", "/rules/validate")).body.rule.id).toBe("validate");
+  });
+});
+
+describe("CORS", () => {
+  it("echoes only the configured origin", async () => {
+    const t = api();
+    const allowed = await t.call("GET", "/rules", { headers: { origin: ORIGIN } });
+    expect(allowed.headers).toMatchObject({ "access-control-allow-origin": ORIGIN, vary: "origin" });
+    const other = await t.call("GET", "/rules", { headers: { origin: "https://evil.example.com" } });
+    expect(other.headers["access-control-allow-origin"]).toBeUndefined();
+    expect(other.headers.vary).toBe("origin");
+  });
+
+  it("sends no CORS headers when no origin is configured", async () => {
+    const t = api({ allowedOrigins: [] });
+    const answer = await t.call("GET", "/rules", { headers: { origin: ORIGIN } });
+    expect(answer.headers["access-control-allow-origin"]).toBeUndefined();
+    expect(answer.headers.vary).toBeUndefined();
+  });
+
+  it("answers a preflight with the path's methods, to the configured origin only", async () => {
+    const t = api();
+    const preflight = await t.call("OPTIONS", "/rules/views", { headers: { origin: ORIGIN } });
+    expect(preflight).toMatchObject({
+      status: 204,
+      headers: {
+        "access-control-allow-origin": ORIGIN,
+        "access-control-allow-methods": "GET, PUT, DELETE",
+        "access-control-allow-headers": "authorization, content-type, if-match",
+      },
+    });
+    const other = await t.call("OPTIONS", "/rules/views", {
+      headers: { origin: "https://evil.example.com" },
+    });
+    expect(other.status).toBe(204);
+    expect(other.headers["access-control-allow-methods"]).toBeUndefined();
+  });
+
+  it("adds the CORS headers to errors too", async () => {
+    const t = api();
+    const missing = await t.call("GET", "/rules/nope", { headers: { origin: ORIGIN } });
+    expect(missing.headers["access-control-allow-origin"]).toBe(ORIGIN);
+  });
+});
+
+describe("who made a change", () => {
+  it.each([
+    [
+      "a JWT's email",
+      { jwt: { claims: { sub: "sub-1", email: "bob@example.com" }, scopes: null } },
+      "bob@example.com",
+    ],
+    ["a JWT's subject without email", { jwt: { claims: { sub: "sub-1" }, scopes: null } }, "sub-1"],
+    ["no authorizer", undefined, "unknown"],
+    ["an authorizer without identity", { lambda: { anything: 1 } }, "unknown"],
+  ])("is %s", async (_, authorizer, by) => {
+    const t = api();
+    const created = await t.call("POST", "/rules", { body: DRAFT, authorizer });
+    expect(created.body.updatedBy).toBe(by);
+    expect(t.versions.get("views")?.[0]?.by).toBe(by);
+  });
+});
+
+describe("failures and logs", () => {
+  it("answers 500 without internals, and logs the error", async () => {
+    const t = api();
+    t.hooks.failWith = new Error("connect ECONNREFUSED 10.0.0.1:443 secret-internal-detail");
+    const failed = await t.call("GET", "/rules");
+    expect(failed.status).toBe(500);
+    expect(failed.body).toEqual({ message: "internal error; request id req-1" });
+    expect(output.join("")).toContain("secret-internal-detail");
+  });
+
+  it("names invalid stored rules in the 500, which only a fix of the table can cure", async () => {
+    const t = api();
+    t.hooks.failWith = new InvalidStoredRulesError("rules table t", [
+      { severity: "error", ruleId: "broken", message: "the stored rule is not JSON" },
+    ]);
+    const failed = await t.call("GET", "/rules");
+    expect(failed.status).toBe(500);
+    expect(failed.body.message).toMatch(/invalid rules: "broken"; fix them with pia rules push/);
+  });
+
+  it("logs each request's method, route, status and rule, never the caller, body or headers", async () => {
+    const t = api();
+    await t.call("POST", "/rules", {
+      body: DRAFT,
+      headers: { authorization: "Bearer token-123", origin: ORIGIN },
+      authorizer: { jwt: { claims: { sub: "sub-1", email: "bob@example.com" }, scopes: null } },
+    });
+    await t.call("PUT", "/rules/views", { body: DRAFT, ...ifMatch(1) });
+    const logged = output.join("");
+    const lines = output.flatMap((chunk) => chunk.split("\n")).filter((line) => line.trim() !== "");
+    const requests = lines.map((line) => JSON.parse(line)).filter((entry) => entry.message === "request");
+    expect(requests.map(({ method, route, status, ruleId }) => ({ method, route, status, ruleId }))).toEqual([
+      { method: "POST", route: "/rules", status: 201, ruleId: undefined },
+      { method: "PUT", route: "/rules/{id}", status: 200, ruleId: "views" },
+    ]);
+    for (const secret of [
+      "bob@example.com",
+      "sub-1",
+      "token-123",
+      "alice@example.com",
+      "203.0.113.9",
+      "pageview",
+    ]) {
+      expect(logged).not.toContain(secret);
+    }
+  });
+});
