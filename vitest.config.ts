@@ -51,6 +51,22 @@ export default defineConfig({
           testTimeout: 60_000,
         },
       },
+      {
+        test: {
+          name: "rules",
+          root: "services/rules",
+          include: ["tests/**/*.test.ts"],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "deploy",
+          root: "packages/deploy",
+          include: ["tests/**/*.test.ts"],
+          testTimeout: 60_000,
+        },
+      },
     ],
   },
 });

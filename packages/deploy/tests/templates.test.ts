@@ -1,0 +1,470 @@
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { QUEUES, TABLES, type TableDefinition } from "@pia/aws";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { conditionHolds, resolve, resourcesOfType, roleStatements } from "../src/evaluateTemplate.js";
+import { readTemplate, type Template } from "../src/readTemplate.js";
+import { CONFIGURED_SETTINGS, SERVICES, type ServiceToPackage } from "../src/services.js";
+import { REPO_ROOT } from "../src/stamp.js";
+
+const STAGES = ["dev", "prod"] as const;
+type Stage = (typeof STAGES)[number];
+
+const templates = new Map<string, Template>();
+const templateOf = (service: ServiceToPackage, stage: Stage): Template => {
+  const template = templates.get(`${service.name}/${stage}`);
+  if (template === undefined) throw new Error(`${service.name}/${stage} was not loaded`);
+  return template;
+};
+
+beforeAll(async () => {
+  for (const service of SERVICES) {
+    for (const stage of STAGES) templates.set(`${service.name}/${stage}`, await readTemplate(service, stage));
+  }
+});
+
+/** Actions Lambda itself needs for the function: its log group and its event source mappings. */
+const LOGS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:TagResource"];
+const KINESIS_SOURCE = [
+  "kinesis:DescribeStream",
+  "kinesis:DescribeStreamSummary",
+  "kinesis:GetRecords",
+  "kinesis:GetShardIterator",
+  "kinesis:ListShards",
+  "kinesis:ListStreams",
+];
+const DYNAMODB_STREAM_SOURCE = [
+  "dynamodb:DescribeStream",
+  "dynamodb:GetRecords",
+  "dynamodb:GetShardIterator",
+  "dynamodb:ListStreams",
+];
+const SQS_SOURCE = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"];
+const PLATFORM = new Set([...LOGS, ...KINESIS_SOURCE, ...DYNAMODB_STREAM_SOURCE, ...SQS_SOURCE]);
+
+/**
+ * What each function's role may do, and nothing more. The data actions are the SDK calls of its
+ * code (a test below checks each against the bundle); the on-failure destinations of stream
+ * mappings add `sqs:SendMessage` on the service's own failures queue.
+ */
+const EXPECTED_ACTIONS: Readonly<Record<string, Readonly<Record<Stage, readonly string[]>>>> = {
+  ingest: {
+    dev: [...LOGS, ...KINESIS_SOURCE, "dynamodb:BatchWriteItem", "sqs:SendMessage"],
+    prod: [...LOGS, ...KINESIS_SOURCE, "dynamodb:BatchWriteItem", "sqs:SendMessage"],
+  },
+  notifier: {
+    // Defaults: the eventbridge sink on the default bus.
+    dev: [
+      ...LOGS,
+      ...SQS_SOURCE,
+      "dynamodb:BatchGetItem",
+      "dynamodb:BatchWriteItem",
+      "sqs:SendMessage",
+      "events:PutEvents",
+    ],
+    prod: [
+      ...LOGS,
+      ...SQS_SOURCE,
+      "dynamodb:BatchGetItem",
+      "dynamodb:BatchWriteItem",
+      "sqs:SendMessage",
+      "events:PutEvents",
+      "mobiletargeting:GetUserEndpoints",
+      "mobiletargeting:PutEvents",
+      "mobiletargeting:UpdateEndpoint",
+      "profile:PutProfileObject",
+      "profile:SearchProfiles",
+      "profile:UpdateProfile",
+      "ssm:GetParameter",
+    ],
+  },
+  aggregate: {
+    dev: [
+      ...LOGS,
+      ...DYNAMODB_STREAM_SOURCE,
+      "dynamodb:BatchGetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:Query",
+      "sqs:SendMessage",
+    ],
+    prod: [
+      ...LOGS,
+      ...DYNAMODB_STREAM_SOURCE,
+      "dynamodb:BatchGetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:Query",
+      "sqs:SendMessage",
+    ],
+  },
+  timeseries: {
+    dev: [
+      ...LOGS,
+      "dynamodb:GetItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:BatchWriteItem",
+      "dynamodb:Query",
+      "dynamodb:PutItem",
+      "dynamodb:DeleteItem",
+      "sqs:SendMessage",
+    ],
+    prod: [
+      ...LOGS,
+      "dynamodb:GetItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:BatchWriteItem",
+      "dynamodb:Query",
+      "dynamodb:PutItem",
+      "dynamodb:DeleteItem",
+      "sqs:SendMessage",
+    ],
+  },
+};
+
+/** The IAM actions an SDK command class (as imported by a bundle) needs. */
+const COMMAND_ACTIONS: Readonly<Record<string, readonly string[]>> = {
+  BatchGetCommand: ["dynamodb:BatchGetItem"],
+  BatchWriteCommand: ["dynamodb:BatchWriteItem"],
+  GetCommand: ["dynamodb:GetItem"],
+  PutCommand: ["dynamodb:PutItem"],
+  UpdateCommand: ["dynamodb:UpdateItem"],
+  DeleteCommand: ["dynamodb:DeleteItem"],
+  QueryCommand: ["dynamodb:Query"],
+  // A transaction needs the actions of its parts (Put, Update, Delete, ConditionCheck).
+  TransactWriteCommand: [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+  ],
+  SendMessageBatchCommand: ["sqs:SendMessage"],
+  UpdateEndpointCommand: ["mobiletargeting:UpdateEndpoint"],
+  GetUserEndpointsCommand: ["mobiletargeting:GetUserEndpoints"],
+  PutEventsCommand: ["mobiletargeting:PutEvents", "events:PutEvents"],
+  SearchProfilesCommand: ["profile:SearchProfiles"],
+  UpdateProfileCommand: ["profile:UpdateProfile"],
+  PutProfileObjectCommand: ["profile:PutProfileObject"],
+  GetParameterCommand: ["ssm:GetParameter"],
+  GetSecretValueCommand: ["secretsmanager:GetSecretValue"],
+};
+
+async function bundleOf(service: ServiceToPackage, handler: string): Promise<string> {
+  return readFile(join(REPO_ROOT, service.path, ".esbuild/.build/src/handlers", `${handler}.mjs`), "utf8");
+}
+
+/** The SDK command classes a bundle imports (the SDK stays out of the bundle, so they show). */
+async function importedCommands(service: ServiceToPackage): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const handler of service.handlers) {
+    const code = await bundleOf(service, handler);
+    for (const [, list] of code.matchAll(/import\s*\{([^}]*)\}\s*from\s*"@aws-sdk\/[^"]+"/g)) {
+      for (const item of (list ?? "").split(",")) {
+        const name = item.trim().split(/\s+as\s+/)[0] ?? "";
+        if (name.endsWith("Command")) names.add(name);
+      }
+    }
+  }
+  return names;
+}
+
+/** A resource ARN is scoped when it names this stage's own resources or a configured target. */
+function isScoped(resource: string, service: ServiceToPackage, stage: Stage): boolean {
+  if (resource.startsWith("own:")) return true;
+  if (!resource.startsWith("arn:aws:")) return false;
+  // The framework's grant on the function's own log group(s).
+  if (
+    /^arn:aws:logs:us-east-1:123456789012:log-group:\/aws\/lambda\/pia-[a-z]+-[a-z]+\*:\*(:\*)?$/.test(
+      resource,
+    )
+  ) {
+    return resource.includes(`/aws/lambda/pia-${service.name}-${stage}*`);
+  }
+  if (resource.includes("*") && !/:(apps|domains)\/[^/*]+\/\*$/.test(resource)) return false;
+  if (resource.includes(`pia-${stage}-`) || resource.includes(`/pia/${stage}/`)) return true;
+  const configured = stage === "dev" ? {} : (CONFIGURED_SETTINGS[service.name] ?? {});
+  const targets = [...Object.values(configured), stage === "dev" ? "event-bus/default" : ""].filter(
+    (v) => v !== "",
+  );
+  return targets.some((target) => resource.includes(target));
+}
+
+describe.each(SERVICES.map((service) => [service.name, service] as const))("%s", (_name, service) => {
+  describe.each(STAGES)("packaged for %s", (stage) => {
+    it("runs nodejs22.x on arm64 and keeps its logs for the stage's retention", () => {
+      const template = templateOf(service, stage);
+      const functions = resourcesOfType(template, "AWS::Lambda::Function");
+      expect(functions.length).toBe(service.handlers.length);
+      for (const [, fn] of functions) {
+        expect(fn).toMatchObject({ Runtime: "nodejs22.x", Architectures: ["arm64"] });
+      }
+      for (const [, group] of resourcesOfType(template, "AWS::Logs::LogGroup")) {
+        expect(group.RetentionInDays).toBe(stage === "dev" ? 14 : 90);
+      }
+    });
+
+    it("grants no wildcard action, no Resource '*', and only the stack's own or configured resources", () => {
+      const template = templateOf(service, stage);
+      const roles = resourcesOfType(template, "AWS::IAM::Role").map(([id]) => id);
+      const statements = roles.flatMap((role) => roleStatements(template, role));
+      expect(statements.length).toBeGreaterThan(0);
+      for (const statement of statements) {
+        expect(statement.Effect, statement.source).toBe("Allow");
+        for (const action of statement.Action) expect(action, statement.source).not.toContain("*");
+        expect(statement.Resource.length, statement.source).toBeGreaterThan(0);
+        for (const resource of statement.Resource) {
+          expect(isScoped(resource, service, stage), `${statement.source}: ${resource}`).toBe(true);
+        }
+      }
+    });
+
+    it("lets the function do exactly what its code calls", () => {
+      const template = templateOf(service, stage);
+      const granted = new Set(
+        roleStatements(template, "IamRoleLambdaExecution").flatMap((statement) => statement.Action),
+      );
+      expect([...granted].sort()).toStrictEqual([...new Set(EXPECTED_ACTIONS[service.name]?.[stage])].sort());
+    });
+
+    it("grants no data action that the bundle has no SDK command for", async () => {
+      const template = templateOf(service, stage);
+      const callable = new Set(
+        [...(await importedCommands(service))].flatMap((name) => COMMAND_ACTIONS[name] ?? []),
+      );
+      // Lambda itself sends to a stream mapping's on-failure destination, with the function's role.
+      const destinations = new Set(
+        resourcesOfType(template, "AWS::Lambda::EventSourceMapping").map(
+          ([, mapping]) =>
+            (mapping.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)?.OnFailure
+              ?.Destination,
+        ),
+      );
+      const data = roleStatements(template, "IamRoleLambdaExecution")
+        .filter((statement) => !statement.Resource.every((resource) => destinations.has(resource)))
+        .flatMap((statement) => statement.Action)
+        .filter((action) => !PLATFORM.has(action));
+      expect(data.length).toBeGreaterThan(0);
+      for (const action of data) expect(callable, action).toContain(action);
+    });
+
+    it("configures every event source to report item failures and never retry forever", () => {
+      const template = templateOf(service, stage);
+      const functionTimeout = (id: string) =>
+        Number(
+          (template.Resources[id.replace(/^own:/, "")]?.Properties as { Timeout?: number } | undefined)
+            ?.Timeout,
+        );
+      for (const [id, mapping] of resourcesOfType(template, "AWS::Lambda::EventSourceMapping")) {
+        expect(mapping.FunctionResponseTypes, id).toStrictEqual(["ReportBatchItemFailures"]);
+        const source = String(mapping.EventSourceArn);
+        const queue = source.startsWith("own:") ? template.Resources[source.slice(4)] : undefined;
+        if (queue?.Type === "AWS::SQS::Queue") {
+          const properties = resolve(template, queue.Properties) as Record<string, unknown>;
+          expect(properties.RedrivePolicy, `${id}: the queue has a DLQ`).toMatchObject({
+            deadLetterTargetArn: expect.stringMatching(/^own:/),
+            maxReceiveCount: QUEUES.notifications.maxReceiveCount,
+          });
+          expect(properties.VisibilityTimeout).toBe(QUEUES.notifications.visibilityTimeoutSeconds);
+          expect(Number(properties.VisibilityTimeout)).toBeGreaterThanOrEqual(
+            6 * functionTimeout(String(mapping.FunctionName)),
+          );
+        } else {
+          expect(mapping, id).toMatchObject({
+            BisectBatchOnFunctionError: true,
+            ParallelizationFactor: 1,
+            StartingPosition: "TRIM_HORIZON",
+            DestinationConfig: { OnFailure: { Destination: expect.stringMatching(/^own:/) } },
+          });
+          expect(Number(mapping.MaximumRetryAttempts)).toBeGreaterThanOrEqual(0);
+          expect(Number(mapping.MaximumRetryAttempts)).toBeLessThanOrEqual(10);
+          expect(Number(mapping.MaximumRecordAgeInSeconds)).toBeGreaterThan(0);
+          expect(Number(mapping.MaximumRecordAgeInSeconds)).toBeLessThan(24 * 3600);
+        }
+      }
+    });
+
+    it("encrypts every queue and alarms on every queue that collects failures", () => {
+      const template = templateOf(service, stage);
+      const queues = resourcesOfType(template, "AWS::SQS::Queue");
+      const alarmed = new Set(
+        resourcesOfType(template, "AWS::CloudWatch::Alarm")
+          .filter(([, alarm]) => alarm.MetricName === "ApproximateNumberOfMessagesVisible")
+          .map(([, alarm]) => (alarm.Dimensions as Array<{ Value: string }>)[0]?.Value),
+      );
+      const sources = new Set(
+        resourcesOfType(template, "AWS::Lambda::EventSourceMapping").map(
+          ([, mapping]) => mapping.EventSourceArn,
+        ),
+      );
+      for (const [id, queue] of queues) {
+        expect(queue.SqsManagedSseEnabled, id).toBe(true);
+        expect(String(queue.QueueName)).toMatch(new RegExp(`^pia-${stage}-`));
+        if (!sources.has(`own:${id}`)) {
+          expect(queue.MessageRetentionPeriod, id).toBe(14 * 24 * 3600);
+          expect(alarmed, `${id} has a depth alarm`).toContain(`own:${id}`);
+        }
+      }
+    });
+
+    it("alarms on errors of every function and on the iterator age of every stream mapping", () => {
+      const template = templateOf(service, stage);
+      const alarms = resourcesOfType(template, "AWS::CloudWatch::Alarm");
+      const alarmedFor = (metric: string) =>
+        new Set(
+          alarms
+            .filter(([, alarm]) => alarm.MetricName === metric)
+            .map(([, alarm]) => (alarm.Dimensions as Array<{ Value: string }>)[0]?.Value),
+        );
+      for (const [id] of resourcesOfType(template, "AWS::Lambda::Function")) {
+        expect(alarmedFor("Errors"), id).toContain(`own:${id}`);
+      }
+      for (const [id, mapping] of resourcesOfType(template, "AWS::Lambda::EventSourceMapping")) {
+        if (mapping.BisectBatchOnFunctionError === true) {
+          expect(alarmedFor("IteratorAge"), id).toContain(mapping.FunctionName);
+        }
+      }
+    });
+
+    it("defines its tables as TABLES says, encrypted, and protected on every stage but dev", () => {
+      const template = templateOf(service, stage);
+      for (const [id, table] of resourcesOfType(template, "AWS::DynamoDB::Table")) {
+        const name = String(table.TableName).replace(`pia-${stage}-`, "");
+        const definition: TableDefinition | undefined = TABLES[name as keyof typeof TABLES];
+        expect(definition, `${id} is one of TABLES`).toBeDefined();
+        if (definition === undefined) continue;
+        expect(table).toMatchObject({
+          BillingMode: "PAY_PER_REQUEST",
+          KeySchema: definition.KeySchema,
+          SSESpecification: { SSEEnabled: true },
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: stage !== "dev" },
+          DeletionProtectionEnabled: stage !== "dev",
+        });
+        expect(table.AttributeDefinitions).toStrictEqual(definition.AttributeDefinitions);
+        expect(table.GlobalSecondaryIndexes).toStrictEqual(definition.GlobalSecondaryIndexes);
+        expect(table.StreamSpecification).toStrictEqual(definition.StreamSpecification);
+        expect(table.TimeToLiveSpecification).toStrictEqual(
+          definition.ttlAttribute === undefined
+            ? undefined
+            : { AttributeName: definition.ttlAttribute, Enabled: true },
+        );
+        expect(template.Resources[id]?.DeletionPolicy).toBe(stage === "dev" ? "Delete" : "Retain");
+      }
+    });
+
+    it("bundles each handler so that it loads on Node with the template's environment", async () => {
+      const template = templateOf(service, stage);
+      for (const [id, fn] of resourcesOfType(template, "AWS::Lambda::Function")) {
+        const handler = String(fn.Handler)
+          .replace(/^src\/handlers\//, "")
+          .replace(/\.handler$/, "");
+        const variables = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
+        const env = Object.fromEntries(
+          Object.entries(variables).map(([name, value]) => [
+            name,
+            String(value).replace(/^own:(.*)$/, "https://sqs.us-east-1.amazonaws.com/123456789012/$1"),
+          ]),
+        );
+        const bundle = join(REPO_ROOT, service.path, ".esbuild/.build/src/handlers", `${handler}.mjs`);
+        const script = `const m = await import(${JSON.stringify(bundle)}); process.stdout.write(typeof m.handler);`;
+        const { stdout } = await promisify(execFile)(
+          process.execPath,
+          ["--input-type=module", "-e", script],
+          {
+            env: { PATH: process.env.PATH, AWS_REGION: "us-east-1", ...env },
+          },
+        );
+        expect(stdout, id).toBe("function");
+      }
+    });
+  });
+});
+
+describe("ingest's Pinpoint event stream", () => {
+  const ingest = SERVICES.find(({ name }) => name === "ingest") as ServiceToPackage;
+
+  it("creates the Kinesis stream, encrypted, and wires Pinpoint only when an app is given", () => {
+    const dev = templateOf(ingest, "dev");
+    expect(resourcesOfType(dev, "AWS::Kinesis::Stream")).toMatchObject([
+      [expect.any(String), { StreamEncryption: { EncryptionType: "KMS" } }],
+    ]);
+    expect(resourcesOfType(dev, "AWS::Pinpoint::EventStream")).toStrictEqual([]);
+    expect(conditionHolds(templateOf(ingest, "prod"), "CreatePinpointEventStream")).toBe(true);
+  });
+
+  it("lets only the given Pinpoint app of this account assume the role, to put records on the stream", () => {
+    const prod = templateOf(ingest, "prod");
+    const app = CONFIGURED_SETTINGS.ingest?.pinpointAppId;
+    const [[, role] = []] = resourcesOfType(prod, "AWS::IAM::Role").filter(
+      ([id]) => id === "PinpointEventStreamRole",
+    );
+    expect(role?.AssumeRolePolicyDocument).toMatchObject({
+      Statement: [
+        {
+          Principal: { Service: "pinpoint.amazonaws.com" },
+          Action: "sts:AssumeRole",
+          Condition: {
+            StringEquals: { "aws:SourceAccount": "123456789012" },
+            ArnEquals: { "aws:SourceArn": `arn:aws:mobiletargeting:us-east-1:123456789012:apps/${app}` },
+          },
+        },
+      ],
+    });
+    expect(roleStatements(prod, "PinpointEventStreamRole")).toMatchObject([
+      { Action: ["kinesis:PutRecords", "kinesis:DescribeStream"], Resource: ["own:PinpointKinesisStream"] },
+    ]);
+    expect(resourcesOfType(prod, "AWS::Pinpoint::EventStream")).toMatchObject([
+      [
+        expect.any(String),
+        {
+          ApplicationId: app,
+          DestinationStreamArn: "own:PinpointKinesisStream",
+          RoleArn: "own:PinpointEventStreamRole",
+        },
+      ],
+    ]);
+  });
+});
+
+describe("serverless-compose.yml", () => {
+  it("passes every parameter a service requires from an output another service defines", async () => {
+    const compose = parse(await readFile(join(REPO_ROOT, "serverless-compose.yml"), "utf8")) as {
+      services: Record<string, { path: string; params?: Record<string, string> }>;
+    };
+    expect(Object.keys(compose.services).sort()).toStrictEqual(SERVICES.map(({ name }) => name).sort());
+    for (const service of SERVICES) {
+      const config = await readFile(join(REPO_ROOT, service.path, "serverless.yml"), "utf8");
+      // `${param:name}` without a default must come from compose.
+      const required = [...config.matchAll(/\$\{param:(\w+)\}/g)].map(([, name]) => name as string);
+      const shared = ["protect", "deletionPolicy", "logRetentionDays", "alarmTopicArn"];
+      const wired = compose.services[service.name]?.params ?? {};
+      expect(compose.services[service.name]?.path).toBe(service.path);
+      expect(Object.keys(wired).sort()).toStrictEqual(
+        [...new Set(required.filter((n) => !shared.includes(n)))].sort(),
+      );
+      for (const [param, reference] of Object.entries(wired)) {
+        const [, from, outputName] = /^\$\{(\w+)\.(\w+)\}$/.exec(reference) ?? [];
+        const source = SERVICES.find(({ name }) => name === from);
+        expect(source, `${service.name}.${param}`).toBeDefined();
+        if (source === undefined || outputName === undefined) continue;
+        expect(Object.keys(templateOf(source, "dev").Outputs ?? {}), `${service.name}.${param}`).toContain(
+          outputName,
+        );
+      }
+    }
+  });
+
+  it("names the rules table and the notifications queue as `pia rules` and `pia dlq` expect them", () => {
+    const aggregate = SERVICES.find(({ name }) => name === "aggregate") as ServiceToPackage;
+    const notifier = SERVICES.find(({ name }) => name === "notifier") as ServiceToPackage;
+    // packages/cli: stageRulesTable() and stageQueueName().
+    expect(
+      resourcesOfType(templateOf(aggregate, "prod"), "AWS::DynamoDB::Table").map(([, t]) => t.TableName),
+    ).toContain("pia-prod-rules");
+    expect(
+      resourcesOfType(templateOf(notifier, "prod"), "AWS::SQS::Queue").map(([, q]) => q.QueueName),
+    ).toStrictEqual(expect.arrayContaining(["pia-prod-notifications", "pia-prod-notifications-dlq"]));
+  });
+});
