@@ -1,5 +1,10 @@
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  type DynamoDBClient,
+  ProvisionedThroughputExceededException,
+  ThrottlingException,
+} from "@aws-sdk/client-dynamodb";
 import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { Sink } from "@pia/notifier";
 
 /** Failures `pia local` can inject, to prove the pipeline exact under at-least-once delivery. */
 export interface Faults {
@@ -13,7 +18,33 @@ export interface Faults {
   readonly failSendEvery?: number;
   /** Messages are not deleted after their first successful handling, so SQS delivers them again. */
   readonly redeliverMessages?: boolean;
+  /**
+   * Every Nth DynamoDB request of the handlers (reads and writes) is throttled before DynamoDB sees
+   * it: ProvisionedThroughputExceededException or ThrottlingException, in turn, as they surface once
+   * the SDK's own retries are spent.
+   */
+  readonly throttleDynamoDbEvery?: number;
+  /** Every Nth call to the sink throws a retryable throttling error (HTTP 429) and delivers nothing. */
+  readonly throttleSinkEvery?: number;
+  /**
+   * Every Nth handler invocation (ingest, aggregate, notifier) handles the first half of its batch,
+   * then crashes (a timeout, an out-of-memory): the whole batch is retried.
+   */
+  readonly crashMidBatchEvery?: number;
 }
+
+/** The kinds of fault counted in a run's summary, one per `Faults` field. */
+export const FAULT_KINDS = [
+  "duplicateKinesisBatch",
+  "duplicateStreamBatch",
+  "failAfterWrite",
+  "failSend",
+  "redeliverMessage",
+  "throttleDynamoDb",
+  "throttleSink",
+  "crashMidBatch",
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /**
  * Faults strike only while armed: the runner arms them for the first delivery of each batch and
@@ -23,12 +54,27 @@ export interface FaultState {
   armed: boolean;
   writes: number;
   sends: number;
-  /** Faults injected so far, for the summary (a fault test that injected nothing proves nothing). */
-  injected: number;
+  requests: number;
+  sinkCalls: number;
+  invocations: number;
+  /** Faults injected so far, by kind, for the summary (a fault test that injected nothing proves nothing). */
+  readonly injected: Record<FaultKind, number>;
+}
+
+export function newFaultState(): FaultState {
+  const injected = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
+  return { armed: false, writes: 0, sends: 0, requests: 0, sinkCalls: 0, invocations: 0, injected };
 }
 
 export class InjectedFaultError extends Error {
   override readonly name = "InjectedFaultError";
+}
+
+/** A sink's answer to too many requests, shaped like the SDK's (name, HTTP status, throttling). */
+export class InjectedThrottlingError extends Error {
+  override readonly name = "TooManyRequestsException";
+  readonly $metadata = { httpStatusCode: 429 };
+  readonly $retryable = { throttling: true };
 }
 
 const WRITES = new Set([
@@ -38,15 +84,28 @@ const WRITES = new Set([
   "TransactWriteItemsCommand",
 ]);
 
+function throttlingError(command: string, nth: number): Error {
+  const message = `injected: ${command} throttled before it was applied`;
+  const $metadata = { httpStatusCode: 400 };
+  return nth % 2 === 0
+    ? new ProvisionedThroughputExceededException({ message, $metadata })
+    : new ThrottlingException({ message, $metadata });
+}
+
 export function injectDynamoDbFaults(client: DynamoDBClient, faults: Faults, state: FaultState): void {
-  const every = faults.failAfterWriteEvery;
-  if (every === undefined) return;
+  const { failAfterWriteEvery: failEvery, throttleDynamoDbEvery: throttleEvery } = faults;
+  if (failEvery === undefined && throttleEvery === undefined) return;
   client.middlewareStack.add(
     (next, context) => async (args) => {
+      const command = context.commandName ?? "";
+      if (state.armed && throttleEvery !== undefined && ++state.requests % throttleEvery === 0) {
+        state.injected.throttleDynamoDb++;
+        throw throttlingError(command, state.injected.throttleDynamoDb);
+      }
       const result = await next(args);
-      if (state.armed && WRITES.has(context.commandName ?? "") && ++state.writes % every === 0) {
-        state.injected++;
-        throw new InjectedFaultError(`injected: ${context.commandName} applied, then reported as failed`);
+      if (state.armed && failEvery !== undefined && WRITES.has(command) && ++state.writes % failEvery === 0) {
+        state.injected.failAfterWrite++;
+        throw new InjectedFaultError(`injected: ${command} applied, then reported as failed`);
       }
       return result;
     },
@@ -60,11 +119,37 @@ export function injectSendFaults(client: SQSClient, faults: Faults, state: Fault
   client.middlewareStack.add(
     (next, context) => async (args) => {
       if (state.armed && context.commandName === "SendMessageBatchCommand" && ++state.sends % every === 0) {
-        state.injected++;
+        state.injected.failSend++;
         throw new InjectedFaultError("injected: crash before SendMessageBatch");
       }
       return next(args);
     },
     { step: "initialize", name: "piaInjectFaults" },
   );
+}
+
+/** The sink, throttled every `throttleSinkEvery`th call while armed. */
+export function injectSinkFaults(sink: Sink, faults: Faults, state: FaultState): Sink {
+  const every = faults.throttleSinkEvery;
+  if (every === undefined) return sink;
+  return {
+    name: sink.name,
+    deliver(batch) {
+      if (state.armed && ++state.sinkCalls % every === 0) {
+        state.injected.throttleSink++;
+        return Promise.reject(
+          new InjectedThrottlingError("injected: the sink answered 429 Too Many Requests"),
+        );
+      }
+      return sink.deliver(batch);
+    },
+  };
+}
+
+/** Whether this handler invocation crashes half-way through its batch (`crashMidBatchEvery`). */
+export function crashesMidBatch(faults: Faults, state: FaultState): boolean {
+  const every = faults.crashMidBatchEvery;
+  if (every === undefined || !state.armed || ++state.invocations % every !== 0) return false;
+  state.injected.crashMidBatch++;
+  return true;
 }

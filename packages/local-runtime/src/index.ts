@@ -1,5 +1,11 @@
-export type { Faults } from "./faults.js";
-export { InjectedFaultError } from "./faults.js";
-export type { LocalRunOptions, LocalRunSummary } from "./runLocalPipeline.js";
+export type { FaultKind, Faults } from "./faults.js";
+export { FAULT_KINDS, InjectedFaultError } from "./faults.js";
+export type {
+  LocalRound,
+  LocalRounds,
+  LocalRunOptions,
+  LocalRunSettings,
+  LocalRunSummary,
+} from "./runLocalPipeline.js";
 export { runLocalPipeline } from "./runLocalPipeline.js";
 export type { RequestTally } from "./tallyRequests.js";

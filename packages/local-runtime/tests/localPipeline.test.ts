@@ -22,6 +22,14 @@ function simulate(rules: readonly Rule[], lines: readonly string[], now: number)
   return [...fired, ...engine.close(now)].map(formatNotification).sort();
 }
 
+async function readSorted(file: string): Promise<string[]> {
+  const text = await readFile(file, "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .filter((line) => line !== "")
+    .sort();
+}
+
 async function local(
   name: string,
   rules: readonly Rule[],
@@ -39,14 +47,7 @@ async function local(
     streamBatchSize: 150,
     ...(faults === undefined ? {} : { faults }),
   });
-  const text = await readFile(out, "utf8").catch(() => "");
-  return {
-    summary,
-    lines: text
-      .split("\n")
-      .filter((line) => line !== "")
-      .sort(),
-  };
+  return { summary, lines: await readSorted(out) };
 }
 
 const sampleRules = parseRulesCsv(generateSampleRulesCsv()).rules;
@@ -77,6 +78,52 @@ describe("pia local", () => {
     expect(summary.faultsInjected).toBeGreaterThan(10);
     expect(summary.notify.duplicate).toBeGreaterThan(0);
     expect(summary.onFailure).toEqual({ kinesis: 0, stream: 0 });
+  });
+
+  it("keeps running round after round on one stack, exact after each under throttling and crashes mid-batch", async () => {
+    const DAY_MS = 86_400_000;
+    const start = Date.parse("2021-01-01T00:00:00Z");
+    // 60 days a round: the March window closes after round 1, April's and May's after round 2.
+    const rounds = [0, 1, 2].map((round) => ({
+      lines: [
+        ...generateSampleEvents({
+          users: 40 + 20 * round,
+          events: 400,
+          seed: 20 + round,
+          from: new Date(start + round * 60 * DAY_MS).toISOString().slice(0, 10),
+          days: 60,
+        }),
+      ],
+      now: start + (round + 1) * 60 * DAY_MS,
+    }));
+    const engine = new Engine(sampleRules);
+    const fired: string[] = [];
+    const expected = rounds.map(({ lines, now }) => {
+      for (const line of lines) fired.push(...engine.ingest(line).map(formatNotification));
+      fired.push(...engine.close(now).map(formatNotification));
+      return [...fired].sort();
+    });
+    expect(expected[1]?.some((line) => line.includes('"march-light-cart"'))).toBe(true);
+
+    const out = join(dir, "rounds.ndjson");
+    const afterEachRound: string[][] = [];
+    const summary = await runLocalPipeline({
+      rules: sampleRules,
+      out,
+      rounds,
+      onRound: async () => {
+        afterEachRound.push(await readSorted(out));
+      },
+      kinesisBatchSize: 100,
+      streamBatchSize: 60,
+      faults: { throttleDynamoDbEvery: 5, throttleSinkEvery: 2, crashMidBatchEvery: 3 },
+    });
+    expect(afterEachRound).toEqual(expected);
+    expect(summary.rounds).toBe(3);
+    for (const kind of ["throttleDynamoDb", "throttleSink", "crashMidBatch"] as const)
+      expect(summary.faultsByKind[kind]).toBeGreaterThan(0);
+    expect(summary.onFailure).toEqual({ kinesis: 0, stream: 0 });
+    expect(summary.deadLetters).toBe(0);
   });
 
   it("follows RULES.md on its edge cases like pia simulate", async () => {
