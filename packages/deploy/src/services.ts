@@ -34,6 +34,11 @@ export const CONFIGURED_SETTINGS: Readonly<Record<string, Readonly<Record<string
     webhookUrl: "https://hooks.example.com/pia",
     webhookSecretParameter: "/pia/prod/webhook-secret",
   },
+  rules: {
+    jwtIssuerUrl: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example",
+    jwtAudience: "pia-editor-client",
+    editorOrigin: "https://rules.example.com",
+  },
 };
 
 /**
@@ -76,6 +81,17 @@ export const SERVICES: readonly ServiceToPackage[] = [
       rulesTableName: `pia-${target.stage}-rules`,
       rulesTableArn: tableArn(target, "rules"),
       ...queue(target),
+    }),
+  },
+  {
+    name: "rules",
+    path: "services/rules",
+    handlers: ["api"],
+    params: (target) => ({
+      rulesTableName: `pia-${target.stage}-rules`,
+      rulesTableArn: tableArn(target, "rules"),
+      eventsTableName: `pia-${target.stage}-events`,
+      eventsTableArn: tableArn(target, "events"),
     }),
   },
 ];

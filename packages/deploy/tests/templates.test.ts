@@ -45,6 +45,8 @@ const DYNAMODB_STREAM_SOURCE = [
 const SQS_SOURCE = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"];
 const PLATFORM = new Set([...LOGS, ...KINESIS_SOURCE, ...DYNAMODB_STREAM_SOURCE, ...SQS_SOURCE]);
 
+const RULES_API = [...LOGS, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"];
+
 /**
  * What each function's role may do, and nothing more. The data actions are the SDK calls of its
  * code (a test below checks each against the bundle); the on-failure destinations of stream
@@ -101,6 +103,7 @@ const EXPECTED_ACTIONS: Readonly<Record<string, Readonly<Record<Stage, readonly 
       "sqs:SendMessage",
     ],
   },
+  rules: { dev: RULES_API, prod: RULES_API },
   timeseries: {
     dev: [
       ...LOGS,
@@ -425,6 +428,35 @@ describe("ingest's Pinpoint event stream", () => {
         },
       ],
     ]);
+  });
+});
+
+describe("the rules API", () => {
+  const rules = SERVICES.find(({ name }) => name === "rules") as ServiceToPackage;
+
+  it.each(STAGES)(
+    "puts every /rules route behind the authorizer; only the editor's files are public (%s)",
+    (stage) => {
+      const routes = resourcesOfType(templateOf(rules, stage), "AWS::ApiGatewayV2::Route");
+      const open = routes
+        .filter(([, route]) => route.AuthorizationType === undefined)
+        .map(([, route]) => route.RouteKey);
+      expect(open.sort()).toStrictEqual(["GET /", "GET /editor.css", "GET /editor.js"]);
+      const guarded = routes.filter(([, route]) => String(route.RouteKey).includes("/rules"));
+      expect(guarded.length).toBe(2);
+      for (const [, route] of guarded) {
+        expect(route.AuthorizationType).toBe(stage === "dev" ? "AWS_IAM" : "JWT");
+      }
+    },
+  );
+
+  it("allows cross-origin calls only from the configured editor origin", () => {
+    const [[, devApi] = []] = resourcesOfType(templateOf(rules, "dev"), "AWS::ApiGatewayV2::Api");
+    const [[, prodApi] = []] = resourcesOfType(templateOf(rules, "prod"), "AWS::ApiGatewayV2::Api");
+    expect(devApi?.CorsConfiguration).toBeUndefined();
+    expect(prodApi?.CorsConfiguration).toMatchObject({
+      AllowOrigins: [CONFIGURED_SETTINGS.rules?.editorOrigin],
+    });
   });
 });
 

@@ -1,0 +1,84 @@
+import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import type { Context, ScheduledEvent } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+const ddb = mockClient(DynamoDBDocumentClient);
+
+const context = {
+  callbackWaitsForEmptyEventLoop: false,
+  functionName: "pia-timeseries",
+  functionVersion: "$LATEST",
+  invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:pia-timeseries",
+  memoryLimitInMB: "512",
+  awsRequestId: "req-1",
+  logGroupName: "/aws/lambda/pia-timeseries",
+  logStreamName: "stream",
+  getRemainingTimeInMillis: () => 60_000,
+  done: () => undefined,
+  fail: () => undefined,
+  succeed: () => undefined,
+} satisfies Context;
+
+const event: ScheduledEvent = {
+  version: "0",
+  id: "run-1",
+  "detail-type": "Scheduled Event",
+  source: "aws.events",
+  account: "123456789012",
+  time: "2021-02-01T00:00:00Z",
+  region: "us-east-1",
+  resources: [],
+  detail: {},
+};
+
+let output: string[];
+
+beforeEach(() => {
+  vi.resetModules();
+  ddb.reset();
+  vi.stubEnv("AWS_REGION", "us-east-1");
+  vi.stubEnv("COUNTERS_TABLE", "pia-test-counters");
+  vi.stubEnv("RULES_TABLE", "pia-test-rules");
+  vi.stubEnv(
+    "NOTIFICATIONS_QUEUE_URL",
+    "https://sqs.us-east-1.amazonaws.com/123456789012/pia-test-notifications",
+  );
+  output = [];
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+    output.push(String(chunk));
+    return true;
+  });
+});
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+  vi.restoreAllMocks();
+});
+
+describe("schedule handler", () => {
+  it("reads the rules and the counter-key registry by query, and publishes its counts as EMF metrics", async () => {
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    const { handler } = await import("../src/handlers/schedule.js");
+
+    await handler(event, context);
+
+    expect(ddb.commandCalls(QueryCommand).map((call) => call.args[0].input.TableName)).toContain(
+      "pia-test-rules",
+    );
+    const emf = output
+      .join("")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => "_aws" in entry);
+    expect(emf).toContainEqual(
+      expect.objectContaining({
+        service: "pia-timeseries",
+        RulesDecided: 0,
+        NotificationsDecided: 0,
+        CountersDeleted: 0,
+      }),
+    );
+  });
+});
