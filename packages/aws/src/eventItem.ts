@@ -29,6 +29,17 @@ export interface EventItem {
   readonly metrics: string;
   /** TTL, epoch seconds. */
   readonly expiresAt: number;
+  /**
+   * `typeDayKey(eventType, eventDay(ts))`, the key of the sparse `byTypeDay` index; written only
+   * when the stage keeps that index (ingest's PREVIEW_INDEX), and never read back as event data.
+   */
+  readonly typeDay?: string;
+}
+
+/** How `toEventItem` writes an item. */
+export interface EventItemOptions {
+  /** Adds `typeDay`, which puts the item in the events table's `byTypeDay` index (one more write unit). */
+  readonly typeDay?: boolean;
 }
 
 /** A stored item that is not an `EventItem` (a foreign writer, or a change to this mapping). */
@@ -52,12 +63,29 @@ export function userKey(appId: string, userId: string): string {
   return `${appId.length}:${appId}#${userId}`;
 }
 
+/**
+ * The UTC day of an epoch-ms time, `YYYY-MM-DD` (the day a window rule compares; a year past 9999
+ * keeps the sign and six digits of ISO 8601's expanded years, and is never a window's day).
+ */
+export function eventDay(timestamp: number): string {
+  const iso = new Date(timestamp).toISOString();
+  return iso.slice(0, iso.indexOf("T"));
+}
+
+/**
+ * The `byTypeDay` partition of an event type's events on a UTC day: `<eventType>#<YYYY-MM-DD>`.
+ * Unambiguous although event types may contain `#`: the day is always the last 10 characters.
+ */
+export function typeDayKey(eventType: string, day: string): string {
+  return `${eventType}#${day}`;
+}
+
 /** Attribute names that cannot be keys of a DynamoDB map written through the SDK. */
 function isMapUnsafeName(name: string): boolean {
   return name === "" || name === "__proto__";
 }
 
-export function toEventItem(event: PiaEvent, expiresAt: number): EventItem {
+export function toEventItem(event: PiaEvent, expiresAt: number, options: EventItemOptions = {}): EventItem {
   const names = Object.keys(event.attributes);
   const attributes =
     names.length === 0
@@ -76,6 +104,7 @@ export function toEventItem(event: PiaEvent, expiresAt: number): EventItem {
     ...attributes,
     metrics: JSON.stringify(event.metrics),
     expiresAt,
+    ...(options.typeDay === true ? { typeDay: typeDayKey(event.eventType, eventDay(event.timestamp)) } : {}),
   };
 }
 
@@ -132,7 +161,10 @@ function readMetrics(item: Readonly<Record<string, unknown>>): Array<[string, st
   return entries as Array<[string, string]>;
 }
 
-/** The event an item holds (a plain object, e.g. an unmarshalled stream image). */
+/**
+ * The event an item holds (a plain object, e.g. an unmarshalled stream image, or an item of the
+ * `byTypeDay` index). `typeDay` and `expiresAt` are storage, not event data: they are not read.
+ */
 export function fromEventItem(stored: EventItem | Readonly<Record<string, unknown>>): PiaEvent {
   const item = stored as Readonly<Record<string, unknown>>;
   const appId = stringField(item, "appId");

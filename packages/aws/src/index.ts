@@ -16,8 +16,15 @@ export { listDeadLetters, redriveDeadLetters } from "./deadLetters.js";
 export type { PendingDelivery } from "./deliverPending.js";
 export { deliverPending } from "./deliverPending.js";
 export { emitCounts, emitCountsBy } from "./emitCounts.js";
-export type { EventItem } from "./eventItem.js";
-export { fromEventItem, InvalidEventItemError, toEventItem, userKey } from "./eventItem.js";
+export type { EventItem, EventItemOptions } from "./eventItem.js";
+export {
+  eventDay,
+  fromEventItem,
+  InvalidEventItemError,
+  toEventItem,
+  typeDayKey,
+  userKey,
+} from "./eventItem.js";
 export type {
   HoneycodeCell,
   HoneycodeRow,

@@ -33,9 +33,19 @@ const PK_SK_STRINGS = [
 export const TABLES = {
   events: {
     purpose:
-      "The time series of applied events. pk = the user (app and user id), sk = the event identity: a redelivered event rewrites an identical item, which DynamoDB Streams does not report, so the stream carries each event once, and all of a user's events share one stream shard, in order.",
+      "The time series of applied events. pk = the user (app and user id), sk = the event identity: a redelivered event rewrites an identical item, which DynamoDB Streams does not report, so the stream carries each event once, and all of a user's events share one stream shard, in order. The `byTypeDay` index (keyed by `typeDay` = `<eventType>#<UTC day>`, then the user) serves rule previews by query; it is sparse: ingest writes `typeDay` only when deployed with PREVIEW_INDEX=true, items without it are not in the index and cost nothing there, and each item with it costs about one write unit more (its copy in the index) and its size again in storage.",
     KeySchema: PK_SK,
-    AttributeDefinitions: PK_SK_STRINGS,
+    AttributeDefinitions: [...PK_SK_STRINGS, { AttributeName: "typeDay", AttributeType: "S" }],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: "byTypeDay",
+        KeySchema: [
+          { AttributeName: "typeDay", KeyType: "HASH" },
+          { AttributeName: "pk", KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      },
+    ],
     StreamSpecification: { StreamViewType: "NEW_IMAGE" },
     ttlAttribute: "expiresAt",
   },

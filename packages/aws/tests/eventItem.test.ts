@@ -3,7 +3,14 @@ import type { PiaEvent } from "@pia/core";
 import { parseRecord } from "@pia/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fromEventItem, InvalidEventItemError, toEventItem, userKey } from "../src/eventItem.js";
+import {
+  eventDay,
+  fromEventItem,
+  InvalidEventItemError,
+  toEventItem,
+  typeDayKey,
+  userKey,
+} from "../src/eventItem.js";
 
 const EVENT: PiaEvent = {
   identity: "id:evt-1",
@@ -79,6 +86,44 @@ describe("toEventItem", () => {
     expect(Object.entries(fromEventItem(throughDynamoDb(item)).attributes)).toStrictEqual(
       Object.entries(attributes),
     );
+  });
+});
+
+describe("typeDay (the byTypeDay index key)", () => {
+  it("is written only when asked for", () => {
+    expect(toEventItem(EVENT, 1)).not.toHaveProperty("typeDay");
+    expect(toEventItem(EVENT, 1, {})).not.toHaveProperty("typeDay");
+    expect(toEventItem(EVENT, 1, { typeDay: false })).not.toHaveProperty("typeDay");
+    expect(toEventItem(EVENT, 1, { typeDay: true }).typeDay).toBe("purchase#2021-02-03");
+  });
+
+  it.each([
+    [0, "1970-01-01"],
+    [Date.UTC(2021, 0, 31, 23, 59, 59, 999), "2021-01-31"],
+    [Date.UTC(2021, 1, 1), "2021-02-01"],
+    [Date.UTC(2024, 1, 29, 12), "2024-02-29"],
+    [8.64e15, "+275760-09-13"],
+  ])("takes the UTC day of the event time: %d is %s", (timestamp, day) => {
+    expect(eventDay(timestamp)).toBe(day);
+    expect(toEventItem({ ...EVENT, timestamp }, 1, { typeDay: true }).typeDay).toBe(`purchase#${day}`);
+  });
+
+  it("keeps event types with # apart: the day is always the last 10 characters (property)", () => {
+    expect(typeDayKey("a#2021-01-01", "2021-01-02")).toBe("a#2021-01-01#2021-01-02");
+    const day = fc.integer({ min: 0, max: Date.UTC(9999, 11, 31) }).map(eventDay);
+    fc.assert(
+      fc.property(fc.string(), day, fc.string(), day, (typeA, dayA, typeB, dayB) => {
+        fc.pre(typeA !== typeB || dayA !== dayB);
+        expect(typeDayKey(typeA, dayA)).not.toBe(typeDayKey(typeB, dayB));
+      }),
+    );
+  });
+
+  it("is not event data: the event reads back the same with or without it", () => {
+    const item = toEventItem(EVENT, 1, { typeDay: true });
+    expect(fromEventItem(item)).toStrictEqual(EVENT);
+    expect(fromEventItem(throughDynamoDb(item))).toStrictEqual(EVENT);
+    expect(fromEventItem({ ...item, typeDay: 7 })).toStrictEqual(EVENT);
   });
 });
 

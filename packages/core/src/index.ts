@@ -35,6 +35,7 @@ export type { CsvColumn, RuleRow } from "./parseRuleRows.js";
 export { CSV_COLUMNS, parseRuleRows } from "./parseRuleRows.js";
 export { parseRulesCsv } from "./parseRulesCsv.js";
 export { parseRulesFile } from "./parseRulesFile.js";
+export { type PreviewOptions, type PreviewUser, previewRule, type RulePreview } from "./previewRule.js";
 export type {
   CountCondition,
   DateWindow,

@@ -54,6 +54,7 @@ export function buildIngestHandler(deps: IngestHandlerDeps) {
     log: logger,
     eventRetentionDays: config.eventRetentionDays,
     quarantineRetentionDays: config.quarantineRetentionDays,
+    previewIndex: config.previewIndex === true,
   });
   const { metrics } = deps;
   const handler = middy<KinesisStreamEvent, KinesisStreamBatchResponse>()

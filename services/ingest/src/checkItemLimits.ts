@@ -29,3 +29,17 @@ export function checkItemLimits(item: EventItem): string | undefined {
   if (itemBytes > MAX_ITEM_BYTES) return `item is about ${itemBytes} bytes, over ${MAX_ITEM_BYTES}`;
   return undefined;
 }
+
+/**
+ * Whether the item's `byTypeDay` index keys fit DynamoDB's key limits: `typeDay` is the index's
+ * partition key and `pk` its sort key, which may be only half as long as a partition key. An item
+ * whose index keys do not fit would fail its whole BatchWriteItem request; such an event is
+ * stored without `typeDay` instead (counted by the pipeline, left out of previews).
+ */
+export function fitsIndexKeys(item: EventItem): boolean {
+  if (item.typeDay === undefined) return true;
+  return (
+    Buffer.byteLength(item.typeDay, "utf8") <= MAX_PARTITION_KEY_BYTES &&
+    Buffer.byteLength(item.pk, "utf8") <= MAX_SORT_KEY_BYTES
+  );
+}

@@ -1,6 +1,6 @@
 import { type EventItem, toEventItem } from "@pia/aws";
-import { DAY_MS, parseRecord, type RecordOutcome, SKIP_REASONS } from "@pia/core";
-import { checkItemLimits } from "./checkItemLimits.js";
+import { DAY_MS, type PiaEvent, parseRecord, type RecordOutcome, SKIP_REASONS } from "@pia/core";
+import { checkItemLimits, fitsIndexKeys } from "./checkItemLimits.js";
 import type { IngestConfig } from "./config.js";
 import type { Log, Now, WriteEvents, WriteQuarantine } from "./ports.js";
 import { type QuarantineItem, type QuarantineReason, toQuarantineItem } from "./quarantineItem.js";
@@ -38,7 +38,8 @@ export interface IngestResult {
   readonly counts: IngestCounts;
 }
 
-export interface IngestDeps extends Pick<IngestConfig, "eventRetentionDays" | "quarantineRetentionDays"> {
+export interface IngestDeps
+  extends Pick<IngestConfig, "eventRetentionDays" | "quarantineRetentionDays" | "previewIndex"> {
   readonly writeEvents: WriteEvents;
   readonly writeQuarantine: WriteQuarantine;
   readonly now: Now;
@@ -65,6 +66,18 @@ function eventExpiresAt(eventTime: number, now: number, retentionDays: number): 
   const start = Math.max(eventTime, now);
   const day = start - (start % DAY_MS);
   return day / 1000 + retentionDays * 86_400;
+}
+
+/**
+ * The event's item, with the `byTypeDay` index key when the stage keeps that index and the key
+ * fits: an event is never quarantined, nor a batch failed, for the sake of the preview index.
+ */
+function eventItemOf(event: PiaEvent, expiresAt: number, previewIndex: boolean): EventItem {
+  if (previewIndex) {
+    const indexed = toEventItem(event, expiresAt, { typeDay: true });
+    if (fitsIndexKeys(indexed) && checkItemLimits(indexed) === undefined) return indexed;
+  }
+  return toEventItem(event, expiresAt);
 }
 
 /** `parseRecord`, which must never throw; if it ever does, the record is kept rather than the shard blocked. */
@@ -148,7 +161,8 @@ export function makeIngestRecords(
           seen.push(record.sequenceNumber);
           continue;
         }
-        const item = toEventItem(event, eventExpiresAt(event.timestamp, now, deps.eventRetentionDays));
+        const expiresAt = eventExpiresAt(event.timestamp, now, deps.eventRetentionDays);
+        const item = eventItemOf(event, expiresAt, deps.previewIndex === true);
         const problem = checkItemLimits(item);
         if (problem === undefined) {
           const sequenceNumbers = [record.sequenceNumber];

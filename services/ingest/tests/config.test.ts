@@ -10,7 +10,17 @@ describe("loadConfig", () => {
       quarantineTable: "pia-dev-quarantine",
       eventRetentionDays: 400,
       quarantineRetentionDays: 14,
+      previewIndex: false,
     });
+  });
+
+  it.each([
+    ["true", true],
+    [" TRUE ", true],
+    ["false", false],
+    ["", false],
+  ])("reads PREVIEW_INDEX=%j as %j", (value, previewIndex) => {
+    expect(loadConfig({ ...TABLES, PREVIEW_INDEX: value }).previewIndex).toBe(previewIndex);
   });
 
   it("reads the retentions when set", () => {
@@ -38,6 +48,11 @@ describe("loadConfig", () => {
     [{ ...TABLES, EVENT_RETENTION_DAYS: "1.5" }, ["EVENT_RETENTION_DAYS"], /EVENT_RETENTION_DAYS is "1.5"/],
     [{ ...TABLES, QUARANTINE_RETENTION_DAYS: "two" }, ["QUARANTINE_RETENTION_DAYS"], /leave it unset for 14/],
     [{ ...TABLES, QUARANTINE_RETENTION_DAYS: "36501" }, ["QUARANTINE_RETENTION_DAYS"], /from 1 to 36500/],
+    [
+      { ...TABLES, PREVIEW_INDEX: "yes" },
+      ["PREVIEW_INDEX"],
+      /PREVIEW_INDEX is "yes": set it to true or false/,
+    ],
   ])("refuses %j naming %j", (env, variables, message) => {
     const error = (() => {
       try {

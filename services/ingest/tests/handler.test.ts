@@ -175,6 +175,24 @@ describe("ingest handler", () => {
     expect(new Set(namespaces)).toStrictEqual(new Set(["pia"]));
   });
 
+  it.each([
+    ["unset", undefined, undefined],
+    ["true", "true", "purchase#2024-03-14"],
+  ])("writes the byTypeDay key with PREVIEW_INDEX %s", async (_case, flag, typeDay) => {
+    if (flag !== undefined) vi.stubEnv("PREVIEW_INDEX", flag);
+    ddb.on(BatchWriteCommand).resolves({});
+    const handler = await loadHandler();
+
+    await handler({ Records: [kinesisRecord("1", JSON.stringify(pinpointEvent()))] }, context);
+
+    const [item] = ddb
+      .commandCalls(BatchWriteCommand)
+      .flatMap((call) => call.args[0].input.RequestItems?.[ENV.EVENTS_TABLE] ?? [])
+      .map((request) => request.PutRequest?.Item);
+    expect(item).toMatchObject({ eventType: "purchase" });
+    expect(item?.typeDay).toBe(typeDay);
+  });
+
   it("fails the cold start with a ConfigError naming a missing variable", async () => {
     vi.stubEnv("EVENTS_TABLE", undefined);
 

@@ -9,7 +9,11 @@ const DAY_S = 86_400;
 /** Start of NOW's UTC day, epoch seconds. */
 const TODAY_S = Date.UTC(2024, 2, 15) / 1000;
 
-function setup(tables = fakeTables(), retention = { eventRetentionDays: 400, quarantineRetentionDays: 14 }) {
+function setup(
+  tables = fakeTables(),
+  retention = { eventRetentionDays: 400, quarantineRetentionDays: 14 },
+  previewIndex?: boolean,
+) {
   const log = recordingLog();
   const ingestRecords = makeIngestRecords({
     writeEvents: tables.writeEvents,
@@ -17,6 +21,7 @@ function setup(tables = fakeTables(), retention = { eventRetentionDays: 400, qua
     now: () => NOW,
     log,
     ...retention,
+    ...(previewIndex === undefined ? {} : { previewIndex }),
   });
   return { ingestRecords, tables, log };
 }
@@ -239,6 +244,76 @@ describe("events", () => {
         failed: 0,
       },
     });
+  });
+});
+
+describe("the byTypeDay index (PREVIEW_INDEX)", () => {
+  const RETENTION = { eventRetentionDays: 400, quarantineRetentionDays: 14 };
+  const batch = [
+    record("1", pinpointEvent({ event_id: "a" })),
+    record(
+      "2",
+      pinpointEvent({
+        event_id: "b",
+        event_type: "pageview",
+        event_timestamp: Date.UTC(2023, 11, 31, 23, 59),
+      }),
+    ),
+  ];
+
+  it.each([
+    ["not set", undefined],
+    ["false", false],
+  ])("writes no typeDay when previewIndex is %s", async (_case, previewIndex) => {
+    const { ingestRecords, tables } = setup(fakeTables(), RETENTION, previewIndex);
+    await ingestRecords(batch);
+
+    expect(tables.events).toHaveLength(2);
+    for (const item of tables.events) expect(item).not.toHaveProperty("typeDay");
+  });
+
+  it("writes typeDay = <event type>#<UTC day of the event time> when previewIndex is true", async () => {
+    const { ingestRecords, tables } = setup(fakeTables(), RETENTION, true);
+    const result = await ingestRecords(batch);
+
+    expect(tables.events.map(({ sk, typeDay }) => [sk, typeDay])).toStrictEqual([
+      ["id:a", "purchase#2024-03-14"],
+      ["id:b", "pageview#2023-12-31"],
+    ]);
+    expect(result.counts).toMatchObject({ applied: 2, failed: 0 });
+  });
+
+  it.each([
+    // The index's sort key is the user key: at most 1023 bytes there, 2047 in the table.
+    ["a user key too long for the index's sort key", { endpoint: { User: { UserId: "u".repeat(1100) } } }],
+    ["an event type too long for the index's partition key", { event_type: "e".repeat(2100) }],
+  ])("stores an event with %s without typeDay, and still applies it", async (_case, fields) => {
+    const { ingestRecords, tables } = setup(fakeTables(), RETENTION, true);
+    const result = await ingestRecords([record("1", pinpointEvent(fields)), ...batch]);
+
+    expect(result.counts).toMatchObject({ applied: 3, skipped: { too_large: 0 } });
+    expect(tables.events.map(({ typeDay }) => typeDay)).toStrictEqual([
+      undefined,
+      "purchase#2024-03-14",
+      "pageview#2023-12-31",
+    ]);
+    expect(tables.events[0]).not.toHaveProperty("typeDay");
+  });
+
+  it("stores an event that fits DynamoDB's item size only without typeDay, without it", async () => {
+    const MAX_ITEM_BYTES = 400 * 1024;
+    const padded = (pad: number) => pinpointEvent({ attributes: { pad: "x".repeat(pad) } });
+    const probe = setup(fakeTables(), RETENTION, false);
+    await probe.ingestRecords([record("1", padded(1))]);
+    const size = Buffer.byteLength(JSON.stringify(probe.tables.events[0]), "utf8");
+    const fits = padded(1 + MAX_ITEM_BYTES - size - 4);
+
+    const { ingestRecords, tables } = setup(fakeTables(), RETENTION, true);
+    const result = await ingestRecords([record("1", fits)]);
+
+    expect(result.counts).toMatchObject({ applied: 1, skipped: { too_large: 0 } });
+    expect(Buffer.byteLength(JSON.stringify(tables.events[0]), "utf8")).toBe(MAX_ITEM_BYTES - 4);
+    expect(tables.events[0]).not.toHaveProperty("typeDay");
   });
 });
 

@@ -2,13 +2,14 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import { InvalidStoredRulesError } from "@pia/aws";
-import type { RulesApiConfig } from "./config.js";
+import { DEFAULT_PREVIEW_DAYS, DEFAULT_PREVIEW_MAX_EVENTS, type RulesApiConfig } from "./config.js";
 import { makeCreateRule } from "./createRule.js";
 import { makeDeleteRule } from "./deleteRule.js";
 import {
   BadRequestError,
   type FieldIssue,
   InvalidRuleError,
+  PreviewUnavailableError,
   RuleExistsError,
   RuleNotFoundError,
   RuleVersionConflictError,
@@ -27,7 +28,8 @@ import {
 } from "./httpApi.js";
 import { makeListRules } from "./listRules.js";
 import { makeListRuleVersions } from "./listRuleVersions.js";
-import type { Now, RuleStore, StoredRule } from "./ports.js";
+import type { Now, ReadEventsByTypeDay, RuleStore, StoredRule } from "./ports.js";
+import { makePreviewDraftRule } from "./previewDraftRule.js";
 import { requestAuthor } from "./requestAuthor.js";
 import { makeRestoreRuleVersion } from "./restoreRuleVersion.js";
 import { routeRequest } from "./routeRequest.js";
@@ -38,6 +40,8 @@ import { validateRule } from "./validateRule.js";
 export interface RulesApiHandlerDeps {
   readonly config: RulesApiConfig;
   readonly store: RuleStore;
+  /** The events table's `byTypeDay` index, for previews; absent: `POST /rules/preview` answers 409. */
+  readonly readEventsByTypeDay?: ReadEventsByTypeDay;
   readonly logger: Logger;
   readonly now?: Now;
 }
@@ -89,6 +93,7 @@ function errorReply(error: unknown): Reply | undefined {
   if (error instanceof BadRequestError) return { status: 400, body: { message: error.message } };
   if (error instanceof RuleNotFoundError) return { status: 404, body: { message: error.message } };
   if (error instanceof RuleExistsError) return { status: 409, body: { message: error.message } };
+  if (error instanceof PreviewUnavailableError) return { status: 409, body: { message: error.message } };
   if (error instanceof RuleVersionConflictError) {
     return {
       status: 409,
@@ -117,6 +122,12 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
   const setRuleEnabled = makeSetRuleEnabled({ store, now });
   const deleteRule = makeDeleteRule({ store, now });
   const restoreRuleVersion = makeRestoreRuleVersion({ store, now });
+  const previewDraftRule = makePreviewDraftRule({
+    readEventsByTypeDay: deps.readEventsByTypeDay,
+    now,
+    days: config.previewDays ?? DEFAULT_PREVIEW_DAYS,
+    maxEvents: config.previewMaxEvents ?? DEFAULT_PREVIEW_MAX_EVENTS,
+  });
   const expectedOf = (event: ApiEvent) => readExpectedVersion(event).expected;
 
   const setEnabled = (enabled: boolean): Route["handle"] => {
@@ -158,6 +169,21 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
       handle: async (_, event) => {
         const { rule, warnings } = validateRule(readJsonBody(event));
         return { status: 200, body: { rule, warnings } };
+      },
+    },
+    {
+      method: "POST",
+      path: "/rules/preview",
+      handle: async (_, event) => {
+        const preview = await previewDraftRule(readJsonBody(event));
+        // Counts only: the sample's user ids go to the caller, never to the logs.
+        logger.info("rule previewed", {
+          from: preview.from,
+          to: preview.to,
+          eventsRead: preview.eventsRead,
+          truncated: preview.truncated,
+        });
+        return { status: 200, body: preview };
       },
     },
     {
@@ -235,7 +261,7 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
       return answer({
         status: 404,
         body: {
-          message: `no route ${method} ${requestPath(event)}: the API serves /rules, /rules/{id}, /rules/{id}/disable, /rules/{id}/enable, /rules/{id}/versions, /rules/{id}/versions/{version}/restore and /rules/validate`,
+          message: `no route ${method} ${requestPath(event)}: the API serves /rules, /rules/{id}, /rules/{id}/disable, /rules/{id}/enable, /rules/{id}/versions, /rules/{id}/versions/{version}/restore, /rules/validate and /rules/preview`,
         },
       });
     }

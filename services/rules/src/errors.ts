@@ -79,3 +79,14 @@ export class VersionRequiredError extends Error {
 export class BadRequestError extends Error {
   override readonly name = "BadRequestError";
 }
+
+/** Previews read the events table's `byTypeDay` index, which this stage does not offer. */
+export class PreviewUnavailableError extends Error {
+  override readonly name = "PreviewUnavailableError";
+  constructor(options?: ErrorOptions) {
+    super(
+      "preview needs the events table's byTypeDay index: set EVENTS_TABLE, and deploy ingest with PIA_PREVIEW_INDEX=true",
+      options,
+    );
+  }
+}

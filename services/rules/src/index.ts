@@ -1,3 +1,4 @@
+export { BY_TYPE_DAY_INDEX, buildEventsByType } from "./adapters/buildEventsByType.js";
 export { buildRuleStore, OUTSIDE_AUTHOR, versionPartition } from "./adapters/buildRuleStore.js";
 export type { RulesApiHandlerDeps } from "./buildRulesApiHandler.js";
 export { buildRulesApiHandler } from "./buildRulesApiHandler.js";
@@ -5,5 +6,7 @@ export type { RulesApiConfig } from "./config.js";
 export { loadConfig } from "./config.js";
 export type { FieldIssue } from "./errors.js";
 export type { ApiEvent, ApiResult } from "./httpApi.js";
-export type { ChangeKind, RuleStore, RuleVersion, StoredRule } from "./ports.js";
+export type { ChangeKind, ReadEventsByTypeDay, RuleStore, RuleVersion, StoredRule } from "./ports.js";
+export type { RulePreviewAnswer } from "./previewDraftRule.js";
+export { makePreviewDraftRule, PREVIEW_SAMPLE_SIZE } from "./previewDraftRule.js";
 export { validateRule } from "./validateRule.js";

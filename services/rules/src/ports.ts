@@ -1,4 +1,4 @@
-import type { Rule } from "@pia/core";
+import type { PiaEvent, Rule } from "@pia/core";
 
 /** A rule as the API shows it: the canonical rule and its version, the number to send back to change it. */
 export interface StoredRule {
@@ -71,6 +71,13 @@ export interface RuleStore {
     author: Author,
   ): Promise<ChangeResult>;
 }
+
+/**
+ * The stored events of one event type whose UTC day is `day` (`YYYY-MM-DD`), from the events
+ * table's `byTypeDay` index, page after page. Throws `PreviewUnavailableError` when there is no
+ * such index to read.
+ */
+export type ReadEventsByTypeDay = (eventType: string, day: string) => AsyncIterable<PiaEvent>;
 
 /** The clock: epoch milliseconds. */
 export type Now = () => number;

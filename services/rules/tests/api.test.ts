@@ -3,8 +3,10 @@ import {
   DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
+  ScanCommand,
   TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { toEventItem } from "@pia/aws";
 import type { Rule } from "@pia/core";
 import { counterKey } from "@pia/core";
 import { mockClient } from "aws-sdk-client-mock";
@@ -154,5 +156,54 @@ describe("the Lambda entry (handlers/api.ts)", () => {
       }),
     );
     expect((await call("POST", "/rules", { body: RULE })).status).toBe(status);
+  });
+
+  it("previews by query on the events table's byTypeDay index when EVENTS_TABLE is set", async () => {
+    vi.stubEnv("EVENTS_TABLE", "pia-test-events");
+    vi.stubEnv("PREVIEW_DAYS", "2");
+    const item = toEventItem(
+      {
+        identity: "id:1",
+        appId: "app-1",
+        userId: "u1",
+        eventType: "pageview",
+        timestamp: Date.UTC(2030, 0, 1, 1),
+        attributes: {},
+        metrics: [],
+      },
+      2_000_000_000,
+      { typeDay: true },
+    );
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [item], LastEvaluatedKey: { pk: item.pk, sk: item.sk, typeDay: item.typeDay } })
+      .resolves({ Items: [] });
+
+    const answer = await call("POST", "/rules/preview", { body: { ...RULE, count: { op: ">=", value: 1 } } });
+
+    expect(answer).toMatchObject({
+      status: 200,
+      body: { qualifying: 1, eventsRead: 1, from: "2030-01-01", to: "2030-01-02" },
+    });
+    const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    const query = (day: string) => ({
+      TableName: "pia-test-events",
+      IndexName: "byTypeDay",
+      KeyConditionExpression: "typeDay = :k",
+      ExpressionAttributeValues: { ":k": `pageview#${day}` },
+    });
+    expect(queries).toEqual([
+      query("2030-01-01"),
+      { ...query("2030-01-01"), ExclusiveStartKey: { pk: item.pk, sk: item.sk, typeDay: item.typeDay } },
+      query("2030-01-02"),
+    ]);
+    expect(ddb.commandCalls(ScanCommand)).toHaveLength(0);
+  });
+
+  it("answers 409 to a preview without EVENTS_TABLE, reading nothing", async () => {
+    const answer = await call("POST", "/rules/preview", { body: RULE });
+    expect(answer.status).toBe(409);
+    expect(answer.body.message).toMatch(/set EVENTS_TABLE, and deploy ingest with PIA_PREVIEW_INDEX=true/);
+    expect(ddb.calls()).toHaveLength(0);
   });
 });

@@ -11,11 +11,54 @@ describe("loadConfig", () => {
     ).toEqual({
       rulesTable: "pia-prod-rules",
       allowedOrigins: ["https://rules.example.com", "http://localhost:5173"],
+      previewDays: 30,
+      previewMaxEvents: 200_000,
     });
   });
 
   it("has no allowed origin when ALLOWED_ORIGIN is unset", () => {
     expect(loadConfig({ RULES_TABLE: "t" }).allowedOrigins).toEqual([]);
+  });
+
+  it("reads the events table and the preview limits", () => {
+    expect(
+      loadConfig({
+        RULES_TABLE: "t",
+        EVENTS_TABLE: " pia-prod-events ",
+        PREVIEW_DAYS: "400",
+        PREVIEW_MAX_EVENTS: "1000",
+      }),
+    ).toEqual({
+      rulesTable: "t",
+      allowedOrigins: [],
+      eventsTable: "pia-prod-events",
+      previewDays: 400,
+      previewMaxEvents: 1000,
+    });
+    expect(loadConfig({ RULES_TABLE: "t", EVENTS_TABLE: "" })).not.toHaveProperty("eventsTable");
+  });
+
+  it.each([
+    [
+      { PREVIEW_DAYS: "0" },
+      "PREVIEW_DAYS",
+      /"0": set it to a whole number of days from 1 to 400, or leave it unset for 30/,
+    ],
+    [{ PREVIEW_DAYS: "401" }, "PREVIEW_DAYS", /from 1 to 400/],
+    [
+      { PREVIEW_MAX_EVENTS: "1e6" },
+      "PREVIEW_MAX_EVENTS",
+      /events from 1 to 1000000, or leave it unset for 200000/,
+    ],
+  ])("refuses %j", (env, variable, problem) => {
+    let error: unknown;
+    try {
+      loadConfig({ RULES_TABLE: "t", ...env });
+    } catch (e: unknown) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([{ variable, problem: expect.stringMatching(problem) }]);
   });
 
   it("names every variable at fault at once", () => {

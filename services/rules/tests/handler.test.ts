@@ -1,9 +1,11 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { InvalidStoredRulesError } from "@pia/aws";
-import type { Rule } from "@pia/core";
+import type { PiaEvent, Rule } from "@pia/core";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { buildRulesApiHandler } from "../src/buildRulesApiHandler.js";
 import type { RulesApiConfig } from "../src/config.js";
+import { PreviewUnavailableError } from "../src/errors.js";
+import type { ReadEventsByTypeDay } from "../src/ports.js";
 import { apiEvent, context, type EventOptions, USER_ARN } from "./events.js";
 import { fakeStore } from "./fakeStore.js";
 
@@ -526,6 +528,128 @@ describe("who made a change", () => {
     const created = await t.call("POST", "/rules", { body: DRAFT, authorizer });
     expect(created.body.updatedBy).toBe(by);
     expect(t.versions.get("views")?.[0]?.by).toBe(by);
+  });
+});
+
+describe("POST /rules/preview", () => {
+  const PREVIEW_MESSAGE =
+    "preview needs the events table's byTypeDay index: set EVENTS_TABLE, and deploy ingest with PIA_PREVIEW_INDEX=true";
+
+  function pageview(userId: string, minutesAgo: number): PiaEvent {
+    return {
+      identity: `id:${userId}-${minutesAgo}`,
+      appId: "app-1",
+      userId,
+      eventType: "pageview",
+      timestamp: NOW - minutesAgo * 60_000,
+      attributes: {},
+      metrics: [],
+    };
+  }
+
+  /** The API with an index holding these events (today's, whatever day is asked), or none at all. */
+  function previewApi(events: PiaEvent[] | undefined, read?: ReadEventsByTypeDay) {
+    const asked: string[] = [];
+    const index: ReadEventsByTypeDay = async function* (eventType, day) {
+      asked.push(`${eventType}#${day}`);
+      if (day === "2030-01-02") yield* (events ?? []).filter((e) => e.eventType === eventType);
+    };
+    const handler = buildRulesApiHandler({
+      config: { rulesTable: "pia-test-rules", allowedOrigins: [ORIGIN], previewDays: 7 },
+      store: fakeStore().store,
+      ...(events === undefined && read === undefined ? {} : { readEventsByTypeDay: read ?? index }),
+      logger: new Logger({ serviceName: "pia-rules", logLevel: "INFO" }),
+      now: () => NOW,
+    });
+    const call = async (options: EventOptions) => {
+      const result = await handler(apiEvent("POST", "/rules/preview", options), context);
+      return {
+        status: result.statusCode,
+        headers: result.headers ?? {},
+        body: result.body === undefined ? undefined : JSON.parse(result.body),
+      };
+    };
+    return { call, asked };
+  }
+
+  it("answers how many users would qualify today, a sample of them, and what was read", async () => {
+    const events = [
+      ...[1, 2, 3, 4].map((minutes) => pageview("secret-user-b", minutes)),
+      ...[1, 2, 3].map((minutes) => pageview("secret-user-c", minutes)),
+      ...[1, 2, 3, 4, 5].map((minutes) => pageview("secret-user-a", minutes)),
+      pageview("secret-user-a", -5),
+    ];
+    const t = previewApi(events);
+
+    const answer = await t.call({ body: DRAFT, headers: { origin: ORIGIN } });
+
+    expect(answer.status).toBe(200);
+    expect(answer.headers["access-control-allow-origin"]).toBe(ORIGIN);
+    expect(answer.body).toStrictEqual({
+      qualifying: 2,
+      sample: [
+        { appId: "app-1", userId: "secret-user-a" },
+        { appId: "app-1", userId: "secret-user-b" },
+      ],
+      usersSeen: 3,
+      eventsRead: 13,
+      from: "2029-12-27",
+      to: "2030-01-02",
+      truncated: false,
+    });
+    expect(t.asked).toHaveLength(7);
+    // The sample goes to the caller only: the logs have counts, never user ids.
+    const logged = output.join("");
+    expect(logged).not.toContain("secret-user");
+    const lines = output.flatMap((chunk) => chunk.split("\n")).filter((line) => line.trim() !== "");
+    expect(lines.map((line) => JSON.parse(line))).toContainEqual(
+      expect.objectContaining({
+        message: "rule previewed",
+        from: "2029-12-27",
+        to: "2030-01-02",
+        eventsRead: 13,
+        truncated: false,
+      }),
+    );
+  });
+
+  it("answers 409 when the stage has no events table (EVENTS_TABLE unset)", async () => {
+    const answer = await previewApi(undefined).call({ body: DRAFT });
+    expect(answer).toMatchObject({ status: 409, body: { message: PREVIEW_MESSAGE } });
+  });
+
+  it("answers 409 when the events table has no byTypeDay index", async () => {
+    const missing: ReadEventsByTypeDay = async function* () {
+      yield* [];
+      throw new PreviewUnavailableError({ cause: new Error("The table does not have the specified index") });
+    };
+    const answer = await previewApi(undefined, missing).call({ body: DRAFT });
+    expect(answer).toMatchObject({ status: 409, body: { message: PREVIEW_MESSAGE } });
+  });
+
+  it("refuses an invalid draft with every error by field, as POST /rules/validate does", async () => {
+    const t = previewApi([]);
+    const refused = await t.call({
+      body: { ...DRAFT, action: { type: "event" }, window: { from: "2030-02-30" } },
+    });
+
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toBe("the rule is invalid: fix every error listed");
+    expect(refused.body.errors.map((error: { path: string }) => error.path)).toEqual(
+      (
+        await api().call("POST", "/rules/validate", {
+          body: { ...DRAFT, action: { type: "event" }, window: { from: "2030-02-30" } },
+        })
+      ).body.errors.map((error: { path: string }) => error.path),
+    );
+    expect(refused.body.errors.length).toBeGreaterThan(1);
+    expect(t.asked).toStrictEqual([]);
+  });
+
+  it("refuses a request without a JSON body with 400", async () => {
+    const t = previewApi([]);
+    expect((await t.call({})).status).toBe(400);
+    expect((await t.call({ rawBody: "{" })).status).toBe(400);
   });
 });
 
