@@ -61,6 +61,15 @@ export default defineConfig({
       },
       {
         test: {
+          name: "bench",
+          root: "packages/bench",
+          include: ["tests/**/*.test.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: "deploy",
           root: "packages/deploy",
           include: ["tests/**/*.test.ts"],

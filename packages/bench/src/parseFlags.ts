@@ -1,0 +1,30 @@
+import { parseArgs } from "node:util";
+import { UsageError } from "./UsageError.js";
+
+/** Flag name -> kind: `string` takes a value, `boolean` does not. */
+export type FlagSpec = Readonly<Record<string, "string" | "boolean">>;
+export type FlagValues<T extends FlagSpec> = { [K in keyof T]?: T[K] extends "boolean" ? boolean : string };
+
+/**
+ * Parses a command's flags strictly (no positionals, no unknown flags); `pnpm x -- --flag` passes
+ * the `--` through, so a leading one is dropped. Any problem is a `UsageError`.
+ */
+export function parseFlags<const T extends FlagSpec>(argv: readonly string[], spec: T): FlagValues<T> {
+  const args = argv[0] === "--" ? argv.slice(1) : [...argv];
+  const options = Object.fromEntries(Object.entries(spec).map(([name, type]) => [name, { type }]));
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as FlagValues<T>;
+  } catch (error: unknown) {
+    throw new UsageError(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+}
+
+/** A whole-number flag (`20000` or `20_000`), at least `min`; `fallback` when absent. */
+export function wholeNumberFlag(name: string, text: string | undefined, fallback: number, min = 1): number {
+  if (text === undefined) return fallback;
+  const value = Number(text.replaceAll("_", ""));
+  if (text.trim() === "" || !Number.isSafeInteger(value) || value < min) {
+    throw new UsageError(`--${name} must be a whole number >= ${min}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}

@@ -1,0 +1,155 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Engine, type EngineSummary, formatNotification, parseRulesCsv } from "@pia/core";
+import {
+  type FaultKind,
+  type Faults,
+  type LocalRound,
+  type LocalRunSummary,
+  runLocalPipeline,
+} from "@pia/local-runtime";
+import { generateSampleRulesCsv } from "@pia/sample";
+import { SoakBalance } from "./soakBalance.js";
+import { generateSoakRound, type SoakRoundSettings } from "./soakRound.js";
+import { SoakTail } from "./soakTail.js";
+
+/** Every fault the local runtime can inject, often enough that a short soak meets each of them. */
+export const SOAK_FAULTS: Faults = {
+  duplicateKinesisBatches: true,
+  duplicateStreamBatches: true,
+  failAfterWriteEvery: 13,
+  failSendEvery: 5,
+  redeliverMessages: true,
+  throttleDynamoDbEvery: 17,
+  throttleSinkEvery: 3,
+  crashMidBatchEvery: 4,
+};
+
+export interface SoakOptions extends SoakRoundSettings {
+  /** No round starts once this much time has passed since the soak started, ms. */
+  readonly durationMs?: number;
+  /** No more rounds than this. Without `durationMs` nor `rounds`, one round. */
+  readonly rounds?: number;
+  readonly faults?: Faults;
+  /** Called after each round has drained and been compared. */
+  readonly onRound?: (progress: SoakProgress) => void;
+}
+
+export interface SoakProgress {
+  readonly round: number;
+  readonly records: number;
+  readonly expected: number;
+  readonly delivered: number;
+  readonly missing: number;
+  readonly extra: number;
+  readonly faultsInjected: number;
+  readonly elapsedMs: number;
+}
+
+export interface SoakResult {
+  readonly rounds: number;
+  /** Lines fed, malformed ones included. */
+  readonly records: number;
+  /** How the engine read them (the same for the pipeline): applied, duplicate, ignored, skipped. */
+  readonly engine: EngineSummary;
+  readonly pipeline: LocalRunSummary;
+  readonly faultsByKind: Readonly<Record<FaultKind | "malformedRecord", number>>;
+  readonly expected: number;
+  readonly delivered: number;
+  /** Notifications the engine gave and the pipeline did not (lost), at the end. */
+  readonly missing: number;
+  /** Notifications the pipeline delivered beyond the engine's (doubled or wrong), at the end. */
+  readonly extra: number;
+  /** `missing` + `extra`: must be 0. */
+  readonly mismatches: number;
+  /** Rounds after which the two sides differed: each round is drained before it is compared. */
+  readonly roundsMismatched: number;
+  /**
+   * No mismatch at the end nor after any round, no batch given up, no dead letter: a batch given
+   * up could lose events that no notification depended on yet.
+   */
+  readonly clean: boolean;
+  /** Some lines out of balance: + missing, - extra. */
+  readonly samples: Array<[string, number]>;
+  readonly elapsedMs: number;
+}
+
+/**
+ * Soaks the local pipeline: round after round of fresh records, with faults injected all along,
+ * through one long-running pipeline (one stack, one stream position), and after each round compares
+ * every notification delivered so far with what the in-memory engine (`pia simulate`) gives on the
+ * same records. The sample rules cover every kind of rule: lifetime, reset, window and closing.
+ */
+export async function soakPipeline(options: SoakOptions): Promise<SoakResult> {
+  const started = performance.now();
+  const elapsed = () => performance.now() - started;
+  const rules = parseRulesCsv(generateSampleRulesCsv()).rules;
+  const engine = new Engine(rules);
+  const balance = new SoakBalance();
+  const dir = await mkdtemp(join(tmpdir(), "pia-soak-"));
+  const out = join(dir, "notifications.ndjson");
+  const tail = new SoakTail(out);
+  const maxRounds = options.rounds ?? (options.durationMs === undefined ? 1 : Number.POSITIVE_INFINITY);
+  let round = 0;
+  let records = 0;
+  let malformed = 0;
+  let roundsMismatched = 0;
+
+  async function* rounds(): AsyncGenerator<LocalRound> {
+    while (round < maxRounds && (options.durationMs === undefined || elapsed() < options.durationMs)) {
+      const { lines, now, malformed: bad } = generateSoakRound(options, round);
+      for (const line of lines) balance.expect(engine.ingest(line).map(formatNotification));
+      balance.expect(engine.close(now).map(formatNotification));
+      records += lines.length;
+      malformed += bad;
+      yield { lines, now };
+    }
+  }
+
+  try {
+    const pipeline = await runLocalPipeline({
+      rules,
+      out,
+      rounds: rounds(),
+      onRound: async (summary) => {
+        balance.deliver(await tail.readNewLines());
+        round++;
+        if (balance.missing + balance.extra > 0) roundsMismatched++;
+        options.onRound?.({
+          round,
+          records,
+          expected: balance.expected,
+          delivered: balance.delivered,
+          missing: balance.missing,
+          extra: balance.extra,
+          faultsInjected: summary.faultsInjected + malformed,
+          elapsedMs: elapsed(),
+        });
+      },
+      kinesisBatchSize: 200,
+      streamBatchSize: 100,
+      faults: options.faults ?? SOAK_FAULTS,
+    });
+    const mismatches = balance.missing + balance.extra;
+    const { onFailure, deadLetters } = pipeline;
+    return {
+      rounds: round,
+      records,
+      engine: engine.summary(),
+      pipeline,
+      faultsByKind: { ...pipeline.faultsByKind, malformedRecord: malformed },
+      expected: balance.expected,
+      delivered: balance.delivered,
+      missing: balance.missing,
+      extra: balance.extra,
+      mismatches,
+      roundsMismatched,
+      clean: mismatches + roundsMismatched + onFailure.kinesis + onFailure.stream + deadLetters === 0,
+      samples: balance.samples(5),
+      elapsedMs: elapsed(),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
