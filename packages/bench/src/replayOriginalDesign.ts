@@ -16,7 +16,7 @@ import {
   type Rule,
 } from "@pia/core";
 // The very counter `runLocalPipeline` puts on the pipeline's clients, so both designs are counted alike.
-import { emptyTally, type RequestTally, tallyDynamoDb } from "../../local-runtime/src/tallyRequests.js";
+import { emptyTally, type RequestTally, tallyDynamoDb } from "@pia/local-runtime";
 import { createOriginalTables, type OriginalTables } from "./createOriginalTables.js";
 
 export interface OriginalReplayOptions {

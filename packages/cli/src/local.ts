@@ -1,8 +1,11 @@
-import { rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigError } from "@pia/aws";
 import { formatIssue, type SinkName } from "@pia/core";
 import type { LocalRunSummary } from "@pia/local-runtime";
-import { runLocalPipeline } from "@pia/local-runtime";
+import { runLocalPipeline, serveRulesUi } from "@pia/local-runtime";
 import { loadSinkConfig, type SinkConfig } from "@pia/notifier";
 import { UsageError } from "./errors.js";
 import { loadRulesFile } from "./loadRulesFile.js";
@@ -19,12 +22,14 @@ export interface LocalOptions {
   readonly sink?: SinkConfig;
 }
 
-/** `pia local`'s flags. */
+/** `pia local`'s flags (`--rules`, `--events` and `--out` are required without `--ui`). */
 export interface LocalFlags {
-  readonly rules: string;
-  readonly events: string;
-  readonly out: string;
+  readonly rules?: string;
+  readonly events?: string;
+  readonly out?: string;
   readonly now?: string;
+  readonly ui?: boolean;
+  readonly port: number;
   readonly sink: SinkName;
   readonly pinpointApp?: string;
   readonly profilesDomain?: string;
@@ -91,6 +96,94 @@ export async function runLocal(options: LocalOptions): Promise<LocalRunSummary> 
   }
 }
 
+export interface LocalUiOptions {
+  readonly rulesFile?: string;
+  readonly eventsFile?: string;
+  /** The file sink's NDJSON (replaced); default: a temporary file, removed at the end. */
+  readonly out?: string;
+  /** The schedule's clock for the run, and the rules API's: previews' "today", changes' time. */
+  readonly clock: () => number;
+  /** The editor's port on localhost; 0 picks a free one. */
+  readonly port: number;
+  readonly stdout: NodeJS.WriteStream;
+  readonly stderr: NodeJS.WriteStream;
+  readonly sink?: SinkConfig;
+  /** Settles when serving should stop (`pia`: at Ctrl-C); given the editor's URL. */
+  readonly untilStopped: (url: string) => Promise<void>;
+}
+
+function portInUse(port: number): UsageError {
+  return new UsageError(
+    `--port ${port}: the port is in use; stop what listens there or choose another port (--port 0 picks a free one)`,
+  );
+}
+
+/** Fails before the stack starts when the port is taken (the server binds it only after the run). */
+async function checkPortFree(port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "EADDRINUSE" ? portInUse(port) : error),
+    );
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve()));
+  });
+}
+
+/**
+ * `pia local --ui`: the local stack, with the rules pushed and the events run through the pipeline
+ * when given (ingest writes the preview index, so previews see them), then the rules editor and
+ * the rules API (the real handler, on the same tables) on http://localhost:PORT until
+ * `untilStopped` settles; then everything stops.
+ */
+export async function runLocalUi(options: LocalUiOptions): Promise<LocalRunSummary> {
+  await checkPortFree(options.port);
+  const { rules, warnings } =
+    options.rulesFile === undefined ? { rules: [], warnings: [] } : await loadRulesFile(options.rulesFile);
+  for (const warning of warnings) options.stderr.write(`${formatIssue(warning, options.rulesFile)}\n`);
+  const temporary = options.out === undefined ? await mkdtemp(join(tmpdir(), "pia-ui-")) : undefined;
+  const out = options.out ?? join(temporary ?? "", "notifications.ndjson");
+  await rm(out, { force: true });
+  const progress = startProgress(options.stderr, "records fed");
+  try {
+    return await runLocalPipeline({
+      rules,
+      lines: options.eventsFile === undefined ? [] : readLines(options.eventsFile),
+      out,
+      now: options.clock(),
+      previewIndex: true,
+      ...(options.sink === undefined ? {} : { sink: options.sink }),
+      kinesisBatchSize: 1000,
+      streamBatchSize: 1000,
+      onProgress: (n) => progress.tick(n),
+      onDrained: async (stack, summary) => {
+        progress.stop();
+        if (options.eventsFile !== undefined) {
+          // No notification, no file: the file sink creates it on its first line.
+          const counts = await countByRule(out);
+          options.stderr.write(`${formatLocalSummary(summary, counts)}\n`);
+        }
+        const ui = await serveRulesUi({ stack, port: options.port, now: options.clock }).catch(
+          (error: unknown) => {
+            throw (error as NodeJS.ErrnoException).code === "EADDRINUSE" ? portInUse(options.port) : error;
+          },
+        );
+        options.stdout.write(
+          `rules editor: ${ui.url} (the rules API is under it; Ctrl-C stops everything)\n`,
+        );
+        try {
+          await options.untilStopped(ui.url);
+        } finally {
+          await ui.close();
+        }
+      },
+    });
+  } finally {
+    progress.stop();
+    if (temporary !== undefined) await rm(temporary, { recursive: true, force: true });
+  }
+}
+
 const number = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 1 });
 
 /** The human summary: records in, skipped by reason, notifications by rule, cost per 1,000 events. */
@@ -133,10 +226,15 @@ export function formatLocalSummary(
 /** Notifications per rule in an NDJSON file of notifications (the file sink's output). */
 export async function countByRule(file: string): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  for await (const line of readLines(file)) {
-    if (line.trim() === "") continue;
-    const { ruleId } = JSON.parse(line) as { ruleId: string };
-    counts.set(ruleId, (counts.get(ruleId) ?? 0) + 1);
+  try {
+    for await (const line of readLines(file)) {
+      if (line.trim() === "") continue;
+      const { ruleId } = JSON.parse(line) as { ruleId: string };
+      counts.set(ruleId, (counts.get(ruleId) ?? 0) + 1);
+    }
+  } catch (error: unknown) {
+    // The file sink creates its file with the first notification: none is no file.
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
   return counts;
 }

@@ -4,7 +4,14 @@ import { dlqList, dlqRedrive, type QueueFlags } from "./dlqCommands.js";
 import { EXIT, UsageError } from "./errors.js";
 import { formatSummary } from "./formatSummary.js";
 import { loadRulesFile } from "./loadRulesFile.js";
-import { countByRule, formatLocalSummary, type LocalFlags, localSinkConfig, runLocal } from "./local.js";
+import {
+  countByRule,
+  formatLocalSummary,
+  type LocalFlags,
+  localSinkConfig,
+  runLocal,
+  runLocalUi,
+} from "./local.js";
 import { parseNow } from "./parseNow.js";
 import { RulesTableError } from "./RulesTableError.js";
 import { type Env, resolveRulesTarget, type TableFlags } from "./resolveRulesTarget.js";
@@ -35,6 +42,27 @@ export interface CliDeps {
   readonly openHoneycodeRows?: OpenHoneycodeRows;
   /** Environment variables (default: `process.env`). */
   readonly env?: Env;
+  /** Settles when `pia local --ui` should stop serving (default: at Ctrl-C or SIGTERM). */
+  readonly untilStopped?: (url: string) => Promise<void>;
+}
+
+/** Settles at the first SIGINT (Ctrl-C) or SIGTERM, which then no longer end the process. */
+function untilInterrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+function portNumber(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value > 65_535) throw new InvalidArgumentError("expected a port, 0 to 65535");
+  return value;
 }
 
 function wholeNumber(min: number) {
@@ -110,12 +138,21 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
     .description(
       "Run the whole pipeline locally (DynamoDB Local + a local SQS, the services' real handlers); same output as simulate",
     )
-    .requiredOption("--rules <file>", "rules: .csv (12/13-column table), .json or .yaml (canonical)")
-    .requiredOption("--events <file>", "NDJSON, one Pinpoint event-stream record per line (.gz accepted)")
-    .requiredOption("--out <file>", "the file sink: notifications as NDJSON (replaced)")
+    .option("--rules <file>", "rules: .csv (12/13-column table), .json or .yaml (canonical)")
+    .option("--events <file>", "NDJSON, one Pinpoint event-stream record per line (.gz accepted)")
+    .option("--out <file>", "the file sink: notifications as NDJSON (replaced)")
     .option(
       "--now <iso>",
       "the schedule's clock for closing rules; no offset means UTC (default: the real time)",
+    )
+    .option(
+      "--ui",
+      "then serve the rules editor and API on http://localhost:PORT over the stack until Ctrl-C (--rules, --events and --out optional; --now is also the API's clock)",
+    )
+    .addOption(
+      new Option("--port <n>", "the rules editor's port with --ui (0: any free port)")
+        .argParser(portNumber)
+        .default(8787),
     )
     .addOption(
       new Option(
@@ -133,16 +170,45 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
     .option("--webhook-secret-parameter <name>", "webhook: SSM SecureString holding the HMAC secret")
     .option("--webhook-secret-id <id>", "webhook: Secrets Manager secret holding the HMAC secret")
     .action(async (options: LocalFlags) => {
+      if (options.ui === true) {
+        const now = options.now === undefined ? undefined : parseNow(options.now);
+        await runLocalUi({
+          ...(options.rules === undefined ? {} : { rulesFile: options.rules }),
+          ...(options.events === undefined ? {} : { eventsFile: options.events }),
+          ...(options.out === undefined ? {} : { out: options.out }),
+          clock: now === undefined ? io.now : () => now,
+          port: options.port,
+          stdout: io.stdout,
+          stderr: io.stderr,
+          ...(options.sink === "file" ? {} : { sink: localSinkConfig(options, env) }),
+          untilStopped: deps.untilStopped ?? untilInterrupted,
+        });
+        if (options.out !== undefined) io.stderr.write(`notifications written to ${options.out}\n`);
+        return;
+      }
+      const { rules, events, out } = options;
+      if (rules === undefined || events === undefined || out === undefined) {
+        const missing = Object.entries({
+          "--rules <file>": rules,
+          "--events <file>": events,
+          "--out <file>": out,
+        })
+          .filter(([, value]) => value === undefined)
+          .map(([flag]) => `'${flag}'`);
+        throw new UsageError(
+          `required option${missing.length === 1 ? "" : "s"} ${missing.join(", ")} not specified (only --ui runs without them)`,
+        );
+      }
       const summary = await runLocal({
-        rulesFile: options.rules,
-        eventsFile: options.events,
-        out: options.out,
+        rulesFile: rules,
+        eventsFile: events,
+        out,
         now: options.now === undefined ? io.now() : parseNow(options.now),
         stderr: io.stderr,
         ...(options.sink === "file" ? {} : { sink: localSinkConfig(options, env) }),
       });
-      io.stderr.write(`${formatLocalSummary(summary, await countByRule(options.out))}\n`);
-      io.stderr.write(`notifications written to ${options.out}\n`);
+      io.stderr.write(`${formatLocalSummary(summary, await countByRule(out))}\n`);
+      io.stderr.write(`notifications written to ${out}\n`);
     });
 
   const dlq = program

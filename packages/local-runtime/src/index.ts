@@ -8,4 +8,6 @@ export type {
   LocalRunSummary,
 } from "./runLocalPipeline.js";
 export { runLocalPipeline } from "./runLocalPipeline.js";
+export { type RulesUi, type RulesUiOptions, serveRulesUi } from "./serveRulesUi.js";
 export type { RequestTally } from "./tallyRequests.js";
+export { emptyTally, tallyDynamoDb } from "./tallyRequests.js";

@@ -73,6 +73,13 @@ export interface LocalRunSettings {
   readonly faults?: Faults;
   /** Called with the number of records fed so far. */
   readonly onProgress?: (records: number) => void;
+  /** Ingest writes the events table's preview index (`PREVIEW_INDEX=true`), which rule previews query. */
+  readonly previewIndex?: boolean;
+  /**
+   * Called once the last round has drained, with the running stack and the summary; the stack
+   * stops, and the run returns that summary, when it settles (`pia local --ui` serves meanwhile).
+   */
+  readonly onDrained?: (stack: LocalStack, summary: LocalRunSummary) => Promise<void>;
 }
 
 export interface LocalRunSummary {
@@ -177,6 +184,7 @@ async function runOnStack(
       quarantineTable: tableNames.quarantine,
       eventRetentionDays: 400,
       quarantineRetentionDays: 14,
+      previewIndex: options.previewIndex === true,
     },
     dynamodb,
     logger,
@@ -514,7 +522,9 @@ async function runOnStack(
       rounds++;
       if ("rounds" in options) await options.onRound?.(await summarize());
     }
-    return await summarize();
+    const summary = await summarize();
+    await options.onDrained?.(stack, summary);
+    return summary;
   } finally {
     handlerDynamo.destroy();
     deciderSqs.destroy();

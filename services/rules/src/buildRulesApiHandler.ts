@@ -33,6 +33,7 @@ import { makePreviewDraftRule } from "./previewDraftRule.js";
 import { requestAuthor } from "./requestAuthor.js";
 import { makeRestoreRuleVersion } from "./restoreRuleVersion.js";
 import { routeRequest } from "./routeRequest.js";
+import { makeServeEditor } from "./serveEditor.js";
 import { makeSetRuleEnabled } from "./setRuleEnabled.js";
 import { makeUpdateRule } from "./updateRule.js";
 import { validateRule } from "./validateRule.js";
@@ -128,6 +129,8 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
     days: config.previewDays ?? DEFAULT_PREVIEW_DAYS,
     maxEvents: config.previewMaxEvents ?? DEFAULT_PREVIEW_MAX_EVENTS,
   });
+  // The editor's page and assets, served from the function's `editor/` folder.
+  const serveEditor = makeServeEditor();
   const expectedOf = (event: ApiEvent) => readExpectedVersion(event).expected;
 
   const setEnabled = (enabled: boolean): Route["handle"] => {
@@ -244,6 +247,8 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
   ];
 
   async function respond(event: ApiEvent): Promise<ApiResult> {
+    const asset = await serveEditor(event);
+    if (asset !== undefined) return asset;
     const method = event.requestContext.http.method.toUpperCase();
     const cors = corsHeaders(event, config.allowedOrigins);
     const match = routeRequest(routes, method, requestPath(event));

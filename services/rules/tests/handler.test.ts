@@ -700,3 +700,26 @@ describe("failures and logs", () => {
     }
   });
 });
+
+describe("the editor's files", () => {
+  it("serves the page and its assets from EDITOR_DIR before any API route, without credentials", async () => {
+    vi.stubEnv("EDITOR_DIR", new URL("../editor", import.meta.url).pathname);
+    const handler = buildRulesApiHandler({
+      config: { rulesTable: "pia-test-rules", allowedOrigins: [] },
+      store: fakeStore().store,
+      logger: new Logger({ serviceName: "pia-rules", logLevel: "INFO" }),
+      now: () => NOW,
+    });
+
+    const page = await handler(apiEvent("GET", "/"), context);
+    const script = await handler(apiEvent("GET", "/editor.js"), context);
+
+    expect(page).toMatchObject({ statusCode: 200, headers: { "content-type": "text/html; charset=utf-8" } });
+    expect(page.body).toContain("<script");
+    expect(script).toMatchObject({
+      statusCode: 200,
+      headers: { "content-type": "text/javascript; charset=utf-8" },
+    });
+    vi.unstubAllEnvs();
+  });
+});

@@ -1,0 +1,156 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../src/runCli.js";
+
+function capture(): { stream: NodeJS.WriteStream; text: () => string } {
+  const stream = new PassThrough();
+  const chunks: Buffer[] = [];
+  stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+  return {
+    stream: stream as unknown as NodeJS.WriteStream,
+    text: () => Buffer.concat(chunks).toString("utf8"),
+  };
+}
+
+async function pia(argv: string[], untilStopped?: (url: string) => Promise<void>) {
+  const stdout = capture();
+  const stderr = capture();
+  const code = await runCli(
+    argv,
+    { stdout: stdout.stream, stderr: stderr.stream, now: () => Date.UTC(2030, 0, 1) },
+    untilStopped === undefined ? {} : { untilStopped },
+  );
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+const RULES_CSV = [
+  "RuleType,EventName,AttributeName,AttributeValue,Operator-C,Target-C,Operator-V,Target-V,ResetWhenReachTarget,StartDate,FinishDate,Key",
+  "aggregator,pageview,na,999,greater,1,na,999,no,9999-99-99,9999-99-99,aggregatorpageview",
+  "date,purchase,product,chair,na,999,smaller,100,no,2021-01-01,2021-01-31,cheap-chairs",
+].join("\n");
+
+const event = (type: string, ts: string, user = "u1") =>
+  JSON.stringify({
+    event_type: type,
+    event_timestamp: Date.parse(ts),
+    endpoint: { Id: `ep-${user}`, User: { UserId: user } },
+    application: { app_id: "app" },
+  });
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "pia-cli-ui-"));
+  await writeFile(join(dir, "rules.csv"), RULES_CSV);
+  await writeFile(
+    join(dir, "events.ndjson"),
+    [
+      event("pageview", "2021-01-01T00:00:00Z"),
+      event("pageview", "2021-01-02T00:00:00Z"),
+      event("pageview", "2021-01-03T00:00:00Z", "u2"),
+      "{broken",
+    ].join("\n"),
+  );
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe("pia local flags", () => {
+  it("requires --rules, --events and --out without --ui, naming every missing one", async () => {
+    const result = await pia(["local", "--events", "e.ndjson"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("required options '--rules <file>', '--out <file>' not specified");
+    expect(result.stderr).toContain("--ui");
+  });
+
+  it.each(["70000", "-1", "http"])("refuses --port %s", async (port) => {
+    const result = await pia(["local", "--ui", "--port", port]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("expected a port, 0 to 65535");
+  });
+
+  it("exits 2 before starting the stack when the port is in use", async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const started = Date.now();
+      const result = await pia(["local", "--ui", "--port", String(port)], async () => {
+        throw new Error("must not serve");
+      });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`--port ${port}: the port is in use`);
+      // DynamoDB Local alone takes seconds to start.
+      expect(Date.now() - started).toBeLessThan(1_000);
+    } finally {
+      taken.close();
+    }
+  });
+});
+
+describe("pia local --ui", () => {
+  it("runs the events, then serves the editor and the rules API on the stack until stopped", async () => {
+    let served: string | undefined;
+    // What fails while serving is rethrown here, not told as an exit code.
+    let failure: unknown;
+    const result = await pia(
+      [
+        "local",
+        "--ui",
+        "--port",
+        "0",
+        "--rules",
+        join(dir, "rules.csv"),
+        "--events",
+        join(dir, "events.ndjson"),
+        "--now",
+        "2021-02-01",
+      ],
+      async (url) => {
+        served = url;
+        try {
+          await checkServing(url);
+        } catch (error: unknown) {
+          failure = error;
+        }
+      },
+    );
+    if (failure !== undefined) throw failure;
+    expect(result.stderr).toMatch(/records fed\s+4\b/);
+    expect(result.code).toBe(0);
+    expect(served).toMatch(/^http:\/\/localhost:\d+\/$/);
+    expect(result.stdout).toContain(`rules editor: ${served}`);
+    // Stopped: the server is gone with the stack.
+    await expect(fetch(served ?? "")).rejects.toThrow();
+  });
+});
+
+async function checkServing(url: string): Promise<void> {
+  const page = await fetch(url);
+  expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+  expect(await page.text()).toContain('<script type="module" src="editor.js">');
+  const listed = (await (await fetch(new URL("rules", url))).json()) as {
+    rules: { rule: { id: string } }[];
+  };
+  expect(listed.rules.map(({ rule }) => rule.id).sort()).toEqual(["aggregatorpageview", "cheap-chairs"]);
+  const preview = await fetch(new URL("rules/preview", url), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      id: "two-views",
+      event: "pageview",
+      count: { op: ">", value: 1 },
+      window: { from: "2021-01-01", to: "2021-01-31" },
+      action: { type: "attribute", name: "two_views" },
+    }),
+  });
+  expect(preview.status).toBe(200);
+  expect(await preview.json()).toMatchObject({
+    qualifying: 1,
+    sample: [{ appId: "app", userId: "u1" }],
+    usersSeen: 2,
+    eventsRead: 3,
+  });
+}

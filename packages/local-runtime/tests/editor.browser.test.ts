@@ -1,0 +1,262 @@
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Rule } from "@pia/core";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { runLocalPipeline, serveRulesUi } from "../src/index.js";
+
+// The rules editor (services/rules/editor) in Debian's Chromium, driven by playwright-core, against
+// `serveRulesUi` on a real local stack that has run events through the pipeline (so previews see
+// them), as `pia local --ui` serves it.
+
+const CHROMIUM = "/usr/bin/chromium";
+const SCREENSHOTS = fileURLToPath(new URL("../../../.tsbuild/screenshots/", import.meta.url));
+const NOW = Date.UTC(2021, 2, 1, 12);
+
+const SEED: Rule = {
+  id: "aggregatorpageview",
+  event: "pageview",
+  count: { op: ">", value: 1 },
+  action: { type: "attribute", name: "pageview", value: "Ready" },
+  reset: false,
+  enabled: true,
+};
+
+const record = (user: string, type: string, at: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    event_type: type,
+    event_timestamp: Date.parse(at),
+    endpoint: { Id: `ep-${user}`, User: { UserId: user } },
+    application: { app_id: "shop" },
+    ...extra,
+  });
+const chair = (price: number) => ({ attributes: { product: "chair" }, metrics: { price } });
+const EVENTS = [
+  record("u1", "purchase", "2021-02-28T10:00:00Z", chair(120)),
+  record("u1", "purchase", "2021-02-28T11:00:00Z", chair(80)),
+  record("u2", "purchase", "2021-03-01T09:00:00Z", chair(50)),
+  record("u3", "pageview", "2021-02-27T09:00:00Z"),
+  record("u3", "pageview", "2021-02-27T10:00:00Z"),
+];
+
+let dir: string;
+let url: string;
+let browser: Browser | undefined;
+let page: Page;
+let stopServing: () => void = () => {};
+let run: Promise<unknown> | undefined;
+const pageErrors: string[] = [];
+
+const shoot = (name: string) =>
+  page.screenshot({ path: join(SCREENSHOTS, `editor-${name}.png`), fullPage: true });
+const field = (label: string) => page.getByLabel(label, { exact: true });
+const button = (name: string) => page.getByRole("button", { name, exact: true });
+const ruleRow = (id: string) => page.locator("#rules tbody tr").filter({ hasText: id });
+const text = (selector: string) => async () => (await page.locator(selector).textContent()) ?? "";
+
+// Every test fails, rather than being skipped, on a machine without Chromium.
+const missingChromium = existsSync(CHROMIUM)
+  ? undefined
+  : `the rules editor's browser test needs Chromium at ${CHROMIUM}, which is missing: install Debian's chromium (sudo apt-get install chromium, or scripts/ensure-chromium.sh)`;
+
+beforeEach(() => {
+  if (missingChromium !== undefined) throw new Error(missingChromium);
+});
+
+beforeAll(async () => {
+  if (missingChromium !== undefined) return;
+  dir = await mkdtemp(join(tmpdir(), "pia-editor-"));
+  await mkdir(SCREENSHOTS, { recursive: true });
+  const stopped = new Promise<void>((resolve) => {
+    stopServing = resolve;
+  });
+  url = await new Promise<string>((resolve, reject) => {
+    run = runLocalPipeline({
+      rules: [SEED],
+      lines: EVENTS,
+      out: join(dir, "notifications.ndjson"),
+      now: NOW,
+      previewIndex: true,
+      onDrained: async (stack) => {
+        const ui = await serveRulesUi({ stack, port: 0, now: () => NOW });
+        resolve(ui.url);
+        try {
+          await stopped;
+        } finally {
+          await ui.close();
+        }
+      },
+    });
+    run.then(() => reject(new Error("the local pipeline ended before the editor was served")), reject);
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  page.on("console", (message) => {
+    // Chromium logs every 4xx answer; the API's 400s and 409s are part of the test.
+    if (message.type() === "error" && !message.text().startsWith("Failed to load resource"))
+      pageErrors.push(message.text());
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  stopServing();
+  // A failed run already failed beforeAll; here it only must have stopped the stack.
+  await run?.catch(() => {});
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+describe("the rules editor in Chromium", () => {
+  it("lists the rules of the rules table", async () => {
+    await page.goto(url);
+    await ruleRow("aggregatorpageview").waitFor();
+    expect(await ruleRow("aggregatorpageview").textContent()).toContain("pageview: count > 1, lifetime");
+    await shoot("1-list");
+  });
+
+  it("adds a rule: a date that does not exist and the API's errors show next to their fields", async () => {
+    await button("New rule").click();
+    await field("Rule id").fill("chair-buyers");
+    await field("Rule type").selectOption("date");
+    await field("Event type").fill("purchase");
+    await field("Filter attribute").fill("product");
+    await field("Filter value").fill("chair");
+    await field("Count operator").selectOption(">");
+    await field("Count target").fill("1");
+
+    await field("Start date").fill("2021-02-29");
+    await field("Finish date").focus();
+    await expect
+      .poll(text("#window-from-issue"))
+      .toBe('"2021-02-29" is not a real date: February 2021 has 28 days');
+    expect(await field("Start date").getAttribute("aria-invalid")).toBe("true");
+    await button("Save").click();
+    await shoot("2-date-error");
+    expect(await ruleRow("chair-buyers").count()).toBe(0);
+
+    await field("Start date").fill("2021-02-28");
+    await field("Finish date").fill("2021-03-31");
+    await field("Action type").selectOption("event");
+    await field("Action name").fill("buyers");
+    await button("Save").click();
+    await expect.poll(text("#action-name-issue")).toContain('must start with "trk_"');
+    expect(await text("#window-from-issue")()).toBe("");
+    expect(await field("Start date").getAttribute("aria-invalid")).toBeNull();
+    await shoot("3-api-error");
+
+    // The default action name is the one the 12-column table derives.
+    await field("Action type").selectOption("attribute");
+    await field("Action name").fill("");
+    expect(await field("Action name").getAttribute("placeholder")).toBe("trk_date_purchase_chair");
+    await button("Check").click();
+    await expect.poll(text("#form-error")).toBe("The rule is valid.");
+    expect(await text("#action-name-issue")()).toBe("");
+    await button("Save").click();
+    await expect.poll(text("#status")).toBe("Saved chair-buyers (version 1).");
+    await ruleRow("chair-buyers").waitFor();
+    expect(await ruleRow("chair-buyers").textContent()).toContain(
+      "purchase where product = chair: count > 1, 2021-02-28 to 2021-03-31 → set trk_date_purchase_chair = Ready",
+    );
+    await shoot("4-saved");
+  });
+
+  it("previews the rule on the events the pipeline stored", async () => {
+    await button("Preview").click();
+    await expect.poll(text("#preview-result")).toContain("1 user would qualify today");
+    const preview = await text("#preview-result")();
+    expect(preview).toContain("u1 (app shop)");
+    expect(preview).toMatch(/3 events read, 2 users seen/);
+    await shoot("5-preview");
+  });
+
+  it("says so when the rule changed since it was opened, and loads the current version", async () => {
+    const current = (await (await fetch(new URL("rules/chair-buyers", url))).json()) as { rule: Rule };
+    const changed = await fetch(new URL("rules/chair-buyers", url), {
+      method: "PUT",
+      headers: { "content-type": "application/json", "if-match": '"1"' },
+      body: JSON.stringify({ ...current.rule, count: { op: ">", value: 2 } }),
+    });
+    expect(changed.status).toBe(200);
+
+    await field("Count target").fill("3");
+    await button("Save").click();
+    await expect
+      .poll(text("#form-error"))
+      .toContain(
+        "someone else changed this rule since you opened it (it is now at version 2; you edited version 1)",
+      );
+    await shoot("6-conflict");
+    await button("Load the current version").click();
+    await expect.poll(() => field("Count target").inputValue()).toBe("2");
+    expect(await text("#form-heading")()).toBe("Rule chair-buyers (version 2)");
+  });
+
+  it("exports every rule as a row of the 12-column table", async () => {
+    const [download] = await Promise.all([page.waitForEvent("download"), button("Export CSV").click()]);
+    expect(download.suggestedFilename()).toBe("rules.csv");
+    const csv = await readFile(await download.path(), "utf8");
+    expect(csv.split("\r\n")).toEqual([
+      "RuleType,EventName,AttributeName,AttributeValue,Operator-C,Target-C,Operator-V,Target-V,ResetWhenReachTarget,StartDate,FinishDate,Key,MetricName",
+      "aggregator,pageview,na,999,greater,1,na,999,no,9999-99-99,9999-99-99,aggregatorpageview,na",
+      "date,purchase,product,chair,greater,2,na,999,no,2021-02-28,2021-03-31,chair-buyers,na",
+      "",
+    ]);
+    await expect.poll(text("#status")).toBe("Exported 2 rules to rules.csv.");
+  });
+
+  it("imports a CSV row by row, with each row's errors in the table's terms", async () => {
+    const csv = [
+      "RuleType,EventName,AttributeName,AttributeValue,Operator-C,Target-C,Operator-V,Target-V,ResetWhenReachTarget,StartDate,FinishDate,Key",
+      "aggregator,signup,na,999,greater,0,na,999,no,9999-99-99,9999-99-99,signups",
+      "date,purchase,na,999,greater,1,na,999,no,2021-02-29,2021-03-01,leap",
+      "aggregator,pageview,na,999,greater,1,na,999,no,9999-99-99,9999-99-99,aggregatorpageview",
+    ].join("\n");
+    await field("Import CSV").setInputFiles({
+      name: "more.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from(csv),
+    });
+    await expect
+      .poll(text("#import-report h3"))
+      .toBe("Import of more.csv: 1 created, 0 updated, 1 unchanged, 1 failed");
+    const rows = page.locator("#import-report li");
+    expect(await rows.allTextContents()).toEqual([
+      "line 2 (signups): created",
+      expect.stringMatching(/^line 3 \(leap\): failedStartDate: "2021-02-29" is not a real calendar date/),
+      "line 4 (aggregatorpageview): unchanged",
+    ]);
+    await ruleRow("signups").waitFor();
+    await shoot("7-import");
+  });
+
+  it("disables, enables and deletes a rule", async () => {
+    await button("Disable chair-buyers").click();
+    await expect.poll(() => ruleRow("chair-buyers").locator("td").nth(2).textContent()).toBe("no");
+    await shoot("8-disabled");
+    await button("Enable chair-buyers").click();
+    await expect.poll(() => ruleRow("chair-buyers").locator("td").nth(2).textContent()).toBe("yes");
+    page.once("dialog", (dialog) => void dialog.accept());
+    await button("Delete chair-buyers").click();
+    await expect.poll(() => ruleRow("chair-buyers").count()).toBe(0);
+    expect(await text("#status")()).toBe("Deleted chair-buyers.");
+    expect(pageErrors).toEqual([]);
+  });
+});
