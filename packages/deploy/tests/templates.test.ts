@@ -6,8 +6,9 @@ import { QUEUES, TABLES, type TableDefinition } from "@pia/aws";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { conditionHolds, resolve, resourcesOfType, roleStatements } from "../src/evaluateTemplate.js";
+import { listZipEntries } from "../src/listZipEntries.js";
 import { readTemplate, type Template } from "../src/readTemplate.js";
-import { CONFIGURED_SETTINGS, SERVICES, type ServiceToPackage } from "../src/services.js";
+import { CONFIGURED_SETTINGS, packageFolder, SERVICES, type ServiceToPackage } from "../src/services.js";
 import { REPO_ROOT } from "../src/stamp.js";
 
 const STAGES = ["dev", "prod"] as const;
@@ -355,6 +356,16 @@ describe.each(SERVICES.map((service) => [service.name, service] as const))("%s",
         );
         expect(template.Resources[id]?.DeletionPolicy).toBe(stage === "dev" ? "Delete" : "Retain");
       }
+    });
+
+    it("ships its bundles and nothing else (the rules API also its editor's files)", async () => {
+      const zip = await readFile(
+        join(REPO_ROOT, service.path, packageFolder(stage), `pia-${service.name}.zip`),
+      );
+      const editor =
+        service.name === "rules" ? ["editor/editor.css", "editor/editor.js", "editor/index.html"] : [];
+      const bundles = service.handlers.map((handler) => `src/handlers/${handler}.mjs`);
+      expect(listZipEntries(zip).sort()).toStrictEqual([...editor, ...bundles].sort());
     });
 
     it("bundles each handler so that it loads on Node with the template's environment", async () => {
