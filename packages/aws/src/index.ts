@@ -38,6 +38,7 @@ export {
   loadHoneycodeRules,
   openHoneycodeRows,
 } from "./honeycodeRuleSource.js";
+export { lambdaContext } from "./lambdaContext.js";
 export type { NotificationMessage } from "./notificationMessage.js";
 export {
   batchEntryId,

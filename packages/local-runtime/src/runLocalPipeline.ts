@@ -15,13 +15,13 @@ import {
 } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type AggregateCounts, buildAggregateHandler } from "@pia/aggregate";
-import { buildRulesTable } from "@pia/aws";
+import { buildRulesTable, lambdaContext } from "@pia/aws";
 import type { Rule } from "@pia/core";
 import { buildIngestHandler, type IngestCounts } from "@pia/ingest";
 import { type LocalStack, startLocalStack } from "@pia/local-stack";
 import { buildNotifyHandler, buildOneSink, type NotifyCounts, type SinkConfig } from "@pia/notifier";
 import { buildScheduleHandler } from "@pia/timeseries";
-import type { Context, DynamoDBStreamEvent, KinesisStreamEvent, ScheduledEvent, SQSEvent } from "aws-lambda";
+import type { DynamoDBStreamEvent, KinesisStreamEvent, ScheduledEvent, SQSEvent } from "aws-lambda";
 import {
   crashesMidBatch,
   type FaultKind,
@@ -114,23 +114,6 @@ function addCounts<T extends object>(totals: Record<string, unknown>, counts: T)
       totals[key] = nested;
     }
   }
-}
-
-function lambdaContext(functionName: string): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: "$LATEST",
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: "1024",
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: "local",
-    getRemainingTimeInMillis: () => 60_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
 }
 
 /**

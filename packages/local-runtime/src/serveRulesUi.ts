@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { lambdaContext } from "@pia/aws";
 import type { LocalStack } from "@pia/local-stack";
 import {
   type ApiEvent,
@@ -17,7 +18,6 @@ import {
   buildRulesApiHandler,
   loadConfig,
 } from "@pia/rules";
-import type { Context } from "aws-lambda";
 
 export interface RulesUiOptions {
   /** The running local stack: the API works on its tables. */
@@ -57,23 +57,6 @@ const MAX_BODY_BYTES = 1024 * 1024;
 function defaultEditorDir(): string {
   // @pia/rules exports src/index.ts; the editor is the package's editor/ folder.
   return join(dirname(createRequire(import.meta.url).resolve("@pia/rules")), "..", "editor");
-}
-
-function lambdaContext(): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: "pia-local-rules",
-    functionVersion: "$LATEST",
-    invokedFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:pia-local-rules",
-    memoryLimitInMB: "256",
-    awsRequestId: randomUUID(),
-    logGroupName: "/aws/lambda/pia-local-rules",
-    logStreamName: "local",
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
 }
 
 /** Changes made through the local editor are recorded as by the local user. */
@@ -220,7 +203,7 @@ export async function serveRulesUi(options: RulesUiOptions): Promise<RulesUi> {
       return;
     }
     const event = toApiEvent(request, url, await readBody(request), author);
-    send(response, await handler(event, lambdaContext()));
+    send(response, await handler(event, lambdaContext("pia-local-rules")));
   }
 
   const server = createServer((request, response) => {

@@ -3,7 +3,9 @@ import {
   type BatchWriteCommandInput,
   DynamoDBDocumentClient,
 } from "@aws-sdk/lib-dynamodb";
-import type { Context, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
+import { lambdaContext } from "@pia/aws";
+
+import type { KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { base64, pinpointEvent } from "./fixtures.js";
@@ -37,20 +39,7 @@ function kinesisRecord(sequenceNumber: string, payload: string): KinesisStreamRe
   };
 }
 
-const context = {
-  callbackWaitsForEmptyEventLoop: false,
-  functionName: "pia-ingest",
-  functionVersion: "$LATEST",
-  invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:pia-ingest",
-  memoryLimitInMB: "256",
-  awsRequestId: "req-1",
-  logGroupName: "/aws/lambda/pia-ingest",
-  logStreamName: "stream",
-  getRemainingTimeInMillis: () => 30_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-} satisfies Context;
+const context = lambdaContext("pia-ingest", "req-1");
 
 async function loadHandler() {
   return (await import("../src/handlers/ingest.js")).handler;

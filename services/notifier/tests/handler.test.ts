@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
+import { lambdaContext } from "@pia/aws";
+import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { input } from "./fixtures.js";
@@ -38,20 +39,7 @@ function event(...records: Array<[string, string]>): SQSEvent {
   return { Records: records.map(([messageId, body]) => sqsRecord(messageId, body)) };
 }
 
-const context = {
-  callbackWaitsForEmptyEventLoop: false,
-  functionName: "pia-notifier",
-  functionVersion: "$LATEST",
-  invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:pia-notifier",
-  memoryLimitInMB: "256",
-  awsRequestId: "req-1",
-  logGroupName: "/aws/lambda/pia-notifier",
-  logStreamName: "stream",
-  getRemainingTimeInMillis: () => 30_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-} satisfies Context;
+const context = lambdaContext("pia-notifier", "req-1");
 
 async function loadHandler() {
   return (await import("../src/handlers/notify.js")).handler;

@@ -1,4 +1,4 @@
-import type { Context } from "aws-lambda";
+import { lambdaContext } from "@pia/aws";
 import type { ApiEvent } from "../src/httpApi.js";
 
 export const USER_ARN = "arn:aws:sts::123456789012:assumed-role/RulesEditor/alice@example.com";
@@ -69,17 +69,4 @@ export function apiEvent(method: string, path: string, options: EventOptions = {
   };
 }
 
-export const context = {
-  callbackWaitsForEmptyEventLoop: false,
-  functionName: "pia-rules-api",
-  functionVersion: "$LATEST",
-  invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:pia-rules-api",
-  memoryLimitInMB: "256",
-  awsRequestId: "req-1",
-  logGroupName: "/aws/lambda/pia-rules-api",
-  logStreamName: "stream",
-  getRemainingTimeInMillis: () => 30_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-} satisfies Context;
+export const context = lambdaContext("pia-rules-api", "req-1");

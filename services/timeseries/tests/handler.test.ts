@@ -1,24 +1,12 @@
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import type { Context, ScheduledEvent } from "aws-lambda";
+import { lambdaContext } from "@pia/aws";
+import type { ScheduledEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 const ddb = mockClient(DynamoDBDocumentClient);
 
-const context = {
-  callbackWaitsForEmptyEventLoop: false,
-  functionName: "pia-timeseries",
-  functionVersion: "$LATEST",
-  invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:pia-timeseries",
-  memoryLimitInMB: "512",
-  awsRequestId: "req-1",
-  logGroupName: "/aws/lambda/pia-timeseries",
-  logStreamName: "stream",
-  getRemainingTimeInMillis: () => 60_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-} satisfies Context;
+const context = lambdaContext("pia-timeseries", "req-1");
 
 const event: ScheduledEvent = {
   version: "0",
