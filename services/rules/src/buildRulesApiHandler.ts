@@ -247,6 +247,8 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
   ];
 
   async function respond(event: ApiEvent): Promise<ApiResult> {
+    // API Gateway's request id ties this invocation's log lines to its access log and to the caller.
+    logger.setCorrelationId(event.requestContext.requestId);
     const asset = await serveEditor(event);
     if (asset !== undefined) return asset;
     const method = event.requestContext.http.method.toUpperCase();

@@ -688,6 +688,8 @@ describe("failures and logs", () => {
       { method: "POST", route: "/rules", status: 201, ruleId: undefined },
       { method: "PUT", route: "/rules/{id}", status: 200, ruleId: "views" },
     ]);
+    // API Gateway's request id is each line's correlation id.
+    expect(requests.map((entry) => entry.correlation_id)).toEqual(["req-1", "req-1"]);
     for (const secret of [
       "bob@example.com",
       "sub-1",
