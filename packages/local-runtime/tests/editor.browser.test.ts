@@ -49,6 +49,8 @@ let page: Page;
 let stopServing: () => void = () => {};
 let run: Promise<unknown> | undefined;
 const pageErrors: string[] = [];
+// The page waits on DynamoDB Local through the API: allow more than expect.poll's default 1 s on a busy machine.
+const SETTLED = { timeout: 15_000 };
 
 const shoot = (name: string) =>
   page.screenshot({ path: join(SCREENSHOTS, `editor-${name}.png`), fullPage: true });
@@ -145,7 +147,7 @@ describe("the rules editor in Chromium", () => {
     await field("Start date").fill("2021-02-29");
     await field("Finish date").focus();
     await expect
-      .poll(text("#window-from-issue"))
+      .poll(text("#window-from-issue"), SETTLED)
       .toBe('"2021-02-29" is not a real date: February 2021 has 28 days');
     expect(await field("Start date").getAttribute("aria-invalid")).toBe("true");
     await button("Save").click();
@@ -157,7 +159,7 @@ describe("the rules editor in Chromium", () => {
     await field("Action type").selectOption("event");
     await field("Action name").fill("buyers");
     await button("Save").click();
-    await expect.poll(text("#action-name-issue")).toContain('must start with "trk_"');
+    await expect.poll(text("#action-name-issue"), SETTLED).toContain('must start with "trk_"');
     expect(await text("#window-from-issue")()).toBe("");
     expect(await field("Start date").getAttribute("aria-invalid")).toBeNull();
     await shoot("3-api-error");
@@ -167,10 +169,10 @@ describe("the rules editor in Chromium", () => {
     await field("Action name").fill("");
     expect(await field("Action name").getAttribute("placeholder")).toBe("trk_date_purchase_chair");
     await button("Check").click();
-    await expect.poll(text("#form-error")).toBe("The rule is valid.");
+    await expect.poll(text("#form-error"), SETTLED).toBe("The rule is valid.");
     expect(await text("#action-name-issue")()).toBe("");
     await button("Save").click();
-    await expect.poll(text("#status")).toBe("Saved chair-buyers (version 1).");
+    await expect.poll(text("#status"), SETTLED).toBe("Saved chair-buyers (version 1).");
     await ruleRow("chair-buyers").waitFor();
     expect(await ruleRow("chair-buyers").textContent()).toContain(
       "purchase where product = chair: count > 1, 2021-02-28 to 2021-03-31 → set trk_date_purchase_chair = Ready",
@@ -180,7 +182,7 @@ describe("the rules editor in Chromium", () => {
 
   it("previews the rule on the events the pipeline stored", async () => {
     await button("Preview").click();
-    await expect.poll(text("#preview-result")).toContain("1 user would qualify today");
+    await expect.poll(text("#preview-result"), SETTLED).toContain("1 user would qualify today");
     const preview = await text("#preview-result")();
     expect(preview).toContain("u1 (app shop)");
     expect(preview).toMatch(/3 events read, 2 users seen/);
@@ -199,13 +201,13 @@ describe("the rules editor in Chromium", () => {
     await field("Count target").fill("3");
     await button("Save").click();
     await expect
-      .poll(text("#form-error"))
+      .poll(text("#form-error"), SETTLED)
       .toContain(
         "someone else changed this rule since you opened it (it is now at version 2; you edited version 1)",
       );
     await shoot("6-conflict");
     await button("Load the current version").click();
-    await expect.poll(() => field("Count target").inputValue()).toBe("2");
+    await expect.poll(() => field("Count target").inputValue(), SETTLED).toBe("2");
     expect(await text("#form-heading")()).toBe("Rule chair-buyers (version 2)");
   });
 
@@ -219,7 +221,7 @@ describe("the rules editor in Chromium", () => {
       "date,purchase,product,chair,greater,2,na,999,no,2021-02-28,2021-03-31,chair-buyers,na",
       "",
     ]);
-    await expect.poll(text("#status")).toBe("Exported 2 rules to rules.csv.");
+    await expect.poll(text("#status"), SETTLED).toBe("Exported 2 rules to rules.csv.");
   });
 
   it("imports a CSV row by row, with each row's errors in the table's terms", async () => {
@@ -235,7 +237,7 @@ describe("the rules editor in Chromium", () => {
       buffer: Buffer.from(csv),
     });
     await expect
-      .poll(text("#import-report h3"))
+      .poll(text("#import-report h3"), SETTLED)
       .toBe("Import of more.csv: 1 created, 0 updated, 1 unchanged, 1 failed");
     const rows = page.locator("#import-report li");
     expect(await rows.allTextContents()).toEqual([
@@ -249,14 +251,14 @@ describe("the rules editor in Chromium", () => {
 
   it("disables, enables and deletes a rule", async () => {
     await button("Disable chair-buyers").click();
-    await expect.poll(() => ruleRow("chair-buyers").locator("td").nth(2).textContent()).toBe("no");
+    await expect.poll(() => ruleRow("chair-buyers").locator("td").nth(2).textContent(), SETTLED).toBe("no");
     await shoot("8-disabled");
     await button("Enable chair-buyers").click();
-    await expect.poll(() => ruleRow("chair-buyers").locator("td").nth(2).textContent()).toBe("yes");
+    await expect.poll(() => ruleRow("chair-buyers").locator("td").nth(2).textContent(), SETTLED).toBe("yes");
     page.once("dialog", (dialog) => void dialog.accept());
     await button("Delete chair-buyers").click();
-    await expect.poll(() => ruleRow("chair-buyers").count()).toBe(0);
-    expect(await text("#status")()).toBe("Deleted chair-buyers.");
+    await expect.poll(() => ruleRow("chair-buyers").count(), SETTLED).toBe(0);
+    await expect.poll(text("#status"), SETTLED).toBe("Deleted chair-buyers.");
     expect(pageErrors).toEqual([]);
   });
 });
