@@ -1,5 +1,6 @@
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { lambdaContext } from "@pia/aws";
+import { emfEntries } from "@pia/aws/testing";
 import type { DynamoDBStreamEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -50,12 +51,7 @@ describe("aggregate handler", () => {
     const response = await handler(expired, context);
 
     expect(response).toStrictEqual({ batchItemFailures: [] });
-    const emf = output
-      .join("")
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((entry) => "_aws" in entry);
+    const emf = emfEntries(output);
     expect(emf).toContainEqual(
       expect.objectContaining({
         service: "pia-aggregate",

@@ -4,6 +4,7 @@ import {
   DynamoDBDocumentClient,
 } from "@aws-sdk/lib-dynamodb";
 import { lambdaContext } from "@pia/aws";
+import { emfEntries } from "@pia/aws/testing";
 
 import type { KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
@@ -145,12 +146,7 @@ describe("ingest handler", () => {
       context,
     );
 
-    const emf = output
-      .join("")
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((entry) => "_aws" in entry);
+    const emf = emfEntries(output);
     expect(emf).toContainEqual(
       expect.objectContaining({ service: "pia-ingest", EventsIn: 3, EventsApplied: 1, EventsSkipped: 2 }),
     );

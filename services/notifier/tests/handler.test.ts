@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { lambdaContext } from "@pia/aws";
+import { emfEntries } from "@pia/aws/testing";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -140,12 +141,7 @@ describe("notify handler", () => {
 
     await (await loadHandler())(event([first.messageId, first.body]), context);
 
-    const emf = output
-      .join("")
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((entry) => "_aws" in entry);
+    const emf = emfEntries(output);
     expect(emf).toContainEqual(
       expect.objectContaining({ service: "pia-notifier", NotificationsDelivered: 1 }),
     );

@@ -1,5 +1,6 @@
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { lambdaContext } from "@pia/aws";
+import { emfEntries } from "@pia/aws/testing";
 import type { ScheduledEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -54,12 +55,7 @@ describe("schedule handler", () => {
     expect(ddb.commandCalls(QueryCommand).map((call) => call.args[0].input.TableName)).toContain(
       "pia-test-rules",
     );
-    const emf = output
-      .join("")
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((entry) => "_aws" in entry);
+    const emf = emfEntries(output);
     expect(emf).toContainEqual(
       expect.objectContaining({
         service: "pia-timeseries",

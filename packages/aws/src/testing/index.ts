@@ -1,0 +1,2 @@
+// Helpers for the services' tests (`@pia/aws/testing`); nothing here ships in a bundle.
+export { emfEntries } from "./emfEntries.js";
