@@ -4,7 +4,12 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
-import { generateSampleEvents, generateSampleRulesCsv, type SampleRulesOptions } from "@pia/sample";
+import {
+  generateSampleEvents,
+  generateSampleRulesCsv,
+  ndjsonChunks,
+  type SampleRulesOptions,
+} from "@pia/sample";
 
 export interface WriteSampleOptions {
   readonly users: number;
@@ -12,19 +17,6 @@ export interface WriteSampleOptions {
   readonly seed: number;
   readonly rules?: number;
   readonly gzip?: boolean;
-}
-
-/** Joins lines into ~64 KiB chunks so the stream is not driven one small string at a time. */
-function* chunked(lines: Iterable<string>): Generator<string> {
-  let chunk = "";
-  for (const line of lines) {
-    chunk += `${line}\n`;
-    if (chunk.length >= 65_536) {
-      yield chunk;
-      chunk = "";
-    }
-  }
-  if (chunk !== "") yield chunk;
 }
 
 /**
@@ -39,7 +31,7 @@ export async function writeSample(
   const eventsFile = join(dir, options.gzip === true ? "events.ndjson.gz" : "events.ndjson");
   const rulesFile = join(dir, "rules.csv");
   const lines = generateSampleEvents({ users: options.users, events: options.events, seed: options.seed });
-  const source = Readable.from(chunked(lines), { objectMode: false });
+  const source = Readable.from(ndjsonChunks(lines), { objectMode: false });
   const sink = createWriteStream(eventsFile);
   if (options.gzip === true) await pipeline(source, createGzip(), sink);
   else await pipeline(source, sink);

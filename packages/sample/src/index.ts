@@ -1,3 +1,4 @@
+export { ndjsonChunks } from "./ndjsonChunks.js";
 export type { MalformedKind, SampleEventsOptions, SampleRulesOptions } from "./sample.js";
 export {
   generateSampleEvents,
