@@ -88,7 +88,12 @@ describe("IdentitySet", () => {
       fc.integer({ min: 0, max: 40 }).map((n) => hashIdentityOf(String(n))),
       fc.uint8Array({ minLength: 16, maxLength: 16 }).map(hashIdentity),
       fc.constant(ZERO),
-      fc.string({ maxLength: 24 }),
+      // Identities as eventIdentity makes them start with "id:" or "h:". A bare string such as "0"
+      // would be hashed exactly like a content serialization (which starts with a digit), so
+      // "0" and the `h:` identity of the content "0" share a fingerprint; eventIdentity never
+      // produces both, and the generator once found that pair.
+      fc.string({ maxLength: 24 }).map((text) => `id:${text}`),
+      fc.string({ maxLength: 22 }).map((text) => `h:${text}`),
     );
     fc.assert(
       fc.property(fc.array(identity, { maxLength: 3000 }), (identities) => {
