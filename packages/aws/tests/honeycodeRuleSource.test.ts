@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { Cell, ListTableRowsResult, TableRow } from "@aws-sdk/client-honeycode";
 import { HoneycodeClient } from "@aws-sdk/client-honeycode";
-import { InvalidRulesError, type LoadedRules, parseRulesCsv, type RuleIssue } from "@pia/core";
+import { CSV_COLUMNS, InvalidRulesError, type LoadedRules, parseRulesCsv, type RuleIssue } from "@pia/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   buildHoneycodeRows,
@@ -17,21 +17,7 @@ const WORKBOOK = "5c5e1d1a-0b1e-4f7e-9c3a-2d6f0e8b9a11";
 const TABLE = "8e0f2c3d-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
 const TARGET: HoneycodeTable = { workbookId: WORKBOOK, tableId: TABLE };
 const SOURCE = `Honeycode table ${TABLE} (workbook ${WORKBOOK})`;
-const COLUMNS = [
-  "RuleType",
-  "EventName",
-  "AttributeName",
-  "AttributeValue",
-  "Operator-C",
-  "Target-C",
-  "Operator-V",
-  "Target-V",
-  "ResetWhenReachTarget",
-  "StartDate",
-  "FinishDate",
-  "Key",
-  "MetricName",
-];
+const COLUMNS = CSV_COLUMNS;
 
 const rowId = (n: number) => `row:${TABLE}/${String(n).padStart(8, "0")}-0000-4000-8000-000000000000`;
 
