@@ -1,6 +1,7 @@
 import { HoneycodeClient, ListTableRowsCommand } from "@aws-sdk/client-honeycode";
 import type { LoadedRules, RuleIssue, RuleRow } from "@pia/core";
 import { CSV_COLUMNS, parseRuleRows } from "@pia/core";
+import { awsErrorName, isRefusedCredentials, isUnreachable } from "./awsErrorName.js";
 
 /** A cell as ListTableRows returns it: what is displayed, and the value behind it. */
 export interface HoneycodeCell {
@@ -65,22 +66,9 @@ export function openHoneycodeRows(region: string): HoneycodeRows {
 const DISCONTINUED =
   "Honeycode was discontinued on 2024-02-29: export the table to CSV (or use a copy you kept) and load it with pia rules push FILE";
 
-const REFUSED_CREDENTIALS = new Set([
-  "UnrecognizedClientException",
-  "InvalidSignatureException",
-  "ExpiredTokenException",
-  "ExpiredToken",
-  "InvalidClientTokenId",
-]);
 const THROTTLED = new Set(["ThrottlingException", "ServiceQuotaExceededException"]);
-/** The network failing, or the service answering that it is not there: what a shut-down service looks like. */
-const UNREACHABLE = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "TimeoutError",
+/** The service answering that it is not there: besides network failures, what a shut-down service looks like. */
+const SHUT_DOWN = new Set([
   "ServiceUnavailableException",
   "RequestTimeoutException",
   "InternalServerException",
@@ -99,15 +87,8 @@ export class HoneycodeReadError extends Error {
   }
 }
 
-function nameOf(error: unknown): string {
-  if (!(error instanceof Error)) return "Error";
-  const code = (error as { code?: unknown }).code;
-  // Network failures surface as plain Errors that only their code tells apart.
-  return error.name === "Error" && typeof code === "string" ? code : error.name;
-}
-
 function toHoneycodeReadError(error: unknown, table: HoneycodeTable): HoneycodeReadError {
-  const name = nameOf(error);
+  const name = awsErrorName(error);
   const message = error instanceof Error ? error.message : String(error);
   const what = `table ${table.tableId} of workbook ${table.workbookId}`;
   let hint: string;
@@ -119,11 +100,11 @@ function toHoneycodeReadError(error: unknown, table: HoneycodeTable): HoneycodeR
     hint = `${message}; check the workbook and table ids`;
   } else if (name === "CredentialsProviderError") {
     hint = "no AWS credentials found; set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
-  } else if (REFUSED_CREDENTIALS.has(name)) {
+  } else if (isRefusedCredentials(name)) {
     hint = "the credentials were refused; refresh them (e.g. aws sso login) or check AWS_PROFILE";
   } else if (THROTTLED.has(name)) {
     hint = `Honeycode is throttling reads of ${what}; run the command again in a moment`;
-  } else if (UNREACHABLE.has(name)) {
+  } else if (isUnreachable(name) || SHUT_DOWN.has(name)) {
     hint = `cannot reach Honeycode (${message}); check the network, or AWS_ENDPOINT_URL_HONEYCODE`;
   } else {
     hint = `${message} (reading ${what})`;

@@ -1,3 +1,4 @@
+export { awsErrorName, isRefusedCredentials, isUnreachable } from "./awsErrorName.js";
 export type { RetryOptions } from "./batchWrite.js";
 export { BATCH_WRITE_LIMIT, batchWrite } from "./batchWrite.js";
 export { buildClearPending } from "./clearPending.js";
