@@ -1,4 +1,4 @@
-import { generateSampleEvents } from "@pia/sample";
+import { generateSampleEvents, mulberry32 } from "@pia/sample";
 import { malformLine, SOAK_MALFORMED_KINDS } from "./soakMalformed.js";
 
 const DAY_MS = 86_400_000;
@@ -22,18 +22,6 @@ export interface SoakRound {
   readonly malformed: number;
 }
 
-/** mulberry32: small, fast and deterministic. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Round `index` of a soak: fresh sample records (seed `seed + index`) over the round's own days,
  * each round later than the one before, so closing windows close part-way through the soak and no
@@ -48,7 +36,7 @@ export function generateSoakRound(settings: SoakRoundSettings, index: number): S
   const from = START + index * daysPerRound * DAY_MS;
   const firstUsers = Math.max(5, Math.ceil(eventsPerRound / 20));
   const users = firstUsers + index * Math.ceil(firstUsers / 4);
-  const random = seededRandom(seed * 7919 + index);
+  const random = mulberry32(seed * 7919 + index);
   const lines: string[] = [];
   let malformed = 0;
   for (const line of generateSampleEvents({

@@ -4,6 +4,7 @@ export {
   generateSampleEvents,
   generateSampleRulesCsv,
   MALFORMED_KINDS,
+  mulberry32,
   SAMPLE_APP_IDS,
   SAMPLE_RULES_HEADER,
 } from "./sample.js";

@@ -46,7 +46,7 @@ const SESSION_GAP_MS = 30 * MINUTE_MS;
 // PRNG
 
 /** mulberry32: a tiny 32-bit PRNG; plenty for sample data, and fully deterministic. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
