@@ -40,6 +40,7 @@ export {
   openHoneycodeRows,
 } from "./honeycodeRuleSource.js";
 export { lambdaContext } from "./lambdaContext.js";
+export type { Log } from "./log.js";
 export type { NotificationMessage } from "./notificationMessage.js";
 export {
   batchEntryId,

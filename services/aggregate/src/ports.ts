@@ -30,8 +30,5 @@ export type SendMessages = (bodies: readonly { id: string; body: string }[]) => 
 /** Removes the pending messages of counters still at the given `rev` (their messages were sent). */
 export type ClearPending = (counters: readonly { key: CounterKey; rev: number }[]) => Promise<void>;
 
-/** Structured logging; attributes never carry user ids or payloads. */
-export interface Log {
-  info(message: string, attributes: Record<string, unknown>): void;
-  warn(message: string, attributes: Record<string, unknown>): void;
-}
+/** Structured logging: one port for every service, defined in @pia/aws. */
+export type { Log } from "@pia/aws";

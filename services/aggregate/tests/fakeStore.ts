@@ -52,7 +52,7 @@ export function fakeStore() {
         counters.set(keyString(key), { ...rest, rev: rev + 1 });
       }
     },
-    log: { info: () => {}, warn: () => {} },
+    log: { info: () => {}, warn: () => {}, error: () => {} },
   };
   return { counters, sent, faults, deps };
 }

@@ -44,6 +44,7 @@ export function recordingLog(): Log & { calls: Array<{ level: string; message: s
     calls,
     info: (message, attributes) => calls.push({ level: "info", message, attributes }),
     warn: (message, attributes) => calls.push({ level: "warn", message, attributes }),
+    error: (message, attributes) => calls.push({ level: "error", message, attributes }),
   };
 }
 

@@ -54,9 +54,5 @@ export type DeadLetter = (letters: readonly DeadLetterInput[]) => Promise<{ read
 /** The clock: epoch milliseconds. */
 export type Now = () => number;
 
-/** Structured logging (Powertools Logger fits). Attributes must never carry user ids or payloads. */
-export interface Log {
-  info(message: string, attributes: Record<string, unknown>): void;
-  warn(message: string, attributes: Record<string, unknown>): void;
-  error(message: string, attributes: Record<string, unknown>): void;
-}
+/** Structured logging: one port for every service, defined in @pia/aws. */
+export type { Log } from "@pia/aws";

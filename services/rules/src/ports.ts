@@ -81,9 +81,3 @@ export type ReadEventsByTypeDay = (eventType: string, day: string) => AsyncItera
 
 /** The clock: epoch milliseconds. */
 export type Now = () => number;
-
-/** Structured logging (Powertools Logger fits). Attributes must never carry callers or payloads. */
-export interface Log {
-  info(message: string, attributes: Record<string, unknown>): void;
-  error(message: string, attributes: Record<string, unknown>): void;
-}

@@ -36,7 +36,5 @@ export interface CounterKeyRegistry {
 /** Deletes counters by key (any number). */
 export type DeleteCounters = (keys: readonly { pk: string; sk: string }[]) => Promise<void>;
 
-export interface Log {
-  info(message: string, attributes: Record<string, unknown>): void;
-  warn(message: string, attributes: Record<string, unknown>): void;
-}
+/** Structured logging: one port for every service, defined in @pia/aws. */
+export type { Log } from "@pia/aws";

@@ -41,7 +41,7 @@ function world(items: CounterItem[], rules: Rule[] = [closing]) {
   const decided = new Set<string>();
   const registry = new Map<string, string>([[KEY, "few"]]);
   const faults = { failSend: 0, conflictOnce: false };
-  const log = { info: () => {}, warn: () => {} };
+  const log = { info: () => {}, warn: () => {}, error: () => {} };
   const common = {
     loadRules: async () => rules,
     async *countersOfRule(key: string) {
