@@ -6,6 +6,8 @@
  * Runs the engine once over the file with R generated rules and prints one JSON line:
  * `{"lines","seconds","peakRssMB","peakHeapMB","notifications"}`.
  */
+
+import { UsageError } from "@pia/aws/usageError";
 import { ENGINE_NOW } from "./measureEngine.js";
 import type { EngineCellOutput } from "./measureEngineScale.js";
 import { parseFlags, wholeNumberFlag } from "./parseFlags.js";
@@ -13,7 +15,6 @@ import { runEngine } from "./runEngine.js";
 import { runMain } from "./runMain.js";
 import { sampleRules } from "./sampleRules.js";
 import { trackPeakHeap } from "./trackPeakHeap.js";
-import { UsageError } from "./UsageError.js";
 
 runMain(async () => {
   const flags = parseFlags(process.argv.slice(2), {

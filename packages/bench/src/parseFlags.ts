@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { UsageError } from "./UsageError.js";
+import { UsageError } from "@pia/aws/usageError";
 
 /** Flag name -> kind: `string` takes a value, `boolean` does not. */
 export type FlagSpec = Readonly<Record<string, "string" | "boolean">>;

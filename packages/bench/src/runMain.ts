@@ -1,4 +1,4 @@
-import { UsageError } from "./UsageError.js";
+import { UsageError } from "@pia/aws/usageError";
 
 /**
  * Runs a command's `main` and sets the exit code: 2 with the message for a usage error (a bad

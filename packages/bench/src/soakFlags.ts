@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
+import { UsageError } from "@pia/aws/usageError";
 import type { SoakOptions } from "./soakPipeline.js";
-import { UsageError } from "./UsageError.js";
 
 export const SOAK_USAGE = `usage: pnpm soak -- --minutes M [--rounds N] [--seed S] [--events-per-round E] [--days-per-round D]
 

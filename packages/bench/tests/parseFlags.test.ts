@@ -1,6 +1,6 @@
+import { UsageError } from "@pia/aws/usageError";
 import { describe, expect, it } from "vitest";
 import { parseFlags, wholeNumberFlag } from "../src/parseFlags.js";
-import { UsageError } from "../src/UsageError.js";
 
 describe("parseFlags", () => {
   it("reads flags after the `--` that pnpm passes through", () => {

@@ -1,6 +1,7 @@
 import { appendFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { UsageError } from "@pia/aws/usageError";
 import { parseRecord } from "@pia/core";
 import { FAULT_KINDS } from "@pia/local-runtime";
 import { generateSampleEvents } from "@pia/sample";
@@ -11,7 +12,6 @@ import { malformLine, SOAK_MALFORMED_KINDS } from "../src/soakMalformed.js";
 import { soakPipeline } from "../src/soakPipeline.js";
 import { generateSoakRound } from "../src/soakRound.js";
 import { SoakTail } from "../src/soakTail.js";
-import { UsageError } from "../src/UsageError.js";
 
 describe("the soak", () => {
   it("finds the pipeline exact after every round, with every kind of fault injected", async () => {

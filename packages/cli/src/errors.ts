@@ -1,7 +1,5 @@
 /** Exit codes of every pia command (documented in the README). */
 export const EXIT = { ok: 0, failure: 1, invalid: 2 } as const;
 
-/** A wrong flag or value on the command line: exit 2, with the message. */
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
+// The error every command line of the repository shares; exit 2 (EXIT.invalid).
+export { UsageError } from "@pia/aws/usageError";

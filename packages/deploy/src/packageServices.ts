@@ -13,6 +13,7 @@ import { spawn } from "node:child_process";
 import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { UsageError } from "@pia/aws/usageError";
 import {
   CONFIGURED_SETTINGS,
   type PackageTarget,
@@ -129,10 +130,6 @@ async function main(): Promise<void> {
   process.stdout.write(
     `packaged ${services.length} services for ${stages.join(", ")} (${values.region}) in ${seconds} s\n`,
   );
-}
-
-class UsageError extends Error {
-  override readonly name = "UsageError";
 }
 
 main().catch((error: unknown) => {
