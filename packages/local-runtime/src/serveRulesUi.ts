@@ -16,6 +16,8 @@ import {
   buildEventsByType,
   buildRuleStore,
   buildRulesApiHandler,
+  EDITOR_FILES,
+  EDITOR_HEADERS,
   loadConfig,
 } from "@pia/rules";
 
@@ -38,20 +40,6 @@ export interface RulesUi {
   close(): Promise<void>;
 }
 
-/** The editor's files by path, as the rules Lambda serves them (services/rules/src/serveEditor.ts). */
-const ASSETS: Readonly<Record<string, readonly [file: string, contentType: string]>> = {
-  "/": ["index.html", "text/html; charset=utf-8"],
-  "/index.html": ["index.html", "text/html; charset=utf-8"],
-  "/editor.js": ["editor.js", "text/javascript; charset=utf-8"],
-  "/editor.css": ["editor.css", "text/css; charset=utf-8"],
-};
-const ASSET_HEADERS = {
-  "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "cache-control": "no-cache",
-};
 const MAX_BODY_BYTES = 1024 * 1024;
 
 function defaultEditorDir(): string {
@@ -192,13 +180,13 @@ export async function serveRulesUi(options: RulesUiOptions): Promise<RulesUi> {
       return;
     }
     const url = new URL(request.url ?? "/", `http://${host}`);
-    const asset = Object.hasOwn(ASSETS, url.pathname) ? ASSETS[url.pathname] : undefined;
+    // The same files and headers as the rules Lambda serves (services/rules/src/serveEditor.ts).
+    const asset = Object.hasOwn(EDITOR_FILES, url.pathname) ? EDITOR_FILES[url.pathname] : undefined;
     if (asset !== undefined && (method === "GET" || method === "HEAD")) {
       // Read on every request: an edit of the editor shows at the next reload.
-      const [file, contentType] = asset;
-      const content = await readFile(join(editorDir, file));
+      const content = await readFile(join(editorDir, asset.file));
       response
-        .writeHead(200, { "content-type": contentType, ...ASSET_HEADERS })
+        .writeHead(200, { "content-type": asset.contentType, ...EDITOR_HEADERS })
         .end(method === "HEAD" ? undefined : content);
       return;
     }

@@ -9,4 +9,5 @@ export type { ApiEvent, ApiResult } from "./httpApi.js";
 export type { ChangeKind, ReadEventsByTypeDay, RuleStore, RuleVersion, StoredRule } from "./ports.js";
 export type { RulePreviewAnswer } from "./previewDraftRule.js";
 export { makePreviewDraftRule, PREVIEW_SAMPLE_SIZE } from "./previewDraftRule.js";
+export { EDITOR_FILES, EDITOR_HEADERS } from "./serveEditor.js";
 export { validateRule } from "./validateRule.js";
