@@ -120,7 +120,7 @@ function isHeaderRow(cells: readonly string[]): boolean {
 }
 
 /**
- * Every row of a Honeycode table in the 12-column layout (RULES.md section 1), page after page,
+ * Every row of a Honeycode table in the 12-column layout (docs/rules.md section 1.2), page after page,
  * as canonical rules, with exactly the validation of a CSV file. Cells are read by position: the
  * displayed value (`formattedValue`), else `rawValue`. The table's column names are not a row, so
  * every row is data, except a first row that repeats the column names (skipped, with a warning).

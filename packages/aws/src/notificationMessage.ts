@@ -84,7 +84,7 @@ function readAt(fields: Fields): string {
 }
 
 /**
- * Checks a notification and copies exactly its known fields, in the contract's order (RULES.md
+ * Checks a notification and copies exactly its known fields, in the contract's order (docs/rules.md
  * section 5). Unknown fields are dropped: the notifier passes on only what the type describes.
  */
 function readNotification(value: unknown): Notification {

@@ -67,7 +67,7 @@ export const TABLES = {
   },
   rules: {
     purpose:
-      "Canonical rules (RULES.md section 2): pk = a constant partition, sk = the rule id; read by query, paged.",
+      "Canonical rules (docs/rules.md section 1.1): pk = a constant partition, sk = the rule id; read by query, paged.",
     KeySchema: PK_SK,
     AttributeDefinitions: PK_SK_STRINGS,
   },

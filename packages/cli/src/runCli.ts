@@ -115,7 +115,7 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
 
   program
     .command("simulate")
-    .description("Evaluate rules on an NDJSON export of Pinpoint records, in memory (RULES.md semantics)")
+    .description("Evaluate rules on an NDJSON export of Pinpoint records, in memory (docs/rules.md)")
     .requiredOption("--rules <file>", "rules: .csv (12/13-column table), .json or .yaml (canonical)")
     .requiredOption("--events <file>", "NDJSON, one Pinpoint event-stream record per line (.gz accepted)")
     .option("--out <file>", "write notifications (NDJSON) here instead of stdout")

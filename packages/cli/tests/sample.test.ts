@@ -34,7 +34,7 @@ function field(value: unknown, ...path: string[]): unknown {
 }
 
 /**
- * RULES.md section 3, written independently of the engine, with a simplified identity
+ * docs/rules.md section 2, written independently of the engine, with a simplified identity
  * (the whole record without arrival_timestamp, or the event_id).
  */
 function classify(lines: readonly string[]): { outcome: Outcome; record?: Obj }[] {
@@ -210,7 +210,7 @@ describe("generateSampleEvents", () => {
     }
   });
 
-  it("writes every kind of malformed line of RULES.md section 3", () => {
+  it("writes every kind of malformed line of docs/rules.md section 2", () => {
     const outcomes = new Set(classified.map((e) => e.outcome));
     for (const reason of [
       "bad_json",

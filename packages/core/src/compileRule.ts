@@ -7,7 +7,7 @@ const DAY_MS = 86_400_000;
 
 /**
  * Streaming rules are decided after each matching event; closing rules once, on the totals of a
- * window that has closed (RULES.md section 4).
+ * window that has closed (docs/rules.md section 4).
  */
 export type RuleKind = "streaming" | "closing";
 

@@ -1,4 +1,4 @@
-/** A Pinpoint record that passed every check of RULES.md section 3 (before de-duplication). */
+/** A Pinpoint record that passed every check of docs/rules.md section 2 (before de-duplication). */
 export interface PiaEvent {
   /** `id:<event_id>` or `h:<content hash>`; equal identities are the same event. */
   readonly identity: string;

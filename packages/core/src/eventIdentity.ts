@@ -53,7 +53,7 @@ function byName(a: readonly [string, string], b: readonly [string, string]): num
 }
 
 /**
- * The identity of a record (RULES.md section 3): equal identities are the same event.
+ * The identity of a record (docs/rules.md section 2): equal identities are the same event.
  *
  * - A top-level `event_id` that is a non-empty string gives `id:<string>`. One that is a finite
  *   number gives `id:<canonical decimal>`: numbers are taken by value, and the number and the

@@ -1,6 +1,6 @@
 import type { Rule } from "./rule.js";
 
-/** What every sink receives (RULES.md section 5). */
+/** What every sink receives (docs/rules.md section 5). */
 export interface Notification {
   readonly appId: string;
   readonly userId: string;

@@ -79,7 +79,7 @@ function yamlMessage(message: string): string {
 }
 
 /**
- * Canonical rules written as JSON (RULES.md section 2). Syntax errors carry their line; other
+ * Canonical rules written as JSON (docs/rules.md section 1.1). Syntax errors carry their line; other
  * issues carry the line of the offending key when the text can be mapped (best effort).
  */
 export function parseRulesJson(text: string, source?: string): LoadedRules {

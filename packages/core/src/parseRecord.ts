@@ -109,7 +109,7 @@ function stringAttributes(value: unknown): Record<string, string> {
 }
 
 /**
- * Reads one Pinpoint record (one JSON line) per RULES.md section 3, checks 1-5 in order; the first
+ * Reads one Pinpoint record (one JSON line) per docs/rules.md section 2, checks 1-5 in order; the first
  * failing check decides. De-duplication (check 6) is the caller's: compare `event.identity`.
  *
  * Metrics come back in the order the JSON text lists them with their exact decimal value. A fast

@@ -375,7 +375,7 @@ export function readRuleRows(rows: readonly RuleRow[]): { rules: readonly Rule[]
 }
 
 /**
- * Rows of the 12-column table (RULES.md section 1) as canonical rules: the validation every
+ * Rows of the 12-column table (docs/rules.md section 1.2) as canonical rules: the validation every
  * source of such rows shares (a CSV file, a Honeycode table). Throws `InvalidRulesError` listing
  * every error of every row when any row is invalid.
  */

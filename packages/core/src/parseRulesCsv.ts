@@ -59,7 +59,7 @@ function readRows(text: string): { rows: RuleRow[]; syntaxError?: RuleIssue } {
 }
 
 /**
- * The 12-column rules table (RULES.md section 1) as canonical rules. Throws `InvalidRulesError`
+ * The 12-column rules table (docs/rules.md section 1.2) as canonical rules. Throws `InvalidRulesError`
  * listing every error of every row (file line and column) when any row is invalid.
  */
 export function parseRulesCsv(text: string, source?: string): LoadedRules {

@@ -1,4 +1,4 @@
-/** Comparison operators of canonical rules (RULES.md section 2). */
+/** Comparison operators of canonical rules (docs/rules.md section 1.1). */
 export const OPERATORS = [">", ">=", "=", "<", "<="] as const;
 export type Operator = (typeof OPERATORS)[number];
 

@@ -137,7 +137,7 @@ export function readSumValue(value: unknown): Checked<string> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The zod schemas of canonical rules (RULES.md section 2).
+// The zod schemas of canonical rules (docs/rules.md section 1.1).
 
 function problemCheck<T>(problem: (value: T) => string | undefined) {
   return (value: T, ctx: z.core.$RefinementCtx<T>): void => {
@@ -582,7 +582,7 @@ export function issueField(issue: CheckedIssue): string | undefined {
 }
 
 /**
- * Validates canonical rules (RULES.md section 2): a list of rules or `{ rules: [...] }`.
+ * Validates canonical rules (docs/rules.md section 1.1): a list of rules or `{ rules: [...] }`.
  * Returns the rules with defaults applied and the warnings; throws `InvalidRulesError` listing
  * every error (and warning) when there is any error. `lineOf` locates issues in the file.
  */

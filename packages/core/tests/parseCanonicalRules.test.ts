@@ -49,7 +49,7 @@ function issuesOf(load: () => unknown): readonly RuleIssue[] {
 const errorsOf = (load: () => unknown) => issuesOf(load).filter((issue) => issue.severity === "error");
 
 describe("parseRulesYaml", () => {
-  it("reads the RULES.md example; dates stay text", () => {
+  it("reads the docs/rules.md example; dates stay text", () => {
     expect(parseRulesYaml(BIG_SPENDER_YAML)).toEqual({ rules: [BIG_SPENDER], warnings: [] });
   });
 

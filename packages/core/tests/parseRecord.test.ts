@@ -6,7 +6,7 @@ import { eventIdentity } from "../src/eventIdentity.js";
 import { parseRecord } from "../src/parseRecord.js";
 import { scanTopLevelMetrics, scanTopLevelValueText } from "../src/scanMetrics.js";
 
-/** /work/shared/examples/pinpoint-custom-event.json: one custom event as Pinpoint delivers it. */
+/** docs/examples/pinpoint-custom-event.json: one custom event as Pinpoint delivers it. */
 const EXAMPLE = `{
   "event_type": "purchase",
   "event_timestamp": 1612345678901,

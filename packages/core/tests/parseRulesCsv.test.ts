@@ -70,7 +70,7 @@ describe("parseRulesCsv: the example table", () => {
       enabled: true,
     },
   ];
-  const text = readFileSync("/work/shared/examples/rules.csv", "utf8");
+  const text = readFileSync(new URL("../../../docs/examples/rules.csv", import.meta.url), "utf8");
 
   it("maps exactly to the canonical rules, without warnings", () => {
     expect(parseRulesCsv(text)).toEqual({ rules: expected, warnings: [] });

@@ -126,7 +126,7 @@ describe("pia local", () => {
     expect(summary.deadLetters).toBe(0);
   });
 
-  it("follows RULES.md on its edge cases like pia simulate", async () => {
+  it("follows docs/rules.md on its edge cases like pia simulate", async () => {
     const { rules } = parseRulesYaml(`
 - id: window-count
   event: purchase

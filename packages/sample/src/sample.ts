@@ -27,7 +27,7 @@ export const SAMPLE_APP_IDS = [
   "0f9e8d7c6b5a49382716059483726150",
 ] as const;
 
-/** The kinds of malformed line the generator writes, one per RULES.md section 3 skip path. */
+/** The kinds of malformed line the generator writes, one per docs/rules.md section 2 skip path. */
 export const MALFORMED_KINDS = [
   "truncated_json", // bad_json
   "json_array", // bad_event

@@ -16,7 +16,7 @@ export interface IngestRecord {
 
 /**
  * What happened to a batch. Every record lands in exactly one of `applied`, `duplicate`, `ignored`
- * and `skipped` (RULES.md section 3, plus `too_large` and `parse_error`); `failed` counts the
+ * and `skipped` (docs/rules.md section 2, plus `too_large` and `parse_error`); `failed` counts the
  * records among them whose item could not be written and that are reported for redelivery.
  */
 export interface IngestCounts {

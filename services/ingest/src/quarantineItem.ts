@@ -1,7 +1,7 @@
 import type { SkipReason } from "@pia/core";
 
 /**
- * Why a record was quarantined: a skip reason of RULES.md section 3, or `too_large` (a valid event
+ * Why a record was quarantined: a skip reason of docs/rules.md section 2, or `too_large` (a valid event
  * whose item DynamoDB would refuse: a key or the item over its size limit), or `parse_error` (the
  * parser failed unexpectedly; a bug, kept here rather than blocking the shard).
  */

@@ -8,7 +8,7 @@ export const NOW = Date.UTC(2024, 2, 15, 10, 30, 0, 123);
 
 type Json = Record<string, unknown>;
 
-/** A valid Pinpoint custom event (the shape of /work/shared/examples), with top-level fields replaced. */
+/** A valid Pinpoint custom event (the shape of docs/examples/pinpoint-custom-event.json), with top-level fields replaced. */
 export function pinpointEvent(fields: Json = {}): Json {
   return {
     event_type: "purchase",

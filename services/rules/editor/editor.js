@@ -130,7 +130,7 @@ function setStatus(text, kind = "info") {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Dates: strict YYYY-MM-DD, real calendar dates only (RULES.md section 1)
+// Dates: strict YYYY-MM-DD, real calendar dates only (docs/rules.md section 1.2)
 
 const MONTHS = "January February March April May June July August September October November December";
 
@@ -267,7 +267,7 @@ function filtersOf() {
     .filter(([name, value]) => name !== "" || value !== "");
 }
 
-/** The action name the 12-column table would give (RULES.md section 1): the default. */
+/** The action name the 12-column table would give (docs/rules.md section 1.2): the default. */
 function derivedActionName() {
   const filters = filtersOf();
   const base = filters.length === 1 ? `${$("event").value}_${filters[0][1]}` : $("event").value;
@@ -335,7 +335,7 @@ function openForm(stored) {
 /** A number when the text is one (count targets are numbers); else the text, for the API to explain. */
 const numberOrText = (text) => (/^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text);
 
-/** The canonical rule the form says (RULES.md section 2). */
+/** The canonical rule the form says (docs/rules.md section 1.1). */
 function draftOf() {
   const where = filtersOf();
   const countOp = $("count-op").value;
@@ -553,7 +553,7 @@ async function deleteRule(id, version) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CSV: the 12-column table (RULES.md section 1)
+// CSV: the 12-column table (docs/rules.md section 1.2)
 
 /** RFC 4180 rows, each with the file line it starts on; a BOM is ignored. */
 function parseCsv(text) {

@@ -4,7 +4,7 @@ export interface FieldIssue {
   readonly message: string;
 }
 
-/** The draft is not a valid canonical rule (RULES.md section 2); every error is listed. */
+/** The draft is not a valid canonical rule (docs/rules.md section 1.1); every error is listed. */
 export class InvalidRuleError extends Error {
   override readonly name = "InvalidRuleError";
   constructor(

@@ -95,7 +95,7 @@ function requests(pending: readonly Pending[]): Pending[][] {
  * - `source`: `config.source`, default `pia`
  * - `detail-type`: `pia.notification`
  * - `time`: the notification's `at` (the firing event's time, or the window's close)
- * - `detail`: the notification (RULES.md section 5) and its id, as JSON:
+ * - `detail`: the notification (docs/rules.md section 5) and its id, as JSON:
  *   `{"appId","userId","ruleId","type":"attribute"|"event","name","value"?,"at","endpointId"?,"id"}`;
  *   `id` is the same for every send of one firing, so consumers can drop duplicates with it.
  *

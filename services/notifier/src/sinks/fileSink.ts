@@ -11,7 +11,7 @@ function describeError(error: unknown): string {
 }
 
 /**
- * Appends one NDJSON line per notification to `path` (RULES.md section 5: exactly the contract's
+ * Appends one NDJSON line per notification to `path` (docs/rules.md section 5: exactly the contract's
  * fields, in order), creating its directory. It remembers the ids it has written in this process,
  * so a message delivered twice is written once even without the delivered table; the memory grows
  * with the notifications of the process, which suits local runs and short-lived Lambda containers.

@@ -63,7 +63,7 @@ function checkUrl(url: string): URL {
 }
 
 /**
- * The request body: exactly the contract's fields (RULES.md section 5) after the message `id`.
+ * The request body: exactly the contract's fields (docs/rules.md section 5) after the message `id`.
  * Other fields of the notification (`endpointId`) are not sent.
  */
 export function webhookBody({ id, notification }: NotificationMessage): string {
