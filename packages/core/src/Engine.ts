@@ -1,14 +1,7 @@
 import type { CompiledRule } from "./compileRule.js";
 import { compileRule, matchesEvent, metricText } from "./compileRule.js";
-import type { CounterState } from "./decide.js";
-import {
-  addMatch,
-  closingInstant,
-  decideClosing,
-  decideStreaming,
-  EMPTY_COUNTER,
-  isWindowClosed,
-} from "./decide.js";
+import type { CounterState } from "./decideRule.js";
+import { advanceClock, applyMatches, isClosingDue, isSettled } from "./decideRule.js";
 import type { PiaEvent, SkipReason } from "./event.js";
 import { SKIP_REASONS } from "./event.js";
 import { IdentitySet } from "./IdentitySet.js";
@@ -49,7 +42,7 @@ interface IndexedRule {
  */
 export class Engine {
   readonly #rulesByEvent = new Map<string, IndexedRule[]>();
-  readonly #closing: IndexedRule[] = [];
+  readonly #rules: IndexedRule[] = [];
   /** app\0user -> that user's counters. */
   readonly #users = new Map<string, UserCounters>();
   /** Closing rules already decided: later events no longer change them. */
@@ -74,7 +67,7 @@ export class Engine {
       const forEvent = this.#rulesByEvent.get(rule.event);
       if (forEvent === undefined) this.#rulesByEvent.set(rule.event, [indexed]);
       else forEvent.push(indexed);
-      if (indexed.compiled.kind === "closing") this.#closing.push(indexed);
+      this.#rules.push(indexed);
     }
   }
 
@@ -107,17 +100,12 @@ export class Engine {
     for (const { compiled, index } of rules) {
       if (this.#decided.has(compiled) || !matchesEvent(compiled, event)) continue;
       user ??= this.#userOf(event);
-      const state = user.states[index] ?? EMPTY_COUNTER;
-      // A once-per-user rule that has fired can never fire again: its totals no longer matter.
-      if (state.fired && compiled.kind === "streaming") continue;
-      const added = addMatch(compiled, state, metricText(compiled, event));
-      if (compiled.kind === "closing") {
-        user.states[index] = added;
-        continue;
-      }
-      const decision = decideStreaming(compiled, added);
-      user.states[index] = decision.state;
-      if (decision.fire) fired.push(this.#notify(compiled, user, event.timestamp));
+      const state = user.states[index];
+      if (isSettled(compiled, state)) continue;
+      const match = { timestamp: event.timestamp, metric: metricText(compiled, event) };
+      const step = applyMatches(compiled, state, [match]);
+      user.states[index] = step.state;
+      for (const { at } of step.firings) fired.push(this.#notify(compiled, user, at));
     }
     return fired;
   }
@@ -128,15 +116,15 @@ export class Engine {
    */
   close(now: number): Notification[] {
     const fired: Notification[] = [];
-    for (const { compiled, index } of this.#closing) {
-      if (this.#decided.has(compiled) || !isWindowClosed(compiled, now)) continue;
+    for (const { compiled, index } of this.#rules) {
+      if (this.#decided.has(compiled) || !isClosingDue(compiled, now)) continue;
       this.#decided.add(compiled);
-      const at = closingInstant(compiled);
       for (const user of this.#users.values()) {
         const state = user.states[index];
-        if (state === undefined || !decideClosing(compiled, state, now)) continue;
-        user.states[index] = { ...state, fired: true };
-        fired.push(this.#notify(compiled, user, at));
+        if (state === undefined) continue;
+        const step = advanceClock(compiled, state, now);
+        user.states[index] = step.state;
+        for (const { at } of step.firings) fired.push(this.#notify(compiled, user, at));
       }
     }
     return fired;

@@ -1,23 +1,9 @@
 export type { CompiledRule, RuleKind } from "./compileRule.js";
-export {
-  compileRule,
-  conditionHolds,
-  isInWindow,
-  matchesEvent,
-  metricText,
-  ruleKind,
-} from "./compileRule.js";
+export { compileRule, matchesEvent, metricText } from "./compileRule.js";
 export { counterKey } from "./counterKey.js";
 export { DAY_MS, parseStrictDate } from "./dates.js";
-export type { CounterState, StreamingDecision } from "./decide.js";
-export {
-  addMatch,
-  closingInstant,
-  decideClosing,
-  decideStreaming,
-  EMPTY_COUNTER,
-  isWindowClosed,
-} from "./decide.js";
+export type { CounterState, Firing, MatchFiring, RuleMatch, RuleStep } from "./decideRule.js";
+export { advanceClock, applyMatches, isClosingDue, isSettled } from "./decideRule.js";
 export { canonicalDecimal, Decimal, isPlainDecimal, toDecimal, ZERO } from "./decimal.js";
 export type { EngineSummary } from "./Engine.js";
 export { Engine } from "./Engine.js";

@@ -1,6 +1,5 @@
-import { compileRule, conditionHolds, matchesEvent, metricText } from "./compileRule.js";
-import type { CounterState } from "./decide.js";
-import { addMatch, decideStreaming, EMPTY_COUNTER } from "./decide.js";
+import { compileRule, matchesEvent, metricText } from "./compileRule.js";
+import { advanceClock, applyMatches } from "./decideRule.js";
 import type { PiaEvent } from "./event.js";
 import type { Rule } from "./rule.js";
 
@@ -52,14 +51,15 @@ function byAppThenUser(a: PreviewUser, b: PreviewUser): number {
 /**
  * How many users a rule would notify on a set of stored events, and which, as the engine decides:
  * events grouped by (app, user) and de-duplicated by identity, matched by event type, filter and
- * window (`matchesEvent`), summed exactly (`addMatch`).
+ * window (`matchesEvent`), applied exactly (`applyMatches`).
  *
  * - A streaming rule qualifies a user when it would have fired on the user's events replayed in
- *   time order (`decideStreaming`; ties by identity): for `>`/`>=` on metrics >= 0 that is the
- *   condition on the totals, and a lifetime `=` counts the user who reached the target on the way.
+ *   time order (ties by identity): for `>`/`>=` on metrics >= 0 that is the condition on the
+ *   totals, and a lifetime `=` counts the user who reached the target on the way.
  *   A reset rule qualifies a user it would fire for at least once.
  * - A closing rule qualifies a user with at least one matching event whose window totals meet the
- *   condition, whether or not the window has closed: it would be decided so if it closed now.
+ *   condition, whether or not the window has closed: it would be decided so if it closed now
+ *   (`advanceClock` to the window's end).
  *
  * A disabled rule is previewed as if enabled. Events after `now` are ignored.
  */
@@ -93,19 +93,11 @@ export function previewRule(rule: Rule, events: Iterable<PiaEvent>, options: Pre
     eventsMatched++;
   }
 
+  // A closing rule is decided as if its window had closed, however early `now` is.
+  const decidedAt = Math.max(now, compiled.windowEnd ?? now);
   const qualifies = (matches: Match[]): boolean => {
-    if (compiled.kind === "closing") {
-      let state: CounterState = EMPTY_COUNTER;
-      for (const match of matches) state = addMatch(compiled, state, match.metric);
-      return state.count > 0 && conditionHolds(compiled, state.count, state.sum);
-    }
-    let state: CounterState = EMPTY_COUNTER;
-    for (const match of matches.sort(byTimeThenIdentity)) {
-      const decision = decideStreaming(compiled, addMatch(compiled, state, match.metric));
-      if (decision.fire) return true;
-      state = decision.state;
-    }
-    return false;
+    const applied = applyMatches(compiled, undefined, matches.sort(byTimeThenIdentity));
+    return applied.firings.length > 0 || advanceClock(compiled, applied.state, decidedAt).firings.length > 0;
   };
 
   const qualifying: PreviewUser[] = [];

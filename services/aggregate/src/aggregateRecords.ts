@@ -10,13 +10,13 @@ import {
   pendingMessages,
   toMessageBody,
 } from "@pia/aws";
-import type { CompiledRule, CounterState, PiaEvent, Rule } from "@pia/core";
+import type { CompiledRule, PiaEvent, Rule } from "@pia/core";
 import {
-  addMatch,
+  applyMatches,
   canonicalDecimal,
   compileRule,
   counterKey,
-  decideStreaming,
+  isSettled,
   makeNotification,
   matchesEvent,
   metricText,
@@ -229,29 +229,24 @@ function applyCounter(
   item: CounterItem | undefined,
 ): { item: CounterItem } | undefined {
   const { compiled } = counter.rule;
-  // A once-per-user rule that has fired can never fire again: its totals need no more writes.
-  if (item?.fired === true && compiled.kind === "streaming") return undefined;
+  const state = counterStateOf(item);
+  if (isSettled(compiled, state)) return undefined;
   const fresh = counter.events.filter(({ seq }) => seq > (item?.seq ?? NO_SEQUENCE));
   if (fresh.length === 0) return undefined;
-  let state: CounterState = counterStateOf(item);
+  // A notification addresses the latest endpoint known when it fired.
   let endpointId = item?.endpointId;
-  const fired: { id: string; body: string }[] = [];
-  for (const { event, seq } of fresh) {
+  const matches = fresh.map(({ event, seq }) => {
     endpointId = event.endpointId ?? endpointId;
-    state = addMatch(compiled, state, metricText(compiled, event));
-    if (compiled.kind === "closing") continue;
-    const decision = decideStreaming(compiled, state);
-    state = decision.state;
-    if (!decision.fire) continue;
-    const id = notificationId(counter.key, seq);
-    const notification = makeNotification(
-      compiled.rule,
-      { appId: event.appId, userId: event.userId, endpointId },
-      event.timestamp,
-    );
+    return { timestamp: event.timestamp, metric: metricText(compiled, event), event, seq, endpointId };
+  });
+  const step = applyMatches(compiled, state, matches);
+  const fired = step.firings.map(({ match, at }) => {
+    const id = notificationId(counter.key, match.seq);
+    const { appId, userId } = match.event;
+    const notification = makeNotification(compiled.rule, { appId, userId, endpointId: match.endpointId }, at);
     const sink = compiled.rule.action.sink;
-    fired.push({ id, body: toMessageBody({ id, notification, ...(sink === undefined ? {} : { sink }) }) });
-  }
+    return toMessageBody({ id, notification, ...(sink === undefined ? {} : { sink }) });
+  });
   const last = fresh[fresh.length - 1] as Applied;
   return {
     item: {
@@ -262,12 +257,12 @@ function applyCounter(
       appId: last.event.appId,
       userId: last.event.userId,
       ...(endpointId === undefined ? {} : { endpointId }),
-      count: state.count,
-      sum: canonicalDecimal(state.sum),
-      fired: state.fired,
+      count: step.state.count,
+      sum: canonicalDecimal(step.state.sum),
+      fired: step.state.fired,
       seq: last.seq,
       rev: (item?.rev ?? 0) + 1,
-      pending: [...(item?.pending ?? []), ...fired.map((message) => message.body)],
+      pending: [...(item?.pending ?? []), ...fired],
     },
   };
 }

@@ -6,14 +6,7 @@ import {
   pendingMessages,
   toMessageBody,
 } from "@pia/aws";
-import {
-  closingInstant,
-  compileRule,
-  counterKey,
-  decideClosing,
-  isWindowClosed,
-  makeNotification,
-} from "@pia/core";
+import { advanceClock, compileRule, counterKey, isClosingDue, makeNotification } from "@pia/core";
 import type {
   ClearPending,
   CountersOfRule,
@@ -59,10 +52,9 @@ export function makeDecideClosingRules(deps: DecideClosingDeps): (now: number) =
     for (const rule of await deps.loadRules()) {
       if (!rule.enabled) continue;
       const compiled = compileRule(rule);
-      if (compiled.kind !== "closing" || !isWindowClosed(compiled, now)) continue;
+      if (!isClosingDue(compiled, now)) continue;
       const key = counterKey(rule);
       if (await deps.decisions.has(key)) continue;
-      const at = closingInstant(compiled);
       for await (const page of deps.countersOfRule(key)) {
         const deliveries: PendingDelivery[] = [];
         for (const listed of page) {
@@ -75,10 +67,15 @@ export function makeDecideClosingRules(deps: DecideClosingDeps): (now: number) =
                 deliveries.push({ key: item, rev: item.rev, messages: pendingMessages(item.pending) });
               break;
             }
-            if (!decideClosing(compiled, counterStateOf(item), now)) break;
+            const [firing] = advanceClock(compiled, counterStateOf(item), now).firings;
+            if (firing === undefined) break;
             const id = notificationId(item, "closing");
             const sink = rule.action.sink === undefined ? {} : { sink: rule.action.sink };
-            const body = toMessageBody({ id, notification: makeNotification(rule, item, at), ...sink });
+            const body = toMessageBody({
+              id,
+              notification: makeNotification(rule, item, firing.at),
+              ...sink,
+            });
             if (await deps.fireCounter(item, body)) {
               deliveries.push({ key: item, rev: item.rev + 1, messages: [{ id, body }] });
               break;
