@@ -1,9 +1,8 @@
+import { DAY_MS } from "./dates.js";
 import type { Decimal } from "./decimal.js";
 import { toDecimal } from "./decimal.js";
 import type { PiaEvent } from "./event.js";
 import type { Operator, Rule } from "./rule.js";
-
-const DAY_MS = 86_400_000;
 
 /**
  * Streaming rules are decided after each matching event; closing rules once, on the totals of a
@@ -19,7 +18,6 @@ export interface CompiledRule {
   readonly windowStart?: number;
   /** Exclusive end of the window, epoch ms (00:00 UTC of the day after `to`): the close instant. */
   readonly windowEnd?: number;
-  readonly countTarget?: number;
   readonly sumTarget?: Decimal;
   readonly whereEntries: ReadonlyArray<readonly [string, string]>;
   /** Reset applies to lifetime rules only; a window rule's `reset` is ignored. */
@@ -46,7 +44,6 @@ export function compileRule(rule: Rule): CompiledRule {
     ...(window === undefined
       ? {}
       : { windowStart: dateToMs(window.from), windowEnd: dateToMs(window.to) + DAY_MS }),
-    ...(rule.count === undefined ? {} : { countTarget: rule.count.value }),
     ...(rule.sum === undefined ? {} : { sumTarget: toDecimal(rule.sum.value) }),
     whereEntries: Object.entries(rule.where ?? {}),
     resets: rule.reset && window === undefined,
@@ -62,7 +59,7 @@ export function matchesEvent(compiled: CompiledRule, event: PiaEvent): boolean {
   return isInWindow(compiled, event.timestamp);
 }
 
-export function isInWindow(compiled: CompiledRule, timestamp: number): boolean {
+function isInWindow(compiled: CompiledRule, timestamp: number): boolean {
   if (compiled.windowStart === undefined || compiled.windowEnd === undefined) return true;
   return timestamp >= compiled.windowStart && timestamp < compiled.windowEnd;
 }
