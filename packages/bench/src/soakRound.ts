@@ -1,7 +1,7 @@
+import { DAY_MS } from "@pia/core";
 import { generateSampleEvents, mulberry32 } from "@pia/sample";
 import { malformLine, SOAK_MALFORMED_KINDS } from "./soakMalformed.js";
 
-const DAY_MS = 86_400_000;
 /** The sample rules' windows lie in 2021's first half: the soak starts where they do. */
 const START = Date.UTC(2021, 0, 1);
 /** One bad record mixed in per this many records (the generator writes 0.5% more of its own). */

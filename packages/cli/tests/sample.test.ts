@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { DAY_MS } from "@pia/core";
 import {
   generateSampleEvents,
   generateSampleRulesCsv,
@@ -73,7 +74,6 @@ function classify(lines: readonly string[]): { outcome: Outcome; record?: Obj }[
   });
 }
 
-const DAY_MS = 86_400_000;
 const START = Date.UTC(2021, 0, 1);
 const END = START + 181 * DAY_MS;
 

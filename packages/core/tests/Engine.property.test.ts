@@ -1,13 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Operator, Rule } from "../src/index.js";
-import { Engine } from "../src/index.js";
+import { DAY_MS, Engine } from "../src/index.js";
 
 /**
  * The engine against a deliberately naive model: for every rule and user, recompute the totals
  * from the full list of matching events at every step, in integer cents, with no shared code.
  */
-const DAY = 86_400_000;
 const START = Date.UTC(2021, 0, 1);
 
 interface Ev {
@@ -23,7 +22,7 @@ const evArb = fc.record({
   type: fc.constantFrom("a", "b"),
   k: fc.option(fc.constantFrom("x", "y"), { nil: undefined }),
   cents: fc.option(fc.integer({ min: 0, max: 500 }), { nil: undefined }),
-  ts: fc.integer({ min: START, max: START + 40 * DAY }),
+  ts: fc.integer({ min: START, max: START + 40 * DAY_MS }),
 });
 
 const opArb = fc.constantFrom<Operator>(">", ">=", "=", "<", "<=");
@@ -48,7 +47,7 @@ const ruleArb = (id: string) =>
       (r) => r.window !== undefined || ![r.count?.op, r.sum?.op].some((op) => op === "<" || op === "<="),
     )
     .map((r): Rule & { cents?: number } => {
-      const day = (offset: number) => new Date(START + offset * DAY).toISOString().slice(0, 10);
+      const day = (offset: number) => new Date(START + offset * DAY_MS).toISOString().slice(0, 10);
       return {
         id,
         event: r.event,
@@ -94,7 +93,7 @@ function naive(rules: (Rule & { cents?: number })[], events: Ev[], now: number):
   const out: string[] = [];
   for (const rule of rules) {
     const from = rule.window === undefined ? -Infinity : Date.parse(`${rule.window.from}T00:00:00Z`);
-    const end = rule.window === undefined ? Infinity : Date.parse(`${rule.window.to}T00:00:00Z`) + DAY;
+    const end = rule.window === undefined ? Infinity : Date.parse(`${rule.window.to}T00:00:00Z`) + DAY_MS;
     const closing =
       rule.window !== undefined &&
       [rule.count?.op, rule.sum?.op].some((op) => op === "=" || op === "<" || op === "<=");
@@ -143,7 +142,7 @@ describe("Engine vs a naive recomputation", () => {
         fc.array(evArb, { maxLength: 40 }),
         fc.tuple(ruleArb("r1"), ruleArb("r2"), ruleArb("r3")),
         fc.array(fc.nat(), { maxLength: 8 }),
-        fc.integer({ min: START, max: START + 60 * DAY }),
+        fc.integer({ min: START, max: START + 60 * DAY_MS }),
         (events, rules, redeliver, now) => {
           const lines = events.map(toLine);
           const withDuplicates = [...lines];

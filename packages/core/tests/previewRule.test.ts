@@ -1,9 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Operator, PiaEvent, Rule } from "../src/index.js";
-import { Engine, previewRule } from "../src/index.js";
+import { DAY_MS, Engine, previewRule } from "../src/index.js";
 
-const DAY = 86_400_000;
 const START = Date.UTC(2021, 0, 1);
 const NOW = Date.UTC(2021, 2, 1, 12);
 
@@ -26,7 +25,7 @@ function event(spec: EventSpec = {}): PiaEvent {
     appId: spec.app ?? "app-1",
     userId: spec.user ?? "u1",
     eventType: spec.type ?? "purchase",
-    timestamp: spec.ts ?? START + DAY,
+    timestamp: spec.ts ?? START + DAY_MS,
     attributes: spec.attributes ?? {},
     metrics: spec.metrics ?? [],
   };
@@ -34,7 +33,7 @@ function event(spec: EventSpec = {}): PiaEvent {
 
 /** `n` events of one user, one a day from `START`. */
 function times(n: number, spec: EventSpec = {}): PiaEvent[] {
-  return Array.from({ length: n }, (_, index) => event({ ts: START + index * DAY, ...spec }));
+  return Array.from({ length: n }, (_, index) => event({ ts: START + index * DAY_MS, ...spec }));
 }
 
 const price = (value: string): Array<[string, string]> => [["price", value]];
@@ -156,9 +155,9 @@ describe("previewRule", () => {
       rule({ count: undefined, sum: { metric: "price", op: ">", value: "10" } }),
       [
         event({ user: "u1", ts: START, metrics: price("20") }),
-        event({ user: "u1", ts: START + DAY, metrics: price("-15") }),
+        event({ user: "u1", ts: START + DAY_MS, metrics: price("-15") }),
         event({ user: "u2", ts: START, metrics: price("-15") }),
-        event({ user: "u2", ts: START + DAY, metrics: price("20") }),
+        event({ user: "u2", ts: START + DAY_MS, metrics: price("20") }),
       ],
       ["u1"],
     ],
@@ -182,7 +181,7 @@ describe("previewRule", () => {
   it("replays a user's events in time order, whatever order they are read in", () => {
     const r = rule({ count: undefined, sum: { metric: "price", op: ">", value: "10" } });
     const events = [
-      event({ ts: START + DAY, metrics: price("-15") }),
+      event({ ts: START + DAY_MS, metrics: price("-15") }),
       event({ ts: START, metrics: price("20") }),
     ];
     expect(preview(r, events).qualifying).toBe(1);
@@ -241,7 +240,7 @@ describe("previewRule", () => {
 
 describe("previewRule (property)", () => {
   const opArb = fc.constantFrom<Operator>(">", ">=", "=", "<", "<=");
-  const dayText = (offset: number) => new Date(START + offset * DAY).toISOString().slice(0, 10);
+  const dayText = (offset: number) => new Date(START + offset * DAY_MS).toISOString().slice(0, 10);
 
   const ruleArb = (ops: fc.Arbitrary<Operator>, allowWindow: boolean) =>
     fc
@@ -290,7 +289,7 @@ describe("previewRule (property)", () => {
           type: fc.constantFrom("a", "b"),
           k: fc.option(fc.constantFrom("x", "y"), { nil: undefined }),
           cents: fc.option(fc.integer({ min: minCents, max: 500 }), { nil: undefined }),
-          ts: fc.integer({ min: START, max: START + 50 * DAY }),
+          ts: fc.integer({ min: START, max: START + 50 * DAY_MS }),
         }),
         { maxLength: 40 },
       )
@@ -313,7 +312,7 @@ describe("previewRule (property)", () => {
       fc.property(
         ruleArb(opArb, true),
         eventsArb(-200),
-        fc.integer({ min: START + 20 * DAY, max: START + 60 * DAY }),
+        fc.integer({ min: START + 20 * DAY_MS, max: START + 60 * DAY_MS }),
         (r, events, now) => {
           const known = events
             .filter((e) => e.timestamp <= now)
@@ -321,7 +320,7 @@ describe("previewRule (property)", () => {
           const engine = new Engine([{ ...r, enabled: true }]);
           const notified = known.flatMap((e) => engine.apply(e));
           // Every window closed: the engine decides closing rules on the same totals.
-          notified.push(...engine.close(START + 100 * DAY));
+          notified.push(...engine.close(START + 100 * DAY_MS));
           const expected = [...new Set(notified.map((n) => `${n.appId}/${n.userId}`))].sort();
 
           const result = previewRule(r, events, { now, sampleSize: 100 });
@@ -362,7 +361,7 @@ describe("previewRule (property)", () => {
             }
           }
         }
-        const result = previewRule(r, events, { now: START + 100 * DAY, sampleSize: 100 });
+        const result = previewRule(r, events, { now: START + 100 * DAY_MS, sampleSize: 100 });
         expect(result.sample.map((u) => `${u.appId}/${u.userId}`)).toStrictEqual(expected);
       }),
       { numRuns: 300 },

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Rule } from "@pia/core";
-import { Engine, formatNotification, parseRulesCsv, parseRulesYaml } from "@pia/core";
+import { DAY_MS, Engine, formatNotification, parseRulesCsv, parseRulesYaml } from "@pia/core";
 import { generateSampleEvents, generateSampleRulesCsv } from "@pia/sample";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Faults } from "../src/index.js";
@@ -81,7 +81,6 @@ describe("pia local", () => {
   });
 
   it("keeps running round after round on one stack, exact after each under throttling and crashes mid-batch", async () => {
-    const DAY_MS = 86_400_000;
     const start = Date.parse("2021-01-01T00:00:00Z");
     // 60 days a round: the March window closes after round 1, April's and May's after round 2.
     const rounds = [0, 1, 2].map((round) => ({

@@ -4,7 +4,7 @@
  * Everything here is driven by one small seeded PRNG, so the same options give byte-identical
  * output on every machine and Node version.
  */
-import { CSV_COLUMNS } from "@pia/core";
+import { CSV_COLUMNS, DAY_MS } from "@pia/core";
 
 export interface SampleEventsOptions {
   readonly users: number;
@@ -38,7 +38,6 @@ export const MALFORMED_KINDS = [
 ] as const;
 export type MalformedKind = (typeof MALFORMED_KINDS)[number];
 
-const DAY_MS = 86_400_000;
 const MINUTE_MS = 60_000;
 const SESSION_GAP_MS = 30 * MINUTE_MS;
 
