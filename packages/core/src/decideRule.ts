@@ -3,9 +3,17 @@ import { conditionHolds } from "./compileRule.js";
 import type { Decimal } from "./decimal.js";
 import { ZERO } from "./decimal.js";
 
+/*
+ * The one way to decide a rule for a user, shared by `pia simulate` (Engine), previewRule and the
+ * pipeline (aggregate, timeseries): matches go through `applyMatches`, the passing of time through
+ * `advanceClock`. Callers never loop over the steps themselves, so they cannot decide apart, and a
+ * new kind of window changes this module rather than each of them.
+ */
+
 /**
  * What is kept per (app, user, rule) of a lifetime or date-window rule, and what the pipeline
- * stores: running totals and whether a once-per-user rule has fired (or a closing rule has fired).
+ * stores: running totals, and whether the rule has fired for the user (a reset rule instead starts
+ * again from 0).
  */
 export interface CounterState {
   readonly count: number;
