@@ -59,16 +59,32 @@ export {
   InvalidStoredRulesError,
   validateStoredRules,
 } from "./ruleSource.js";
-export type { PushResult, RulesTable, RulesTableOptions, RulesTableTarget } from "./rulesTable.js";
+export type { ChangeKind, RuleVersion } from "./rulesTable/items.js";
+export { canonicalRuleJson } from "./rulesTable/items.js";
+export type {
+  ClosingDecisions,
+  PushResult,
+  RulesTable,
+  RulesTableOptions,
+  RulesTableTarget,
+} from "./rulesTable/rulesTable.js";
+export { buildRulesTable, openRulesTable, RulesTableWriteError } from "./rulesTable/rulesTable.js";
+export type {
+  Author,
+  ChangeResult,
+  ChangeSetResult,
+  RuleChange,
+  RuleSetChange,
+  StoredRule,
+  VersionedRules,
+} from "./rulesTable/versionedRules.js";
 export {
-  buildRulesTable,
-  COUNTER_KEY_PARTITION,
-  canonicalRuleJson,
-  openRulesTable,
-  parseRuleItems,
-  RULE_PARTITION,
-  RulesTableWriteError,
-} from "./rulesTable.js";
+  ChangeSetTooLargeError,
+  OUTSIDE_AUTHOR,
+  RulesTableConflictError,
+  TRANSACTION_BYTE_LIMIT,
+  TRANSACTION_ITEM_LIMIT,
+} from "./rulesTable/versionedRules.js";
 export { buildSendMessages } from "./sendMessages.js";
 export type { QueueName, TableDefinition, TableName } from "./tables.js";
 export { QUEUES, TABLES, toCreateTableInput } from "./tables.js";

@@ -67,7 +67,7 @@ export const TABLES = {
   },
   rules: {
     purpose:
-      "Canonical rules (docs/rules.md section 1.1): pk = a constant partition, sk = the rule id; read by query, paged.",
+      "Canonical rules (docs/rules.md section 1.1): pk = a constant partition, sk = the rule id; read by query, paged. The same table holds each rule's versions (a partition per rule id), the registry of counter keys and the closing decisions; `buildRulesTable` (src/rulesTable/) owns every key and attribute.",
     KeySchema: PK_SK,
     AttributeDefinitions: PK_SK_STRINGS,
   },

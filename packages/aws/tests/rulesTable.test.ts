@@ -5,6 +5,8 @@ import {
   DeleteCommand,
   type DeleteCommandInput,
   DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
   QueryCommand,
   type QueryCommandInput,
 } from "@aws-sdk/lib-dynamodb";
@@ -13,7 +15,7 @@ import { counterKey, InvalidRulesError, parseRulesCsv, parseRulesYaml } from "@p
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { InvalidStoredRulesError } from "../src/ruleSource.js";
-import { buildRulesTable, RulesTableWriteError } from "../src/rulesTable.js";
+import { buildRulesTable, RulesTableWriteError } from "../src/rulesTable/rulesTable.js";
 
 const TABLE = "pia-test-rules";
 const NOW = Date.UTC(2030, 0, 2, 3, 4, 5);
@@ -415,6 +417,35 @@ describe("counter key registry", () => {
     await table().forgetCounterKey("a#AAAAAAAAAAAA");
     expect(ddb.commandCalls(DeleteCommand).map((call) => call.args[0].input)).toEqual([
       { TableName: TABLE, Key: { pk: "counterKey", sk: "a#AAAAAAAAAAAA" } },
+    ]);
+  });
+});
+
+describe("closing decisions", () => {
+  // The stored shape is deployed: `{ pk: "decided", sk: counter key, decidedAt }`.
+  it("records, reads (strongly consistent) and forgets a decision by counter key", async () => {
+    ddb.on(PutCommand).resolves({});
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: { pk: "decided", sk: "a#AAAAAAAAAAAA" } })
+      .resolvesOnce({});
+    ddb.on(DeleteCommand).resolves({});
+    const { decisions } = table();
+
+    await decisions.record("a#AAAAAAAAAAAA", NOW);
+    expect(await decisions.has("a#AAAAAAAAAAAA")).toBe(true);
+    expect(await decisions.has("b#BBBBBBBBBBBB")).toBe(false);
+    await decisions.forget("a#AAAAAAAAAAAA");
+
+    expect(ddb.commandCalls(PutCommand).map((call) => call.args[0].input)).toEqual([
+      { TableName: TABLE, Item: { pk: "decided", sk: "a#AAAAAAAAAAAA", decidedAt: UPDATED_AT } },
+    ]);
+    expect(ddb.commandCalls(GetCommand).map((call) => call.args[0].input)).toEqual([
+      { TableName: TABLE, Key: { pk: "decided", sk: "a#AAAAAAAAAAAA" }, ConsistentRead: true },
+      { TableName: TABLE, Key: { pk: "decided", sk: "b#BBBBBBBBBBBB" }, ConsistentRead: true },
+    ]);
+    expect(ddb.commandCalls(DeleteCommand).map((call) => call.args[0].input)).toEqual([
+      { TableName: TABLE, Key: { pk: "decided", sk: "a#AAAAAAAAAAAA" } },
     ]);
   });
 });

@@ -65,6 +65,20 @@ export class RuleVersionConflictError extends Error {
   }
 }
 
+/** A change set (an import) met a rule that changed since it was read; nothing of it was written. */
+export class RuleSetConflictError extends Error {
+  override readonly name = "RuleSetConflictError";
+  constructor(
+    readonly ruleIds: readonly string[],
+    options?: ErrorOptions,
+  ) {
+    super(
+      `a rule changed while the import was being written (one of ${ruleIds.map((id) => JSON.stringify(id)).join(", ")}); nothing was imported: import the file again`,
+      options,
+    );
+  }
+}
+
 /** A replacement sent without the version it was made from. */
 export class VersionRequiredError extends Error {
   override readonly name = "VersionRequiredError";

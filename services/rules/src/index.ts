@@ -1,5 +1,5 @@
 export { BY_TYPE_DAY_INDEX, buildEventsByType } from "./adapters/buildEventsByType.js";
-export { buildRuleStore, OUTSIDE_AUTHOR, versionPartition } from "./adapters/buildRuleStore.js";
+export { buildRuleStore } from "./adapters/buildRuleStore.js";
 export type { RulesApiHandlerDeps } from "./buildRulesApiHandler.js";
 export { buildRulesApiHandler } from "./buildRulesApiHandler.js";
 export type { RulesApiConfig } from "./config.js";

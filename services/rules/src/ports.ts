@@ -1,54 +1,25 @@
-import type { PiaEvent, Rule } from "@pia/core";
+import type {
+  Author,
+  ChangeResult,
+  ChangeSetResult,
+  RuleChange,
+  RuleSetChange,
+  RuleVersion,
+  StoredRule,
+} from "@pia/aws";
+import type { PiaEvent } from "@pia/core";
 
-/** A rule as the API shows it: the canonical rule and its version, the number to send back to change it. */
-export interface StoredRule {
-  readonly rule: Rule;
-  /** Counts every change of this rule id; a new change must name it as the expected version. */
-  readonly version: number;
-  /** When and by whom the rule was last written (absent for rules written before the API). */
-  readonly updatedAt?: string;
-  readonly updatedBy?: string;
-}
-
-/**
- * How a version came about. `push` is a change made outside the API (`pia rules push` or
- * `pia rules rm`), recorded when the API next changes the rule.
- */
-export type ChangeKind = "create" | "update" | "disable" | "enable" | "delete" | "restore" | "push";
-
-/** One entry of a rule's history: the rule before and after a change (absent: no rule). */
-export interface RuleVersion {
-  readonly ruleId: string;
-  readonly version: number;
-  readonly change: ChangeKind;
-  /** ISO 8601 UTC. */
-  readonly at: string;
-  /** The caller (IAM user or role ARN, or the token's email or subject), `unknown` when anonymous. */
-  readonly by: string;
-  readonly before?: Rule;
-  readonly after?: Rule;
-  /** For a restore: the version whose rule was restored. */
-  readonly restoredFrom?: number;
-}
-
-/** A change decided from the rule as it is stored now: the rule after it (undefined: deleted). */
-export interface RuleChange {
-  readonly change: Exclude<ChangeKind, "push">;
-  readonly after: Rule | undefined;
-  readonly restoredFrom?: number;
-}
-
-/** Who makes a change and when (epoch ms). */
-export interface Author {
-  readonly by: string;
-  readonly at: number;
-}
-
-/** What `RuleStore.change` leaves: the rule now (undefined: there is none) and the id's version. */
-export interface ChangeResult {
-  readonly stored: StoredRule | undefined;
-  readonly version: number;
-}
+// The rules table's records (their stored form is owned by @pia/aws's rules table).
+export type {
+  Author,
+  ChangeKind,
+  ChangeResult,
+  ChangeSetResult,
+  RuleChange,
+  RuleSetChange,
+  RuleVersion,
+  StoredRule,
+} from "@pia/aws";
 
 /** The rules table as the API uses it. */
 export interface RuleStore {
@@ -70,6 +41,18 @@ export interface RuleStore {
     decide: (current: StoredRule | undefined, version: number) => RuleChange | undefined,
     author: Author,
   ): Promise<ChangeResult>;
+  /**
+   * `change` for a whole change set, all or nothing: `decide` gets every stored rule and returns
+   * the changes (one per id at most), written in one transaction on condition that every changed
+   * rule is still as read. Throws `RuleSetConflictError` when one changed in between, and
+   * `ChangeSetTooLargeError` (nothing written) when one DynamoDB transaction cannot hold the set.
+   * `dryRun`: everything but the write.
+   */
+  changeSet(
+    decide: (current: readonly StoredRule[]) => readonly RuleSetChange[],
+    author: Author,
+    options?: { readonly dryRun?: boolean },
+  ): Promise<ChangeSetResult>;
 }
 
 /**

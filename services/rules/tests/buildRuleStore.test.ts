@@ -6,12 +6,12 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { buildRulesTable, cachedRuleSource, TABLES, toCreateTableInput } from "@pia/aws";
+import { buildRulesTable, cachedRuleSource, OUTSIDE_AUTHOR, TABLES, toCreateTableInput } from "@pia/aws";
 import type { Rule } from "@pia/core";
 import { counterKey } from "@pia/core";
 import { type DynamoDbLocal, startDynamoDbLocal } from "@pia/local-stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildRuleStore, OUTSIDE_AUTHOR, versionPartition } from "../src/adapters/buildRuleStore.js";
+import { buildRuleStore } from "../src/adapters/buildRuleStore.js";
 import { buildRulesApiHandler } from "../src/buildRulesApiHandler.js";
 import { RuleVersionConflictError } from "../src/errors.js";
 import { apiEvent, context, type EventOptions, USER_ARN } from "./events.js";
@@ -130,7 +130,7 @@ describe("the rules API on DynamoDB Local", () => {
       [3, "disable", "click", "click", false],
       [4, "delete", "click", undefined, undefined],
     ]);
-    expect((await w.partition(versionPartition("views"))).map((entry) => entry.sk)).toEqual([
+    expect((await w.partition("version#views")).map((entry) => entry.sk)).toEqual([
       "0000000001",
       "0000000002",
       "0000000003",
@@ -153,7 +153,7 @@ describe("the rules API on DynamoDB Local", () => {
     expect(outcomes.map((outcome) => outcome.status).sort()).toEqual([200, 409]);
     const winner = outcomes.find((outcome) => outcome.status === 200)?.body.rule.event;
     expect((await w.call("GET", "/rules/race")).body).toMatchObject({ version: 2, rule: { event: winner } });
-    expect(await w.partition(versionPartition("race"))).toHaveLength(2);
+    expect(await w.partition("version#race")).toHaveLength(2);
   });
 
   it("decides a race between two writers that read the same version by the transaction's condition", async () => {
@@ -186,7 +186,7 @@ describe("the rules API on DynamoDB Local", () => {
     expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(["fulfilled", "rejected"]);
     const failure = outcomes.find((outcome) => outcome.status === "rejected");
     expect(failure?.status === "rejected" && failure.reason).toBeInstanceOf(RuleVersionConflictError);
-    expect((await w.partition(versionPartition("race"))).map((entry) => entry.version)).toEqual([1, 2]);
+    expect((await w.partition("version#race")).map((entry) => entry.version)).toEqual([1, 2]);
   });
 
   it("leaves a disabled rule out of the pipeline's rule source, and keeps its counter key current", async () => {

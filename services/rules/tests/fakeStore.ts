@@ -1,6 +1,6 @@
 import type { Rule } from "@pia/core";
-import { RuleVersionConflictError } from "../src/errors.js";
-import type { RuleStore, RuleVersion, StoredRule } from "../src/ports.js";
+import { RuleSetConflictError, RuleVersionConflictError } from "../src/errors.js";
+import type { Author, ChangeResult, RuleChange, RuleStore, RuleVersion, StoredRule } from "../src/ports.js";
 
 /** An in-memory RuleStore with the adapter's semantics; `beforeWrite` runs between the read and the write. */
 export function fakeStore() {
@@ -8,6 +8,31 @@ export function fakeStore() {
   const versions = new Map<string, RuleVersion[]>();
   const hooks: { beforeWrite?: (() => void) | undefined; failWith?: Error } = {};
   const versionOf = (id: string) => rules.get(id)?.version ?? versions.get(id)?.at(-1)?.version ?? 0;
+
+  /** Writes a change decided from version `read` of the id. */
+  function apply(id: string, change: RuleChange, read: number, author: Author): ChangeResult {
+    const current = rules.get(id);
+    const version = read + 1;
+    const at = new Date(author.at).toISOString();
+    const entry: RuleVersion = {
+      ruleId: id,
+      version,
+      change: change.change,
+      at,
+      by: author.by,
+      ...(current === undefined ? {} : { before: current.rule }),
+      ...(change.after === undefined ? {} : { after: change.after }),
+      ...(change.restoredFrom === undefined ? {} : { restoredFrom: change.restoredFrom }),
+    };
+    versions.set(id, [...(versions.get(id) ?? []), entry]);
+    if (change.after === undefined) {
+      rules.delete(id);
+      return { stored: undefined, version };
+    }
+    const stored = { rule: change.after, version, updatedAt: at, updatedBy: author.by };
+    rules.set(id, stored);
+    return { stored, version };
+  }
 
   const store: RuleStore = {
     async list() {
@@ -30,26 +55,22 @@ export function fakeStore() {
       if (change === undefined) return { stored: current, version: read };
       hooks.beforeWrite?.();
       if (versionOf(id) !== read) throw new RuleVersionConflictError(id, read, undefined);
-      const version = read + 1;
-      const at = new Date(author.at).toISOString();
-      const entry: RuleVersion = {
-        ruleId: id,
-        version,
+      return apply(id, change, read, author);
+    },
+    async changeSet(decide, author, options = {}) {
+      const changes = decide(await store.list());
+      const read = new Map(changes.map(({ id }) => [id, versionOf(id)]));
+      const changed = changes.map(({ id, change }) => ({
+        id,
         change: change.change,
-        at,
-        by: author.by,
-        ...(current === undefined ? {} : { before: current.rule }),
-        ...(change.after === undefined ? {} : { after: change.after }),
-        ...(change.restoredFrom === undefined ? {} : { restoredFrom: change.restoredFrom }),
-      };
-      versions.set(id, [...(versions.get(id) ?? []), entry]);
-      if (change.after === undefined) {
-        rules.delete(id);
-        return { stored: undefined, version };
-      }
-      const stored = { rule: change.after, version, updatedAt: at, updatedBy: author.by };
-      rules.set(id, stored);
-      return { stored, version };
+        version: (read.get(id) ?? 0) + 1,
+      }));
+      if (options.dryRun || changes.length === 0) return { changed, transactionItems: changes.length };
+      hooks.beforeWrite?.();
+      const moved = changes.filter(({ id }) => versionOf(id) !== read.get(id)).map(({ id }) => id);
+      if (moved.length > 0) throw new RuleSetConflictError(moved);
+      for (const { id, change } of changes) apply(id, change, read.get(id) ?? 0, author);
+      return { changed, transactionItems: changes.length };
     },
   };
 

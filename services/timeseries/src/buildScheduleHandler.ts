@@ -8,7 +8,6 @@ import middy from "@middy/core";
 import { buildClearPending, buildRulesTable, buildSendMessages, emitCounts } from "@pia/aws";
 import type { ScheduledEvent } from "aws-lambda";
 import { buildCounterStore } from "./adapters/buildCounterStore.js";
-import { buildDecisions } from "./adapters/buildDecisions.js";
 import { makeCleanupRemovedRules } from "./cleanupRemovedRules.js";
 import type { TimeseriesConfig } from "./config.js";
 import { type ClosingCounts, makeDecideClosingRules } from "./decideClosingRules.js";
@@ -37,7 +36,7 @@ export function buildScheduleHandler(deps: ScheduleHandlerDeps) {
   const { config, dynamodb, sqs, logger } = deps;
   const rulesTable = buildRulesTable(dynamodb, config.rulesTable);
   const counters = buildCounterStore(dynamodb, { tableName: config.countersTable });
-  const decisions = buildDecisions(dynamodb, { tableName: config.rulesTable });
+  const { decisions } = rulesTable;
   // Each run reads the rules afresh: it runs rarely, and a rule pushed a minute ago must count.
   const loadRules = () => rulesTable.list();
   const decideClosingRules = makeDecideClosingRules({

@@ -4,12 +4,29 @@ import {
   type BatchWriteCommandInput,
   DeleteCommand,
   DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
   QueryCommand,
 } from "@aws-sdk/lib-dynamodb";
-import type { Rule, RuleIssue } from "@pia/core";
+import type { Rule } from "@pia/core";
 import { counterKey, validateRules } from "@pia/core";
-import { chunk, retryUnprocessed } from "./retryUnprocessed.js";
-import { InvalidStoredRulesError, validateStoredRules } from "./ruleSource.js";
+import { chunk, retryUnprocessed } from "../retryUnprocessed.js";
+import {
+  canonicalRuleJson,
+  counterKeyItem,
+  counterKeyKey,
+  counterKeyOfItem,
+  decidedItem,
+  decidedKey,
+  type Item,
+  PARTITIONS,
+  parseRuleItems,
+  partitionQuery,
+  ruleItem,
+  ruleItemFacts,
+  ruleKey,
+} from "./items.js";
+import { buildVersionedRules, type VersionedRules } from "./versionedRules.js";
 
 /** What a push did: rules written (new or changed), deleted (no longer in the set), left as they were. */
 export interface PushResult {
@@ -18,7 +35,17 @@ export interface PushResult {
   readonly unchanged: number;
 }
 
-/** The rules table (`TABLES.rules`): the canonical rules, and every counter key ever pushed. */
+/** Closing decisions already made, by counter key (timeseries decides a closing rule once). */
+export interface ClosingDecisions {
+  has(counterKey: string): Promise<boolean>;
+  record(counterKey: string, decidedAt: number): Promise<void>;
+  forget(counterKey: string): Promise<void>;
+}
+
+/**
+ * The rules table (`TABLES.rules`), and the only code that reads or writes it: the canonical
+ * rules, their versions (the rules API), every counter key ever pushed, and the closing decisions.
+ */
 export interface RulesTable {
   /**
    * Makes `rules` the whole rule set: writes new and changed rules, deletes the others, and
@@ -34,6 +61,10 @@ export interface RulesTable {
   listCounterKeys(): Promise<{ counterKey: string; ruleId: string }[]>;
   /** Unregisters a counter key, once the cleanup has deleted its counters. */
   forgetCounterKey(counterKey: string): Promise<void>;
+  /** The closing decisions made (timeseries). */
+  readonly decisions: ClosingDecisions;
+  /** The rules with their versions and history, changed one transaction at a time (the rules API). */
+  readonly versioned: VersionedRules;
 }
 
 export interface RulesTableOptions {
@@ -51,10 +82,6 @@ export interface RulesTableOptions {
   readonly random?: () => number;
 }
 
-/** Partition of the rule items: `{ pk, sk: rule id, rule: canonical JSON, counterKey, updatedAt }`. */
-export const RULE_PARTITION = "rule";
-/** Partition of the counter key registry: `{ pk, sk: counter key, ruleId }`. */
-export const COUNTER_KEY_PARTITION = "counterKey";
 /** BatchWriteItem's limit of requests per call. */
 const BATCH_LIMIT = 25;
 
@@ -72,71 +99,6 @@ export class RulesTableWriteError extends Error {
       `rules table ${tableName}: ${unprocessed} write${unprocessed === 1 ? " was" : "s were"} still unprocessed after ${attempts} attempts (DynamoDB is throttling); push again: a push only writes what differs`,
     );
   }
-}
-
-/**
- * The rule as stored: canonical JSON with a fixed key order and sorted `where`, so that an
- * unchanged rule gives the same text and is not rewritten (and two rules are equal when their
- * texts are).
- */
-export function canonicalRuleJson(rule: Rule): string {
-  const { where, count, sum, window, action } = rule;
-  return JSON.stringify({
-    id: rule.id,
-    event: rule.event,
-    ...(where === undefined
-      ? {}
-      : {
-          where: Object.fromEntries(Object.entries(where).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
-        }),
-    ...(count === undefined ? {} : { count: { op: count.op, value: count.value } }),
-    ...(sum === undefined
-      ? {}
-      : {
-          sum: { ...(sum.metric === undefined ? {} : { metric: sum.metric }), op: sum.op, value: sum.value },
-        }),
-    ...(window === undefined ? {} : { window: { from: window.from, to: window.to } }),
-    action: {
-      ...(action.type === "attribute"
-        ? { type: action.type, name: action.name, value: action.value }
-        : { type: action.type, name: action.name }),
-      ...(action.sink === undefined ? {} : { sink: action.sink }),
-    },
-    reset: rule.reset,
-    enabled: rule.enabled,
-  });
-}
-
-/**
- * The rules of rule items (`{ sk: id, rule: canonical JSON }`), in item order, validated like a
- * rules file; throws `InvalidStoredRulesError` naming every item that is not a valid rule.
- */
-export function parseRuleItems(items: readonly Record<string, unknown>[], source: string): Rule[] {
-  const issues: RuleIssue[] = [];
-  const parsed: unknown[] = [];
-  for (const item of items) {
-    const ruleId = String(item.sk);
-    const problem = (message: string) => issues.push({ severity: "error", ruleId, message });
-    if (typeof item.rule !== "string") {
-      problem("the item has no `rule` text attribute");
-      continue;
-    }
-    let rule: unknown;
-    try {
-      rule = JSON.parse(item.rule);
-    } catch (error: unknown) {
-      problem(`the stored rule is not JSON (${error instanceof Error ? error.message : String(error)})`);
-      continue;
-    }
-    const id = typeof rule === "object" && rule !== null ? (rule as { id?: unknown }).id : undefined;
-    if (id !== ruleId) {
-      problem(`the stored rule's id ${JSON.stringify(id) ?? "(none)"} differs from the item's key`);
-      continue;
-    }
-    parsed.push(rule);
-  }
-  if (issues.length > 0) throw new InvalidStoredRulesError(source, issues);
-  return [...validateStoredRules(parsed, source)];
 }
 
 function sleepFor(ms: number): Promise<void> {
@@ -157,15 +119,14 @@ export function buildRulesTable(
   const source = `rules table ${tableName}`;
 
   /** Every item of one partition, page by page (strongly consistent: a push sees the last push). */
-  async function queryAll(pk: string): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
+  async function queryAll(pk: string): Promise<Item[]> {
+    const items: Item[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await client.send(
         new QueryCommand({
           TableName: tableName,
-          KeyConditionExpression: "pk = :pk",
-          ExpressionAttributeValues: { ":pk": pk },
+          ...partitionQuery(pk),
           ConsistentRead: true,
           ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
         }),
@@ -197,33 +158,26 @@ export function buildRulesTable(
     async put(rules) {
       const valid = validateRules(rules, undefined, "rules to push").rules;
       const [stored, registered] = await Promise.all([
-        queryAll(RULE_PARTITION),
-        queryAll(COUNTER_KEY_PARTITION),
+        queryAll(PARTITIONS.rules),
+        queryAll(PARTITIONS.counterKeys),
       ]);
-      const storedById = new Map(stored.map((item) => [String(item.sk), item]));
-      const known = new Set(registered.map((item) => String(item.sk)));
+      const storedById = new Map(stored.map((item) => [String(item.sk), ruleItemFacts(item)]));
+      const known = new Set(registered.map((item) => counterKeyOfItem(item).counterKey));
       const updatedAt = new Date(now()).toISOString();
       const registrations: WriteRequest[] = [];
       const writes: WriteRequest[] = [];
       for (const rule of valid) {
-        const json = canonicalRuleJson(rule);
         const key = counterKey(rule);
         const old = storedById.get(rule.id);
-        if (old?.rule !== json || old.counterKey !== key) {
-          writes.push({
-            PutRequest: { Item: { pk: RULE_PARTITION, sk: rule.id, rule: json, counterKey: key, updatedAt } },
-          });
+        if (old?.text !== canonicalRuleJson(rule) || old.counterKey !== key) {
+          writes.push({ PutRequest: { Item: ruleItem(rule, { updatedAt }) } });
         }
-        if (!known.has(key)) {
-          registrations.push({
-            PutRequest: { Item: { pk: COUNTER_KEY_PARTITION, sk: key, ruleId: rule.id } },
-          });
-        }
+        if (!known.has(key)) registrations.push({ PutRequest: { Item: counterKeyItem(key, rule.id) } });
       }
       const ids = new Set(valid.map((rule) => rule.id));
       const deletes: WriteRequest[] = [...storedById.keys()]
         .filter((id) => !ids.has(id))
-        .map((id) => ({ DeleteRequest: { Key: { pk: RULE_PARTITION, sk: id } } }));
+        .map((id) => ({ DeleteRequest: { Key: ruleKey(id) } }));
       // Keys first: a push cut short must never leave counters that the cleanup cannot find.
       await writeAll(registrations);
       await writeAll([...writes, ...deletes]);
@@ -231,34 +185,40 @@ export function buildRulesTable(
     },
 
     async list() {
-      return parseRuleItems(await queryAll(RULE_PARTITION), source);
+      return parseRuleItems(await queryAll(PARTITIONS.rules), source);
     },
 
     async remove(id) {
       const output = await client.send(
-        new DeleteCommand({
-          TableName: tableName,
-          Key: { pk: RULE_PARTITION, sk: id },
-          ReturnValues: "ALL_OLD",
-        }),
+        new DeleteCommand({ TableName: tableName, Key: ruleKey(id), ReturnValues: "ALL_OLD" }),
       );
       return output.Attributes !== undefined;
     },
 
     async listCounterKeys() {
-      return (await queryAll(COUNTER_KEY_PARTITION)).map((item) => {
-        const key = String(item.sk);
-        // Every key is `<rule id>#<fingerprint>`: the id can be recovered if the attribute is lost.
-        const ruleId = typeof item.ruleId === "string" ? item.ruleId : key.slice(0, key.lastIndexOf("#"));
-        return { counterKey: key, ruleId };
-      });
+      return (await queryAll(PARTITIONS.counterKeys)).map(counterKeyOfItem);
     },
 
     async forgetCounterKey(key) {
-      await client.send(
-        new DeleteCommand({ TableName: tableName, Key: { pk: COUNTER_KEY_PARTITION, sk: key } }),
-      );
+      await client.send(new DeleteCommand({ TableName: tableName, Key: counterKeyKey(key) }));
     },
+
+    decisions: {
+      async has(key) {
+        const output = await client.send(
+          new GetCommand({ TableName: tableName, Key: decidedKey(key), ConsistentRead: true }),
+        );
+        return output.Item !== undefined;
+      },
+      async record(key, decidedAt) {
+        await client.send(new PutCommand({ TableName: tableName, Item: decidedItem(key, decidedAt) }));
+      },
+      async forget(key) {
+        await client.send(new DeleteCommand({ TableName: tableName, Key: decidedKey(key) }));
+      },
+    },
+
+    versioned: buildVersionedRules(client, tableName, { now, queryAll }),
   };
 }
 
