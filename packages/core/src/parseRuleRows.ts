@@ -1,7 +1,7 @@
 import { parseStrictDate } from "./dates.js";
 import { isPlainDecimal, toDecimal } from "./decimal.js";
 import { InvalidRulesError, type LoadedRules, type RuleIssue } from "./issues.js";
-import type { Operator, Rule } from "./rule.js";
+import type { Operator, Rule, RuleAction } from "./rule.js";
 import {
   type CheckedIssue,
   checkRules,
@@ -32,7 +32,8 @@ export const CSV_COLUMNS = [
 export type CsvColumn = (typeof CSV_COLUMNS)[number];
 
 const REQUIRED_COLUMNS = 12;
-const NO_DATE = "9999-99-99";
+/** The StartDate/FinishDate of a rule without dates. */
+export const NO_DATE = "9999-99-99";
 
 /** Column positions. */
 const Col = {
@@ -52,13 +53,31 @@ const Col = {
 } as const;
 type Col = (typeof Col)[keyof typeof Col];
 
-const OPERATOR_WORDS: Readonly<Record<string, Operator | null>> = {
+/** The table's operator words (`na`: no condition); it has none for `>=` and `<=`. */
+export const OPERATOR_WORDS: Readonly<Record<string, Operator | null>> = {
   na: null,
   greater: ">",
   equal: "=",
   smaller: "<",
   less: "<",
 };
+
+/**
+ * The action a row of the 12-column table derives (RULES.md section 1): `N` = EventName, or
+ * `EventName_AttributeValue` when filtered; `date` -> attribute `trk_date_N`, `aggregator` + reset
+ * -> event `trk_N`, otherwise attribute `N`, all set to `Ready`.
+ */
+export function tableAction(row: {
+  readonly dated: boolean;
+  readonly event: string;
+  readonly filterValue: string | undefined;
+  readonly reset: boolean;
+}): RuleAction {
+  const name = row.filterValue === undefined ? row.event : `${row.event}_${row.filterValue}`;
+  if (row.dated) return { type: "attribute", name: `trk_date_${name}`, value: DEFAULT_ATTRIBUTE_VALUE };
+  if (row.reset) return { type: "event", name: `${OWN_EVENT_PREFIX}${name}` };
+  return { type: "attribute", name, value: DEFAULT_ATTRIBUTE_VALUE };
+}
 
 /** One data row of the 12-column table, wherever it was read from (a CSV file, a Honeycode table). */
 export interface RuleRow {
@@ -290,7 +309,6 @@ function readRow(row: RuleRow, id: string): { issues: RuleIssue[]; rule?: RawRul
 
   if (issues.some((issue) => issue.severity === "error") || type === undefined) return { issues };
 
-  const name = filtered ? `${event}_${attributeValue}` : event;
   const rule: RawRule = {
     id,
     event,
@@ -300,12 +318,12 @@ function readRow(row: RuleRow, id: string): { issues: RuleIssue[]; rule?: RawRul
       ? {}
       : { sum: { ...(metric === undefined ? {} : { metric }), op: sumOp, value: sumValue } }),
     ...(type === "date" ? { window: { from, to } } : {}),
-    action:
-      type === "date"
-        ? { type: "attribute", name: `trk_date_${name}`, value: DEFAULT_ATTRIBUTE_VALUE }
-        : reset
-          ? { type: "event", name: `${OWN_EVENT_PREFIX}${name}` }
-          : { type: "attribute", name, value: DEFAULT_ATTRIBUTE_VALUE },
+    action: tableAction({
+      dated: type === "date",
+      event,
+      filterValue: filtered ? attributeValue : undefined,
+      reset,
+    }),
     reset: type === "aggregator" && reset,
     enabled: true,
   };
