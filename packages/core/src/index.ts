@@ -33,4 +33,4 @@ export type {
   SumCondition,
 } from "./rule.js";
 export { OPERATORS, SINK_NAMES } from "./rule.js";
-export { validateRules } from "./ruleSchema.js";
+export { DEFAULT_ATTRIBUTE_VALUE, validateRules } from "./ruleSchema.js";

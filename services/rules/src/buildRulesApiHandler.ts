@@ -1,7 +1,8 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { InvalidStoredRulesError } from "@pia/aws";
+import { ChangeSetTooLargeError, InvalidStoredRulesError } from "@pia/aws";
+import { formatRulesCsv } from "@pia/core";
 import { DEFAULT_PREVIEW_DAYS, DEFAULT_PREVIEW_MAX_EVENTS, type RulesApiConfig } from "./config.js";
 import { makeCreateRule } from "./createRule.js";
 import { makeDeleteRule } from "./deleteRule.js";
@@ -9,9 +10,11 @@ import {
   BadRequestError,
   type FieldIssue,
   InvalidRuleError,
+  InvalidRulesFileError,
   PreviewUnavailableError,
   RuleExistsError,
   RuleNotFoundError,
+  RuleSetConflictError,
   RuleVersionConflictError,
   VersionRequiredError,
 } from "./errors.js";
@@ -26,6 +29,7 @@ import {
   readVersionParam,
   requestPath,
 } from "./httpApi.js";
+import { makeImportRulesCsv } from "./importRulesCsv.js";
 import { makeListRules } from "./listRules.js";
 import { makeListRuleVersions } from "./listRuleVersions.js";
 import type { Now, ReadEventsByTypeDay, RuleStore, StoredRule } from "./ports.js";
@@ -33,6 +37,7 @@ import { makePreviewDraftRule } from "./previewDraftRule.js";
 import { requestAuthor } from "./requestAuthor.js";
 import { makeRestoreRuleVersion } from "./restoreRuleVersion.js";
 import { routeRequest } from "./routeRequest.js";
+import { draftRule, ruleFormSchema } from "./ruleForm.js";
 import { makeServeEditor } from "./serveEditor.js";
 import { makeSetRuleEnabled } from "./setRuleEnabled.js";
 import { makeUpdateRule } from "./updateRule.js";
@@ -91,7 +96,19 @@ function errorReply(error: unknown): Reply | undefined {
       },
     };
   }
+  if (error instanceof InvalidRulesFileError) {
+    return {
+      status: 400,
+      body: {
+        message: error.message,
+        errors: error.errors,
+        ...(error.warnings.length === 0 ? {} : { warnings: error.warnings }),
+      },
+    };
+  }
   if (error instanceof BadRequestError) return { status: 400, body: { message: error.message } };
+  if (error instanceof ChangeSetTooLargeError) return { status: 413, body: { message: error.message } };
+  if (error instanceof RuleSetConflictError) return { status: 409, body: { message: error.message } };
   if (error instanceof RuleNotFoundError) return { status: 404, body: { message: error.message } };
   if (error instanceof RuleExistsError) return { status: 409, body: { message: error.message } };
   if (error instanceof PreviewUnavailableError) return { status: 409, body: { message: error.message } };
@@ -106,6 +123,25 @@ function errorReply(error: unknown): Reply | undefined {
   }
   if (error instanceof VersionRequiredError) return { status: 428, body: { message: error.message } };
   return undefined;
+}
+
+/** `{ "csv": "<the file>", "dryRun"?: true }`, the body of `POST /rules/import`. */
+function readImportBody(body: unknown): { csv: string; dryRun: boolean } {
+  const { csv, dryRun, ...rest } = (typeof body === "object" && body !== null ? body : {}) as Record<
+    string,
+    unknown
+  >;
+  const unknownKeys = Object.keys(rest);
+  if (
+    typeof csv !== "string" ||
+    (dryRun !== undefined && typeof dryRun !== "boolean") ||
+    unknownKeys.length > 0
+  ) {
+    throw new BadRequestError(
+      `send the CSV as a JSON object { "csv": "<the file's text>", "dryRun": true|false }${unknownKeys.length === 0 ? "" : ` (unknown keys: ${unknownKeys.join(", ")})`}`,
+    );
+  }
+  return { csv, dryRun: dryRun === true };
 }
 
 /**
@@ -123,6 +159,7 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
   const setRuleEnabled = makeSetRuleEnabled({ store, now });
   const deleteRule = makeDeleteRule({ store, now });
   const restoreRuleVersion = makeRestoreRuleVersion({ store, now });
+  const importRulesCsv = makeImportRulesCsv({ store, now });
   const previewDraftRule = makePreviewDraftRule({
     readEventsByTypeDay: deps.readEventsByTypeDay,
     now,
@@ -172,6 +209,34 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
       handle: async (_, event) => {
         const { rule, warnings } = validateRule(readJsonBody(event));
         return { status: 200, body: { rule, warnings } };
+      },
+    },
+    { method: "GET", path: "/rules/schema", handle: async () => ({ status: 200, body: ruleFormSchema() }) },
+    {
+      method: "POST",
+      path: "/rules/draft",
+      handle: async (_, event) => {
+        const { valid, ...body } = draftRule(readJsonBody(event));
+        return { status: valid ? 200 : 400, body };
+      },
+    },
+    {
+      method: "POST",
+      path: "/rules/import",
+      handle: async (_, event) => {
+        const { csv, dryRun } = readImportBody(readJsonBody(event));
+        const result = await importRulesCsv(csv, { dryRun }, requestAuthor(event));
+        return { status: 200, body: result };
+      },
+    },
+    {
+      method: "GET",
+      path: "/rules/export",
+      handle: async () => {
+        const rules = (await listRules()).map((stored) => stored.rule);
+        const { text, leftOut } = formatRulesCsv(rules);
+        const disabled = rules.filter((rule) => !rule.enabled).map((rule) => rule.id);
+        return { status: 200, body: { fileName: "rules.csv", csv: text, leftOut, disabled } };
       },
     },
     {
@@ -246,6 +311,10 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
     },
   ];
 
+  // Told in every 404: the route table's own paths, so that the list cannot drift from it.
+  const paths = [...new Set(routes.map((route) => route.path))];
+  const servedPaths = `${paths.slice(0, -1).join(", ")} and ${paths.at(-1)}`;
+
   async function respond(event: ApiEvent): Promise<ApiResult> {
     // API Gateway's request id ties this invocation's log lines to its access log and to the caller.
     logger.setCorrelationId(event.requestContext.requestId);
@@ -268,7 +337,7 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
       return answer({
         status: 404,
         body: {
-          message: `no route ${method} ${requestPath(event)}: the API serves /rules, /rules/{id}, /rules/{id}/disable, /rules/{id}/enable, /rules/{id}/versions, /rules/{id}/versions/{version}/restore, /rules/validate and /rules/preview`,
+          message: `no route ${method} ${requestPath(event)}: the API serves ${servedPaths}`,
         },
       });
     }

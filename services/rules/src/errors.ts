@@ -19,6 +19,21 @@ export class InvalidRuleError extends Error {
   }
 }
 
+/** An imported file with invalid rows; every error is listed with its line and column, nothing is written. */
+export class InvalidRulesFileError extends Error {
+  override readonly name = "InvalidRulesFileError";
+  constructor(
+    readonly errors: readonly { line?: number; column?: string; ruleId?: string; message: string }[],
+    readonly warnings: readonly { line?: number; column?: string; ruleId?: string; message: string }[] = [],
+    options?: ErrorOptions,
+  ) {
+    super(
+      `the file has ${errors.length} invalid ${errors.length === 1 ? "entry" : "entries"}; nothing was imported: fix every error listed and import it again`,
+      options,
+    );
+  }
+}
+
 /** No rule (or no such version of it) has this id. */
 export class RuleNotFoundError extends Error {
   override readonly name = "RuleNotFoundError";

@@ -14,6 +14,9 @@ function fieldIssue(issue: RuleIssue): FieldIssue {
   return { path, message: issue.message };
 }
 
+/** Ids that `GET /rules/{id}` cannot reach: the API's own `GET /rules/schema` and `/rules/export` win. */
+const RESERVED_IDS: readonly string[] = ["schema", "export"];
+
 /**
  * The API addresses a rule by its id in the path, and API Gateway HTTP APIs hand the path over
  * decoded: an id with `/` or `?` could be stored but never read, changed or deleted through the API.
@@ -21,6 +24,12 @@ function fieldIssue(issue: RuleIssue): FieldIssue {
 function idProblem(draft: unknown): FieldIssue | undefined {
   if (typeof draft !== "object" || draft === null) return undefined;
   const id = (draft as { id?: unknown }).id;
+  if (typeof id === "string" && RESERVED_IDS.includes(id)) {
+    return {
+      path: "id",
+      message: `"${id}" names the API's own GET /rules/${id}, so GET /rules/{id} could never read the rule; pick another id`,
+    };
+  }
   if (typeof id !== "string" || !/[/?]/.test(id)) return undefined;
   return {
     path: "id",

@@ -291,4 +291,36 @@ describe("the rules API on DynamoDB Local", () => {
     expect(await w.rulesTable.list()).toEqual([full]);
     expect(await w.rulesTable.put([full])).toMatchObject({ unchanged: 1 });
   });
+
+  it("imports a CSV as one transaction: versions, deletions, and all or nothing over DynamoDB's limit", async () => {
+    const w = await world();
+    await w.rulesTable.put([
+      rule("old"),
+      rule("kept", { action: { type: "attribute", name: "pageview", value: "Ready" } }),
+    ]);
+    const header =
+      "RuleType,EventName,AttributeName,AttributeValue,Operator-C,Target-C,Operator-V,Target-V,ResetWhenReachTarget,StartDate,FinishDate,Key";
+    const row = (id: string) => `aggregator,pageview,na,999,greater,3,na,999,no,9999-99-99,9999-99-99,${id}`;
+    const imported = await w.call("POST", "/rules/import", {
+      body: { csv: [header, row("kept"), row("new")].join("\n") },
+    });
+    expect(imported).toMatchObject({
+      status: 200,
+      body: { created: ["new"], updated: [], deleted: ["old"], unchanged: ["kept"] },
+    });
+    expect((await w.rulesTable.list()).map((r) => r.id).sort()).toEqual(["kept", "new"]);
+    // The pushed rule's deletion records the push first, as any API change does.
+    expect((await w.partition("version#old")).map((v) => [v.version, v.change])).toEqual([
+      [1, "push"],
+      [2, "delete"],
+    ]);
+    expect(await w.registeredKeys()).toContain(counterKey(rule("old")));
+
+    // 40 new rules take 120 items (rule, version, counter key each): refused, nothing written.
+    const many = Array.from({ length: 40 }, (_, i) => row(`r${i}`));
+    const refused = await w.call("POST", "/rules/import", { body: { csv: [header, ...many].join("\n") } });
+    expect(refused.status).toBe(413);
+    expect(refused.body.message).toContain("limit of 100 per transaction");
+    expect((await w.rulesTable.list()).map((r) => r.id).sort()).toEqual(["kept", "new"]);
+  });
 });

@@ -450,6 +450,9 @@ describe("routing", () => {
     const unknown = await t.call("GET", "/nope");
     expect(unknown.status).toBe(404);
     expect(unknown.body.message).toMatch(/no route GET \/nope/);
+    // The list comes from the route table: every route's path, new ones included.
+    expect(unknown.body.message).toContain("/rules/{id}/versions/{version}/restore");
+    expect(unknown.body.message).toContain("/rules/import");
     const wrong = await t.call("PATCH", "/rules/views");
     expect(wrong).toMatchObject({ status: 405, headers: { allow: "GET, PUT, DELETE" } });
     expect((await t.call("GET", "/rules/views/disable")).status).toBe(405);
@@ -723,5 +726,153 @@ describe("the editor's files", () => {
       headers: { "content-type": "text/javascript; charset=utf-8" },
     });
     vi.unstubAllEnvs();
+  });
+});
+
+const HEADER =
+  "RuleType,EventName,AttributeName,AttributeValue,Operator-C,Target-C,Operator-V,Target-V,ResetWhenReachTarget,StartDate,FinishDate,Key";
+const csvOf = (...rows: string[]) => [HEADER, ...rows].join("\n");
+const VIEWS_ROW = "aggregator,pageview,na,999,greater,3,na,999,no,9999-99-99,9999-99-99,views";
+/** `views` as the 12-column table says it (its action named after the event). */
+const AS_ROW = { ...DRAFT, action: { type: "attribute", name: "pageview" } };
+const SIGNUP_ROW = "aggregator,signup,na,999,greater,0,na,999,no,9999-99-99,9999-99-99,signups";
+
+describe("the editor's contract: GET /rules/schema and POST /rules/draft", () => {
+  it("gives the core's columns, operators and sinks", async () => {
+    const { status, body } = await api().call("GET", "/rules/schema");
+    expect(status).toBe(200);
+    expect(body.columns).toEqual([...HEADER.split(","), "MetricName"]);
+    expect(body.operators.map((op: { value: string }) => op.value)).toEqual([">", ">=", "=", "<", "<="]);
+    expect(body.sinks).toContain("webhook");
+  });
+
+  it.each([
+    ["an attribute", {}, "purchase_chair"],
+    ["an event", { action: { type: "event" } }, "trk_purchase_chair"],
+    ["a date window", { window: { from: "2021-02-28", to: "2021-03-31" } }, "trk_date_purchase_chair"],
+  ])("names %s action as the 12-column table derives it when the form names none", async (_, extra, name) => {
+    const draft = { id: "c", event: "purchase", where: { product: "chair" }, count: { op: ">", value: "1" } };
+    const { status, body } = await api().call("POST", "/rules/draft", {
+      body: { action: { type: "attribute", name: "" }, ...draft, ...extra },
+    });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ rule: { count: { value: 1 }, action: { name } }, defaultActionName: name });
+  });
+
+  it("lists a draft's errors by field, and still suggests the action name", async () => {
+    const { status, body } = await api().call("POST", "/rules/draft", {
+      body: {
+        id: "c",
+        event: "purchase",
+        count: { op: ">", value: "1" },
+        window: { from: "2021-02-29", to: "2021-03-31" },
+        action: { type: "attribute" },
+      },
+    });
+    expect(status).toBe(400);
+    expect(body.defaultActionName).toBe("trk_date_purchase");
+    expect(body.errors).toEqual([
+      { path: "window.from", message: expect.stringContaining('"2021-02-29" is not a real calendar date') },
+    ]);
+  });
+
+  it("refuses the ids that GET /rules/{id} could not reach", async () => {
+    const { status, body } = await api().call("POST", "/rules", { body: { ...DRAFT, id: "schema" } });
+    expect(status).toBe(400);
+    expect(body.errors).toEqual([{ path: "id", message: expect.stringContaining("GET /rules/schema") }]);
+  });
+});
+
+describe("POST /rules/import and GET /rules/export", () => {
+  it("makes the file the whole rule set in one change set, versioned, and says what it did", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: AS_ROW });
+    await t.call("POST", "/rules", { body: { ...AS_ROW, id: "gone" } });
+    const dry = await t.call("POST", "/rules/import", {
+      body: { csv: csvOf(VIEWS_ROW, SIGNUP_ROW), dryRun: true },
+    });
+    expect(dry).toMatchObject({
+      status: 200,
+      body: { dryRun: true, created: ["signups"], updated: [], deleted: ["gone"], unchanged: ["views"] },
+    });
+    expect([...t.rules.keys()].sort()).toEqual(["gone", "views"]);
+
+    const done = await t.call("POST", "/rules/import", { body: { csv: csvOf(VIEWS_ROW, SIGNUP_ROW) } });
+    expect(done.body).toEqual({
+      dryRun: false,
+      created: ["signups"],
+      updated: [],
+      deleted: ["gone"],
+      unchanged: ["views"],
+      warnings: [],
+    });
+    expect([...t.rules.keys()].sort()).toEqual(["signups", "views"]);
+    expect(t.versions.get("gone")?.at(-1)).toMatchObject({ change: "delete", by: USER_ARN, at: AT });
+    expect(t.versions.get("signups")).toMatchObject([{ version: 1, change: "create", by: USER_ARN }]);
+  });
+
+  it("refuses a file with invalid rows as a whole, listing every row's line, column and reason", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: AS_ROW });
+    const { status, body } = await t.call("POST", "/rules/import", {
+      body: {
+        csv: csvOf(
+          SIGNUP_ROW,
+          "date,purchase,na,999,greater,1,na,999,no,2021-02-29,2021-03-01,leap",
+          "aggregator,pageview,na,999,bigger,1,na,999,no,9999-99-99,9999-99-99,typo",
+        ),
+      },
+    });
+    expect(status).toBe(400);
+    expect(body.errors).toEqual([
+      {
+        line: 3,
+        column: "StartDate",
+        ruleId: "leap",
+        message: expect.stringContaining("not a real calendar date"),
+      },
+      { line: 4, column: "Operator-C", ruleId: "typo", message: expect.stringContaining("bigger") },
+    ]);
+    expect([...t.rules.keys()]).toEqual(["views"]);
+  });
+
+  it("refuses a file without rules, which would delete every rule", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: AS_ROW });
+    const { status, body } = await t.call("POST", "/rules/import", { body: { csv: `${HEADER}\n` } });
+    expect(status).toBe(400);
+    expect(body.message).toContain("no rule rows");
+    expect([...t.rules.keys()]).toEqual(["views"]);
+  });
+
+  it("writes nothing when a rule changed while the import was written (409)", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: AS_ROW });
+    t.hooks.beforeWrite = () =>
+      t.sneak({ ...RULE, action: { ...RULE.action, name: "pageview" }, count: { op: ">", value: 9 } });
+    const { status, body } = await t.call("POST", "/rules/import", { body: { csv: csvOf(SIGNUP_ROW) } });
+    expect(status).toBe(409);
+    expect(body.message).toContain("nothing was imported");
+    expect(t.rules.has("signups")).toBe(false);
+  });
+
+  it("answers 400 to a body that is not { csv }", async () => {
+    const { status, body } = await api().call("POST", "/rules/import", { body: { file: "x" } });
+    expect(status).toBe(400);
+    expect(body.message).toContain('{ "csv"');
+  });
+
+  it("exports the rules as the 12-column table, naming the ones it cannot say", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: AS_ROW });
+    await t.call("POST", "/rules", { body: { ...AS_ROW, id: "atleast", count: { op: ">=", value: 3 } } });
+    const { status, body } = await t.call("GET", "/rules/export");
+    expect(status).toBe(200);
+    expect(body.csv.split("\r\n")).toEqual([
+      `${HEADER},MetricName`,
+      "aggregator,pageview,na,999,greater,3,na,999,no,9999-99-99,9999-99-99,views,na",
+      "",
+    ]);
+    expect(body.leftOut).toEqual([{ id: "atleast", reason: expect.stringContaining(">=") }]);
   });
 });

@@ -1,0 +1,83 @@
+import {
+  CSV_COLUMNS,
+  DEFAULT_ATTRIBUTE_VALUE,
+  OPERATORS,
+  type Operator,
+  SINK_NAMES,
+  tableAction,
+} from "@pia/core";
+import { InvalidRuleError } from "./errors.js";
+import { validateRule } from "./validateRule.js";
+
+// The contract between the API and the editor (`GET /rules/schema`, `POST /rules/draft`): what the
+// page needs of the core to draw and fill its form, so that the page keeps no copy of a core rule.
+
+const OPERATOR_TEXT: Readonly<Record<Operator, string>> = {
+  ">": "> more than",
+  ">=": "≥ at least",
+  "=": "= exactly",
+  "<": "< fewer than",
+  "<=": "≤ at most",
+};
+
+/** What the editor draws its form from. */
+export function ruleFormSchema() {
+  return {
+    /** The 12-column table's header and its optional 13th column, by position. */
+    columns: CSV_COLUMNS,
+    /** The operators of a count or sum condition, with how the form shows them. */
+    operators: OPERATORS.map((value) => ({ value, text: OPERATOR_TEXT[value] })),
+    sinks: SINK_NAMES,
+  };
+}
+
+/** The action name a draft gets when it names none: the one the 12-column table derives. */
+function defaultActionName(draft: unknown): string | undefined {
+  if (typeof draft !== "object" || draft === null) return undefined;
+  const { event, where, window, action } = draft as Record<string, unknown>;
+  if (typeof event !== "string") return undefined;
+  const filters = typeof where === "object" && where !== null ? Object.values(where) : [];
+  const [only] = filters;
+  const type =
+    typeof action === "object" && action !== null ? (action as { type?: unknown }).type : undefined;
+  return tableAction({
+    dated: window !== undefined,
+    event,
+    filterValue: filters.length === 1 && typeof only === "string" ? only : undefined,
+    reset: type === "event",
+  }).name;
+}
+
+/**
+ * A rule drafted in the form: a canonical rule whose `action.name` (and an attribute's `value`)
+ * may be left out; they default as the 12-column table derives them. Validated like any rule;
+ * the default action name comes back also when the draft is invalid, for the form to suggest it.
+ * Never throws for an invalid draft: `valid: false` lists every error by field.
+ */
+export function draftRule(draft: unknown) {
+  const actionName = defaultActionName(draft);
+  let filled = draft;
+  if (typeof draft === "object" && draft !== null) {
+    const { action } = draft as { action?: unknown };
+    if (typeof action === "object" && action !== null) {
+      const given = action as Record<string, unknown>;
+      filled = {
+        ...draft,
+        action: {
+          ...given,
+          ...((given.name ?? "") === "" && actionName !== undefined ? { name: actionName } : {}),
+          ...(given.type === "attribute" && (given.value ?? "") === ""
+            ? { value: DEFAULT_ATTRIBUTE_VALUE }
+            : {}),
+        },
+      };
+    }
+  }
+  const suggestion = actionName === undefined ? {} : { defaultActionName: actionName };
+  try {
+    return { valid: true as const, ...validateRule(filled), ...suggestion };
+  } catch (error: unknown) {
+    if (!(error instanceof InvalidRuleError)) throw error;
+    return { valid: false as const, errors: error.errors, warnings: error.warnings, ...suggestion };
+  }
+}
