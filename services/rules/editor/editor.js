@@ -2,33 +2,6 @@
 // Every request goes to a path relative to the page, so the page works wherever the API serves it.
 // User text only ever reaches the page as textContent.
 
-/** The 12-column table's header and its optional 13th column (packages/core CSV_COLUMNS). */
-const CSV_COLUMNS = [
-  "RuleType",
-  "EventName",
-  "AttributeName",
-  "AttributeValue",
-  "Operator-C",
-  "Target-C",
-  "Operator-V",
-  "Target-V",
-  "ResetWhenReachTarget",
-  "StartDate",
-  "FinishDate",
-  "Key",
-  "MetricName",
-];
-const NO_DATE = "9999-99-99";
-const OPERATORS = [
-  ["", "na: no condition"],
-  [">", "> more than"],
-  [">=", "≥ at least"],
-  ["=", "= exactly"],
-  ["<", "< fewer than"],
-  ["<=", "≤ at most"],
-];
-const OPERATOR_OF_WORD = { na: null, greater: ">", equal: "=", smaller: "<", less: "<" };
-const WORD_OF_OPERATOR = { ">": "greater", "=": "equal", "<": "smaller" };
 /** The form control that shows a problem with a rule field (`path` as the API names it). */
 const CONTROL_OF_PATH = {
   id: "rule-id",
@@ -52,26 +25,6 @@ const CONTROL_OF_PATH = {
   reset: "reset-target",
   enabled: "enabled",
 };
-/** The CSV column a problem with a rule field is told in (packages/core COLUMN_OF_FIELD). */
-const COLUMN_OF_PATH = {
-  id: "Key",
-  event: "EventName",
-  where: "AttributeValue",
-  count: "Operator-C",
-  "count.op": "Operator-C",
-  "count.value": "Target-C",
-  sum: "Operator-V",
-  "sum.op": "Operator-V",
-  "sum.value": "Target-V",
-  "sum.metric": "MetricName",
-  window: "StartDate",
-  "window.from": "StartDate",
-  "window.to": "FinishDate",
-  "action.name": "EventName",
-  "action.value": "AttributeValue",
-  reset: "ResetWhenReachTarget",
-};
-
 const $ = (id) => document.getElementById(id);
 const form = $("rule-form");
 /** The rules as GET /rules gave them; the rule being edited (`undefined`: a new one). */
@@ -130,36 +83,38 @@ function setStatus(text, kind = "info") {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Dates: strict YYYY-MM-DD, real calendar dates only (docs/rules.md section 1.2)
+// The API's contract: the form is drawn from GET /rules/schema, and every draft is read and
+// checked by POST /rules/draft (the core's validation), so this page keeps no rule of its own.
 
-const MONTHS = "January February March April May June July August September October November December";
-
-function daysInMonth(year, month) {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return [4, 6, 9, 11].includes(month) ? 30 : 31;
-}
-
-/** What is wrong with a date as typed, or `undefined` for a real date written YYYY-MM-DD. */
-function dateProblem(text) {
-  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
-  if (match === null) return `"${text}" is not a date: write it as YYYY-MM-DD, e.g. 2021-02-28`;
-  const [year, month, day] = match.slice(1).map(Number);
-  if (month < 1 || month > 12) return `"${text}" is not a real date: there is no month ${match[2]}`;
-  const days = daysInMonth(year, month);
-  if (day < 1 || day > days) {
-    return `"${text}" is not a real date: ${MONTHS.split(" ")[month - 1]} ${year} has ${days} days`;
+/** Fills the operator and sink lists from the API. */
+async function loadSchema() {
+  const result = await callApi("GET", "rules/schema");
+  if (!result.ok) {
+    setStatus(`Could not load the form: ${failure(result)}`, "error");
+    return;
   }
-  return undefined;
+  const { operators, sinks } = result.data;
+  for (const select of document.querySelectorAll("select.op")) {
+    select.replaceChildren(
+      element("option", { value: "", textContent: "na: no condition" }),
+      ...operators.map(({ value, text }) => element("option", { value, textContent: text })),
+    );
+  }
+  $("action-sink").append(...sinks.map((name) => element("option", { value: name, textContent: name })));
 }
 
-/** Checks a date field as typed; true when it is empty or a real date. */
-function checkDate(input) {
-  const picker = $(`${input.id}-picker`);
-  const problem = input.value === "" ? undefined : dateProblem(input.value);
-  picker.value = problem === undefined ? input.value : "";
+/** The draft as the API reads and checks it: the rule, the suggested action name, the issues. */
+const askDraft = () => callApi("POST", "rules/draft", { body: draftOf() });
+
+/** Checks a date field as typed, with the API; its problems show next to it. */
+async function checkDate(input) {
   clearIssue(input);
-  if (problem !== undefined) showIssue(input, problem);
-  return problem === undefined;
+  if (input.value === "") return;
+  const result = await askDraft();
+  const path = input.id === "window-from" ? "window.from" : "window.to";
+  for (const { message } of (result.data.errors ?? []).filter((issue) => issue.path === path))
+    showIssue(input, message);
+  $(`${input.id}-picker`).value = input.getAttribute("aria-invalid") === "true" ? "" : input.value;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,16 +222,14 @@ function filtersOf() {
     .filter(([name, value]) => name !== "" || value !== "");
 }
 
-/** The action name the 12-column table would give (docs/rules.md section 1.2): the default. */
-function derivedActionName() {
-  const filters = filtersOf();
-  const base = filters.length === 1 ? `${$("event").value}_${filters[0][1]}` : $("event").value;
-  if ($("rule-type").value === "date") return `trk_date_${base}`;
-  return $("action-type").value === "event" ? `trk_${base}` : base;
-}
-
+let suggesting;
+/** Shows the action name the API derives when the form names none (as the 12-column table does). */
 function suggestActionName() {
-  $("action-name").placeholder = derivedActionName();
+  clearTimeout(suggesting);
+  suggesting = setTimeout(async () => {
+    const result = await askDraft().catch(() => undefined);
+    $("action-name").placeholder = result?.data.defaultActionName ?? "";
+  }, 150);
 }
 
 /** Enables the fields that apply to the rule type and action type. */
@@ -332,34 +285,28 @@ function openForm(stored) {
   (stored === undefined ? $("rule-id") : $("event")).focus();
 }
 
-/** A number when the text is one (count targets are numbers); else the text, for the API to explain. */
-const numberOrText = (text) => (/^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text);
-
-/** The canonical rule the form says (docs/rules.md section 1.1). */
+/** What the form says, as a canonical rule draft: a left-out action name or value is the API's to fill. */
 function draftOf() {
   const where = filtersOf();
   const countOp = $("count-op").value;
   const sumOp = $("sum-op").value;
   const metric = $("sum-metric").value;
   const type = $("action-type").value;
-  const name = $("action-name").value === "" ? derivedActionName() : $("action-name").value;
   const sink = $("action-sink").value;
   const dated = $("rule-type").value === "date";
   return {
     id: $("rule-id").value,
     event: $("event").value,
     ...(where.length === 0 ? {} : { where: Object.fromEntries(where) }),
-    ...(countOp === "" ? {} : { count: { op: countOp, value: numberOrText($("count-value").value) } }),
+    ...(countOp === "" ? {} : { count: { op: countOp, value: $("count-value").value } }),
     ...(sumOp === ""
       ? {}
       : { sum: { ...(metric === "" ? {} : { metric }), op: sumOp, value: $("sum-value").value } }),
     ...(dated ? { window: { from: $("window-from").value, to: $("window-to").value } } : {}),
     action: {
       type,
-      name,
-      ...(type === "attribute"
-        ? { value: $("action-value").value === "" ? "Ready" : $("action-value").value }
-        : {}),
+      name: $("action-name").value,
+      ...(type === "attribute" ? { value: $("action-value").value } : {}),
       ...(sink === "" ? {} : { sink }),
     },
     reset: !dated && $("reset-target").checked,
@@ -367,16 +314,18 @@ function draftOf() {
   };
 }
 
-/** Clears the issues and checks what the page can check itself (dates); false when that fails. */
-function checkForm() {
+/** The form's rule as the API reads it; `undefined` (its issues shown) when it is not valid. */
+async function resolveDraft() {
   clearIssues();
-  if ($("rule-type").value !== "date") return true;
-  return [checkDate($("window-from")), checkDate($("window-to"))].every(Boolean);
+  const result = await askDraft();
+  if (result.ok) return result.data.rule;
+  showIssues(result.data.errors ?? [{ path: "", message: failure(result) }], result.data.warnings);
+  return undefined;
 }
 
 async function save() {
-  if (!checkForm()) return;
-  const draft = draftOf();
+  const draft = await resolveDraft();
+  if (draft === undefined) return;
   const editing = state.editing;
   const result =
     editing === undefined
@@ -408,8 +357,8 @@ async function save() {
 }
 
 async function check() {
-  if (!checkForm()) return;
-  const result = await callApi("POST", "rules/validate", { body: draftOf() });
+  clearIssues();
+  const result = await askDraft();
   if (result.ok) {
     $("form-error").append(element("p", { className: "ok", textContent: "The rule is valid." }));
     showIssues([], result.data.warnings);
@@ -419,9 +368,10 @@ async function check() {
 async function preview() {
   const panel = $("preview-result");
   panel.replaceChildren();
-  if (!checkForm()) return;
+  const draft = await resolveDraft();
+  if (draft === undefined) return;
   panel.append(element("p", { textContent: "Previewing…" }));
-  const result = await callApi("POST", "rules/preview", { body: draftOf() });
+  const result = await callApi("POST", "rules/preview", { body: draft });
   panel.replaceChildren(element("h3", { textContent: "Preview" }));
   if (result.status === 400) {
     panel.append(element("p", { textContent: "Fix the errors shown in the form to preview the rule." }));
@@ -553,269 +503,116 @@ async function deleteRule(id, version) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CSV: the 12-column table (docs/rules.md section 1.2)
+// CSV: the API reads and writes the 12-column table (docs/rules.md section 1.2) with the core
 
-/** RFC 4180 rows, each with the file line it starts on; a BOM is ignored. */
-function parseCsv(text) {
-  const rows = [];
-  let cells = [];
-  let cell = "";
-  let quoted = false;
-  let line = 1;
-  let rowLine = 1;
-  const source = text.replace(/^\uFEFF/, "");
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (quoted) {
-      if (c === '"' && source[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else {
-        if (c === "\n") line++;
-        cell += c;
-      }
-    } else if (c === '"') quoted = true;
-    else if (c === ",") {
-      cells.push(cell);
-      cell = "";
-    } else if (c === "\r" || c === "\n") {
-      if (c === "\r" && source[i + 1] === "\n") i++;
-      cells.push(cell);
-      rows.push({ cells, line: rowLine });
-      cells = [];
-      cell = "";
-      line++;
-      rowLine = line;
-    } else cell += c;
-  }
-  if (cell !== "" || cells.length > 0) rows.push({ cells: [...cells, cell], line: rowLine });
-  return rows;
-}
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
-/** A row as a canonical rule, mapped as packages/core maps it; or the problems the page can tell. */
-function ruleOfRow(cells, id) {
-  const problems = [];
-  const [type, event, attributeName, attributeValue, opC, targetC, opV, targetV, resetWord, from, to] = cells;
-  if (cells.length < 12) {
-    return { problems: [`the row has ${cells.length} cells but the table needs 12 (RuleType to Key)`] };
-  }
-  const kind = type.toLowerCase();
-  if (kind !== "aggregator" && kind !== "date")
-    problems.push(`RuleType: use aggregator or date, not "${type}"`);
-  const operator = (column, word) => {
-    const op = OPERATOR_OF_WORD[word.toLowerCase()];
-    if (op === undefined) problems.push(`${column}: use na, greater, equal, smaller or less, not "${word}"`);
-    return op ?? null;
-  };
-  const countOp = operator("Operator-C", opC);
-  const sumOp = operator("Operator-V", opV);
-  if (kind === "aggregator") {
-    for (const [column, value] of [
-      ["StartDate", from],
-      ["FinishDate", to],
-    ]) {
-      if (value !== "" && value !== NO_DATE)
-        problems.push(`${column}: an aggregator rule takes no dates (or use date)`);
-    }
-    if (!["yes", "no"].includes(resetWord.toLowerCase())) {
-      problems.push(`ResetWhenReachTarget: write yes or no, not "${resetWord}"`);
-    }
-  }
-  if (problems.length > 0) return { problems };
-  const filtered = attributeName.toLowerCase() !== "na";
-  const metric =
-    cells[12] === undefined || cells[12] === "" || cells[12].toLowerCase() === "na" ? undefined : cells[12];
-  const reset = resetWord.toLowerCase() === "yes";
-  const name = filtered ? `${event}_${attributeValue}` : event;
-  return {
-    rule: {
-      id,
-      event,
-      ...(filtered ? { where: { [attributeName]: attributeValue } } : {}),
-      ...(countOp === null ? {} : { count: { op: countOp, value: numberOrText(targetC) } }),
-      ...(sumOp === null
-        ? {}
-        : { sum: { ...(metric === undefined ? {} : { metric }), op: sumOp, value: targetV } }),
-      ...(kind === "date" ? { window: { from, to } } : {}),
-      action:
-        kind === "date"
-          ? { type: "attribute", name: `trk_date_${name}`, value: "Ready" }
-          : reset
-            ? { type: "event", name: `trk_${name}` }
-            : { type: "attribute", name, value: "Ready" },
-      reset,
-      enabled: true,
-    },
-  };
-}
-
-/** Creates the rule, or replaces the rule of that id; what happened, with the API's issues. */
-async function importRule(rule) {
-  let result = await callApi("POST", "rules", { body: rule });
-  if (result.status === 201) return { outcome: "created", result };
-  if (result.status === 409) {
-    const current = await callApi("GET", rulePath(rule.id));
-    if (current.ok) {
-      result = await callApi("PUT", rulePath(rule.id), { body: rule, version: current.data.version });
-      if (result.ok)
-        return { outcome: result.data.version === current.data.version ? "unchanged" : "updated", result };
-    }
-  }
-  return { outcome: "failed", result };
-}
-
-const columnOf = (path) => COLUMN_OF_PATH[path] ?? (path.startsWith("where.") ? "AttributeName" : path);
-const toldInColumns = (issues = []) =>
-  issues.map(({ path, message }) => (path === "" ? message : `${columnOf(path)}: ${message}`));
-
-async function importCsv(text, fileName) {
-  const rows = parseCsv(text)
-    .slice(1)
-    .map((row) => ({ ...row, cells: row.cells.map((cell) => cell.trim()) }))
-    .filter((row) => row.cells.some((cell) => cell !== ""));
-  // Rule ids as packages/core gives them: the Key (else RuleType+EventName), #2, #3... for repeats.
-  const seen = new Map();
-  const report = [];
-  const tally = { created: 0, updated: 0, unchanged: 0, failed: 0 };
-  setStatus(`Importing ${rows.length} rows of ${fileName}…`);
-  for (const { cells, line } of rows) {
-    const base = cells[11] ? cells[11] : `${(cells[0] ?? "").toLowerCase()}${cells[1] ?? ""}`;
-    const n = (seen.get(base) ?? 0) + 1;
-    seen.set(base, n);
-    const id = n === 1 ? base : `${base}#${n}`;
-    const mapped = ruleOfRow(cells, id);
-    let outcome = "failed";
-    let notes = mapped.problems ?? [];
-    if (mapped.rule !== undefined) {
-      const saved = await importRule(mapped.rule);
-      outcome = saved.outcome;
-      const { errors, warnings, message } = saved.result.data;
-      notes =
-        outcome === "failed"
-          ? errors === undefined
-            ? [message ?? `HTTP ${saved.result.status}`]
-            : toldInColumns(errors)
-          : toldInColumns(warnings).map((warning) => `warning: ${warning}`);
-    }
-    tally[outcome] += 1;
-    report.push(
-      element(
-        "li",
-        { className: outcome === "failed" ? "error" : "" },
-        `line ${line} (${id}): ${outcome}`,
-        ...notes.map((note) => element("div", { textContent: note })),
+function reportRefused(fileName, result) {
+  const errors = result.data.errors ?? [];
+  const where = ({ line, column }) =>
+    [line === undefined ? undefined : `line ${line}`, column].filter((part) => part !== undefined).join(", ");
+  $("import-report").replaceChildren(
+    element("h3", { textContent: `Import of ${fileName} refused, nothing changed: ${failure(result)}` }),
+    element(
+      "ul",
+      {},
+      ...errors.map((issue) =>
+        element("li", {
+          className: "error",
+          textContent: where(issue) === "" ? issue.message : `${where(issue)}: ${issue.message}`,
+        }),
       ),
-    );
+    ),
+  );
+  setStatus(`${fileName} is not imported.`, "error");
+}
+
+/**
+ * Makes the file the whole rule set, as `pia rules push` does, in one change set (all or nothing).
+ * A dry run first says which rules it would delete, for the user to confirm.
+ */
+async function importCsv(text, fileName) {
+  setStatus(`Checking ${fileName}…`);
+  const dry = await callApi("POST", "rules/import", { body: { csv: text, dryRun: true } });
+  if (!dry.ok) return reportRefused(fileName, dry);
+  const { deleted } = dry.data;
+  if (
+    deleted.length > 0 &&
+    !window.confirm(
+      `Importing ${fileName} makes it the whole rule set: it deletes ${plural(deleted.length, "rule")} the file does not have (${deleted.join(", ")}). Import it?`,
+    )
+  ) {
+    setStatus(`Nothing imported from ${fileName}.`);
+    return;
   }
+  const result = await callApi("POST", "rules/import", { body: { csv: text } });
+  if (!result.ok) return reportRefused(fileName, result);
+  const outcome = result.data;
+  const kinds = ["created", "updated", "deleted", "unchanged"];
   $("import-report").replaceChildren(
     element("h3", {
-      textContent: `Import of ${fileName}: ${tally.created} created, ${tally.updated} updated, ${tally.unchanged} unchanged, ${tally.failed} failed`,
+      textContent: `Import of ${fileName}: ${kinds.map((kind) => `${outcome[kind].length} ${kind}`).join(", ")}`,
     }),
-    element("ul", {}, ...report),
+    element(
+      "ul",
+      {},
+      ...kinds.flatMap((kind) => outcome[kind].map((id) => element("li", { textContent: `${id}: ${kind}` }))),
+      ...outcome.warnings.map(({ line, column, message }) =>
+        element("li", {
+          className: "warning",
+          textContent: `warning: ${line === undefined ? "" : `line ${line}, `}${column === undefined ? "" : `${column}: `}${message}`,
+        }),
+      ),
+    ),
   );
-  setStatus(`Imported ${fileName}.`, tally.failed > 0 ? "error" : "info");
+  setStatus(`Imported ${fileName}.`);
   await loadRules();
 }
 
-/** A rule as a row of the 12-column table, or why the table cannot say it. */
-function rowOfRule(rule) {
-  const where = Object.entries(rule.where ?? {});
-  if (where.length > 1) return "it has more than one attribute filter";
-  const [filter] = where;
-  if (filter !== undefined && (filter[0].toLowerCase() === "na" || filter[0] === "" || filter[1] === "")) {
-    return "its attribute filter cannot be written in the table";
-  }
-  const word = (condition) => (condition === undefined ? "na" : WORD_OF_OPERATOR[condition.op]);
-  const [countWord, sumWord] = [word(rule.count), word(rule.sum)];
-  if (countWord === undefined || sumWord === undefined)
-    return "it uses ≥ or ≤, which the table has no words for";
-  if (rule.sum?.metric?.toLowerCase() === "na") return 'its metric is named "na"';
-  const dated = rule.window !== undefined;
-  const name = filter === undefined ? rule.event : `${rule.event}_${filter[1]}`;
-  const derived = dated
-    ? { type: "attribute", name: `trk_date_${name}`, value: "Ready" }
-    : rule.reset
-      ? { type: "event", name: `trk_${name}` }
-      : { type: "attribute", name, value: "Ready" };
-  const { action } = rule;
-  if (action.sink !== undefined) return `it sends to the ${action.sink} sink, which the table cannot say`;
-  if (action.type !== derived.type || action.name !== derived.name || action.value !== derived.value) {
-    return `its action (${action.type} ${action.name}) is not the one the table derives (${derived.type} ${derived.name})`;
-  }
-  const cells = [
-    dated ? "date" : "aggregator",
-    rule.event,
-    filter?.[0] ?? "na",
-    filter?.[1] ?? "999",
-    countWord,
-    rule.count === undefined ? "999" : String(rule.count.value),
-    sumWord,
-    rule.sum === undefined ? "999" : String(rule.sum.value),
-    rule.reset ? "yes" : "no",
-    rule.window?.from ?? NO_DATE,
-    rule.window?.to ?? NO_DATE,
-    rule.id,
-    rule.sum?.metric ?? "na",
-  ];
-  if (cells.some((cell) => cell.trim() !== cell))
-    return "a name starts or ends with a space, which the table trims";
-  return cells;
-}
-
-const csvCell = (text) => (/[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
-
 async function exportCsv() {
-  if (!(await loadRules())) return;
-  const rows = [];
-  const left = [];
-  for (const { rule } of state.rules) {
-    const row = rowOfRule(rule);
-    if (typeof row === "string") left.push(`${rule.id} (${row})`);
-    else rows.push(row);
+  const result = await callApi("GET", "rules/export");
+  if (!result.ok) {
+    setStatus(`Could not export the rules: ${failure(result)}`, "error");
+    return;
   }
-  const text = `${[CSV_COLUMNS, ...rows].map((row) => row.map(csvCell).join(",")).join("\r\n")}\r\n`;
+  const { csv, fileName, leftOut, disabled } = result.data;
   const link = element("a", {
-    href: URL.createObjectURL(new Blob([text], { type: "text/csv" })),
-    download: "rules.csv",
+    href: URL.createObjectURL(new Blob([csv], { type: "text/csv" })),
+    download: fileName,
   });
   document.body.append(link);
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
-  const disabled = state.rules.filter(({ rule }) => !rule.enabled).length;
+  const rows = csv.split("\r\n").filter((line) => line !== "").length - 1;
   setStatus(
     [
-      `Exported ${rows.length} rule${rows.length === 1 ? "" : "s"} to rules.csv.`,
-      ...(left.length === 0
+      `Exported ${plural(rows, "rule")} to ${fileName}.`,
+      ...(leftOut.length === 0
         ? []
         : [
-            `Left out, because the 12-column table cannot say them: ${left.join("; ")}. Use pia rules list --json.`,
+            `Left out, because the 12-column table cannot say them: ${leftOut.map(({ id, reason }) => `${id} (${reason})`).join("; ")}. Use pia rules list --json.`,
           ]),
-      ...(disabled === 0
+      ...(disabled.length === 0
         ? []
-        : [`The table has no column for disabled: ${disabled} disabled rules are rows like any other.`]),
+        : [
+            `The table has no column for disabled: ${disabled.length} disabled rules are rows like any other.`,
+          ]),
     ].join(" "),
-    left.length === 0 ? "info" : "error",
+    leftOut.length === 0 ? "info" : "error",
   );
 }
 
 // ---------------------------------------------------------------------------------------------
 // Wiring
 
-for (const select of document.querySelectorAll("select.op")) {
-  select.append(...OPERATORS.map(([value, text]) => element("option", { value, textContent: text })));
-}
 for (const id of ["window-from", "window-to"]) {
   const input = $(id);
-  input.addEventListener("blur", () => checkDate(input));
-  input.addEventListener("input", () => {
-    if (input.value.length >= 10) checkDate(input);
-    else clearIssue(input);
-  });
+  input.addEventListener("blur", () => run(() => checkDate(input)));
+  input.addEventListener("input", () => clearIssue(input));
   $(`${id}-picker`).addEventListener("change", (event) => {
     input.value = event.target.value;
-    checkDate(input);
+    run(() => checkDate(input));
   });
 }
 form.addEventListener("input", () => {
@@ -854,4 +651,7 @@ async function run(action) {
   }
 }
 
-run(loadRules);
+run(async () => {
+  await loadSchema();
+  await loadRules();
+});
