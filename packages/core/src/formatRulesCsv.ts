@@ -59,7 +59,7 @@ export function ruleRowOf(rule: Rule): { readonly cells: readonly string[] } | {
 const csvCell = (text: string) => (/[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
 
 /**
- * The rules as a CSV of the 12-column table (RULES.md section 1, with MetricName), CRLF line ends;
+ * The rules as a CSV of the 12-column table (docs/rules.md section 1.2, with MetricName), CRLF line ends;
  * `parseRulesCsv` reads it back to the same rules, enabled. Rules the table cannot say are left
  * out and listed with the reason. The table has no column for `enabled`.
  */

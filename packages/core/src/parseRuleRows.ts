@@ -63,7 +63,7 @@ export const OPERATOR_WORDS: Readonly<Record<string, Operator | null>> = {
 };
 
 /**
- * The action a row of the 12-column table derives (RULES.md section 1): `N` = EventName, or
+ * The action a row of the 12-column table derives (docs/rules.md section 1.2): `N` = EventName, or
  * `EventName_AttributeValue` when filtered; `date` -> attribute `trk_date_N`, `aggregator` + reset
  * -> event `trk_N`, otherwise attribute `N`, all set to `Ready`.
  */

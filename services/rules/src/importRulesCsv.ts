@@ -46,7 +46,7 @@ function planReplace(current: readonly StoredRule[], rules: readonly Rule[]): Ru
 }
 
 /**
- * `POST /rules/import`: makes a 12-column CSV (RULES.md section 1) the whole rule set, as
+ * `POST /rules/import`: makes a 12-column CSV (docs/rules.md section 1.2) the whole rule set, as
  * `pia rules push` does with the same file, but all or nothing and versioned: the file is parsed by
  * the core (`parseRulesCsv`, every error listed with line and column: nothing is written), then
  * its rules are created, updated or kept, and the rules it does not have are deleted, in one
