@@ -14,6 +14,8 @@ export {
 } from "./counterItem.js";
 export type { DeadLetter } from "./deadLetters.js";
 export { listDeadLetters, redriveDeadLetters } from "./deadLetters.js";
+export type { Defaults } from "./defaults.js";
+export { DEFAULTS } from "./defaults.js";
 export type { PendingDelivery } from "./deliverPending.js";
 export { deliverPending } from "./deliverPending.js";
 export { emitCounts, emitCountsBy } from "./emitCounts.js";

@@ -1,4 +1,5 @@
 import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+import { DEFAULTS } from "./defaults.js";
 
 /**
  * The tables of the pipeline, written once as CloudFormation `AWS::DynamoDB::Table` properties
@@ -125,8 +126,8 @@ export function toCreateTableInput(definition: TableDefinition, tableName: strin
 export const QUEUES = {
   notifications: {
     purpose: "Notifications to deliver to a sink; a message that keeps failing moves to the DLQ.",
-    maxReceiveCount: 5,
-    visibilityTimeoutSeconds: 60,
+    maxReceiveCount: DEFAULTS.notifier.maxReceiveCount,
+    visibilityTimeoutSeconds: DEFAULTS.notifier.visibilityTimeoutSeconds,
   },
 } as const;
 export type QueueName = keyof typeof QUEUES;

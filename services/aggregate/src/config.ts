@@ -1,4 +1,4 @@
-import { type Env, readEnv } from "@pia/aws";
+import { DEFAULTS, type Env, readEnv } from "@pia/aws";
 
 export interface AggregateConfig {
   readonly countersTable: string;
@@ -14,7 +14,13 @@ export function loadConfig(env: Env): AggregateConfig {
     countersTable: read.required("COUNTERS_TABLE", "name of the counters table (TABLES.counters)"),
     rulesTable: read.required("RULES_TABLE", "name of the rules table (TABLES.rules)"),
     notificationsQueueUrl: read.required("NOTIFICATIONS_QUEUE_URL", "URL of the notifications queue"),
-    rulesCacheSeconds: read.wholeNumber("RULES_CACHE_SECONDS", 60, 0, 3600, "seconds"),
+    rulesCacheSeconds: read.wholeNumber(
+      "RULES_CACHE_SECONDS",
+      DEFAULTS.aggregate.rulesCacheSeconds,
+      0,
+      3600,
+      "seconds",
+    ),
   };
   read.done("aggregate");
   return config;

@@ -1,4 +1,4 @@
-import { type Env, readEnv } from "@pia/aws";
+import { DEFAULTS, type Env, readEnv } from "@pia/aws";
 
 export { ConfigError } from "@pia/aws";
 
@@ -34,8 +34,20 @@ export function loadConfig(env: Env): IngestConfig {
   const config: IngestConfig = {
     eventsTable: read.required("EVENTS_TABLE", "name of the events table (TABLES.events)"),
     quarantineTable: read.required("QUARANTINE_TABLE", "name of the quarantine table (TABLES.quarantine)"),
-    eventRetentionDays: read.wholeNumber("EVENT_RETENTION_DAYS", 400, 1, MAX_RETENTION_DAYS, "days"),
-    quarantineRetentionDays: read.wholeNumber("QUARANTINE_RETENTION_DAYS", 14, 1, MAX_RETENTION_DAYS, "days"),
+    eventRetentionDays: read.wholeNumber(
+      "EVENT_RETENTION_DAYS",
+      DEFAULTS.ingest.eventRetentionDays,
+      1,
+      MAX_RETENTION_DAYS,
+      "days",
+    ),
+    quarantineRetentionDays: read.wholeNumber(
+      "QUARANTINE_RETENTION_DAYS",
+      DEFAULTS.ingest.quarantineRetentionDays,
+      1,
+      MAX_RETENTION_DAYS,
+      "days",
+    ),
     previewIndex: readFlag(read, "PREVIEW_INDEX"),
   };
   read.done("ingest");

@@ -1,4 +1,4 @@
-import { type Env, readEnv } from "@pia/aws";
+import { DEFAULTS, type Env, readEnv } from "@pia/aws";
 import { SINK_NAMES, type SinkName } from "@pia/core";
 
 export { ConfigError } from "@pia/aws";
@@ -106,7 +106,13 @@ export function loadConfig(env: Env): NotifierConfig {
     sink: sinks[0] as SinkConfig,
     sinks,
     deliveredTable: read.required("DELIVERED_TABLE", "name of the delivered table (TABLES.delivered)"),
-    deliveredRetentionDays: read.wholeNumber("DELIVERED_RETENTION_DAYS", 14, 1, MAX_RETENTION_DAYS, "days"),
+    deliveredRetentionDays: read.wholeNumber(
+      "DELIVERED_RETENTION_DAYS",
+      DEFAULTS.notifier.deliveredRetentionDays,
+      1,
+      MAX_RETENTION_DAYS,
+      "days",
+    ),
     deadLetterQueueUrl: read.required(
       "DEAD_LETTER_QUEUE_URL",
       "URL of the notifications queue's dead-letter queue",

@@ -1,0 +1,48 @@
+import table from "./defaults.json" with { type: "json" };
+
+/**
+ * The services' tunable settings, with the values they take when the deployer gives none. They
+ * are written once, in `defaults.json`, because three readers need the same numbers: the
+ * handlers' `loadConfig` (the fallback of each environment variable), each `serverless.yml`
+ * (`${file(../../packages/aws/src/defaults.json):<service>}`: the parameters' fallbacks and the
+ * event source mappings) and the local runtime, which plays those mappings. JSON, not TypeScript,
+ * so that the Serverless Framework can read it.
+ */
+export interface Defaults {
+  readonly ingest: {
+    /** Days an applied event is kept (`EVENT_RETENTION_DAYS`). */
+    readonly eventRetentionDays: number;
+    /** Days a skipped record is kept in quarantine (`QUARANTINE_RETENTION_DAYS`). */
+    readonly quarantineRetentionDays: number;
+    /** Records per Kinesis batch of the ingest mapping. */
+    readonly kinesisBatchSize: number;
+    /** Retries of a failing Kinesis batch before it goes to the on-failure destination. */
+    readonly maximumRetryAttempts: number;
+  };
+  readonly aggregate: {
+    /** How long rules are cached between reads of the rules table (`RULES_CACHE_SECONDS`). */
+    readonly rulesCacheSeconds: number;
+    /** Records per batch of the events table's stream mapping. */
+    readonly streamBatchSize: number;
+    /** Retries of a failing stream batch before it goes to the on-failure destination. */
+    readonly maximumRetryAttempts: number;
+    /** The stream mapping's filter (a Lambda event filter pattern, as JSON text): new events only. */
+    readonly streamFilterPattern: string;
+  };
+  readonly timeseries: {
+    /** Minutes between two runs of the schedule. */
+    readonly scheduleMinutes: number;
+  };
+  readonly notifier: {
+    /** Days a delivered notification id is remembered (`DELIVERED_RETENTION_DAYS`). */
+    readonly deliveredRetentionDays: number;
+    /** Messages per batch of the notifications queue's mapping (SQS allows at most 10 per receive). */
+    readonly queueBatchSize: number;
+    /** Receives of a message before the queue moves it to its dead-letter queue. */
+    readonly maxReceiveCount: number;
+    /** The notifications queue's visibility timeout. */
+    readonly visibilityTimeoutSeconds: number;
+  };
+}
+
+export const DEFAULTS: Defaults = table;
