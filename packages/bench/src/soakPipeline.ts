@@ -2,28 +2,21 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Engine, type EngineSummary, formatNotification, parseRulesCsv } from "@pia/core";
-import {
-  type FaultKind,
-  type Faults,
-  type LocalRound,
-  type LocalRunSummary,
-  runLocalPipeline,
-} from "@pia/local-runtime";
+import { type FaultKind, type Faults, LocalPipeline, type LocalRunSummary } from "@pia/local-runtime";
 import { generateSampleRulesCsv } from "@pia/sample";
 import { SoakBalance } from "./soakBalance.js";
 import { generateSoakRound, type SoakRoundSettings } from "./soakRound.js";
 import { SoakTail } from "./soakTail.js";
 
-/** Every fault the local runtime can inject, often enough that a short soak meets each of them. */
+/** In every source: DynamoDB writes that fail after they were applied, and throttled requests. */
+const DYNAMODB_FAULTS = { failAfterWriteEvery: 13, throttleDynamoDbEvery: 17 } as const;
+
+/** Every fault the local runtime can inject, in every source it applies to, often enough that a short soak meets each. */
 export const SOAK_FAULTS: Faults = {
-  duplicateKinesisBatches: true,
-  duplicateStreamBatches: true,
-  failAfterWriteEvery: 13,
-  failSendEvery: 5,
-  redeliverMessages: true,
-  throttleDynamoDbEvery: 17,
-  throttleSinkEvery: 3,
-  crashMidBatchEvery: 4,
+  kinesis: { ...DYNAMODB_FAULTS, duplicateBatches: true, crashMidBatchEvery: 4 },
+  stream: { ...DYNAMODB_FAULTS, duplicateBatches: true, crashMidBatchEvery: 4, failSendEvery: 5 },
+  queue: { ...DYNAMODB_FAULTS, redeliverMessages: true, crashMidBatchEvery: 4, throttleSinkEvery: 3 },
+  schedule: { ...DYNAMODB_FAULTS, failSendEvery: 5 },
 };
 
 export interface SoakOptions extends SoakRoundSettings {
@@ -96,49 +89,52 @@ export async function soakPipeline(options: SoakOptions): Promise<SoakResult> {
   let malformed = 0;
   let roundsMismatched = 0;
 
-  async function* rounds(): AsyncGenerator<LocalRound> {
-    while (round < maxRounds && (options.durationMs === undefined || elapsed() < options.durationMs)) {
+  const more = () =>
+    round < maxRounds && (options.durationMs === undefined || elapsed() < options.durationMs);
+
+  // One long-running pipeline (one stack, one stream position), fed and drained round after round.
+  let pipeline: LocalPipeline | undefined;
+  try {
+    pipeline = await LocalPipeline.start({
+      rules,
+      out,
+      kinesisBatchSize: 200,
+      streamBatchSize: 100,
+      faults: options.faults ?? SOAK_FAULTS,
+    });
+    while (more()) {
       const { lines, now, malformed: bad } = generateSoakRound(options, round);
       for (const line of lines) balance.expect(engine.ingest(line).map(formatNotification));
       balance.expect(engine.close(now).map(formatNotification));
       records += lines.length;
       malformed += bad;
-      yield { lines, now };
+      await pipeline.feed(lines);
+      await pipeline.drain();
+      await pipeline.runSchedule(now);
+      balance.deliver(await tail.readNewLines());
+      round++;
+      if (balance.missing + balance.extra > 0) roundsMismatched++;
+      const summary = await pipeline.summary();
+      options.onRound?.({
+        round,
+        records,
+        expected: balance.expected,
+        delivered: balance.delivered,
+        missing: balance.missing,
+        extra: balance.extra,
+        faultsInjected: summary.faultsInjected + malformed,
+        elapsedMs: elapsed(),
+      });
     }
-  }
-
-  try {
-    const pipeline = await runLocalPipeline({
-      rules,
-      out,
-      rounds: rounds(),
-      onRound: async (summary) => {
-        balance.deliver(await tail.readNewLines());
-        round++;
-        if (balance.missing + balance.extra > 0) roundsMismatched++;
-        options.onRound?.({
-          round,
-          records,
-          expected: balance.expected,
-          delivered: balance.delivered,
-          missing: balance.missing,
-          extra: balance.extra,
-          faultsInjected: summary.faultsInjected + malformed,
-          elapsedMs: elapsed(),
-        });
-      },
-      kinesisBatchSize: 200,
-      streamBatchSize: 100,
-      faults: options.faults ?? SOAK_FAULTS,
-    });
+    const summary = await pipeline.summary();
     const mismatches = balance.missing + balance.extra;
-    const { onFailure, deadLetters } = pipeline;
+    const { onFailure, deadLetters } = summary;
     return {
       rounds: round,
       records,
       engine: engine.summary(),
-      pipeline,
-      faultsByKind: { ...pipeline.faultsByKind, malformedRecord: malformed },
+      pipeline: summary,
+      faultsByKind: { ...summary.faultsByKind, malformedRecord: malformed },
       expected: balance.expected,
       delivered: balance.delivered,
       missing: balance.missing,
@@ -150,6 +146,7 @@ export async function soakPipeline(options: SoakOptions): Promise<SoakResult> {
       elapsedMs: elapsed(),
     };
   } finally {
+    await pipeline?.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { ConfigError } from "@pia/aws";
 import { formatIssue, type SinkName } from "@pia/core";
 import type { LocalRunSummary } from "@pia/local-runtime";
-import { runLocalPipeline, serveRulesUi } from "@pia/local-runtime";
+import { LocalPipeline, runLocalPipeline, serveRulesUi } from "@pia/local-runtime";
 import { loadSinkConfig, type SinkConfig } from "@pia/notifier";
 import { UsageError } from "./errors.js";
 import { loadRulesFile } from "./loadRulesFile.js";
@@ -131,10 +131,10 @@ async function checkPortFree(port: number): Promise<void> {
 }
 
 /**
- * `pia local --ui`: the local stack, with the rules pushed and the events run through the pipeline
- * when given (ingest writes the preview index, so previews see them), then the rules editor and
- * the rules API (the real handler, on the same tables) on http://localhost:PORT until
- * `untilStopped` settles; then everything stops.
+ * `pia local --ui`: the local pipeline, with the rules pushed and the events run through it when
+ * given (ingest writes the preview index, so previews see them), then, beside the still running
+ * pipeline, the rules editor and the rules API (the real handler, on the same tables) on
+ * http://localhost:PORT until `untilStopped` settles; then everything stops.
  */
 export async function runLocalUi(options: LocalUiOptions): Promise<LocalRunSummary> {
   await checkPortFree(options.port);
@@ -146,42 +146,55 @@ export async function runLocalUi(options: LocalUiOptions): Promise<LocalRunSumma
   await rm(out, { force: true });
   const progress = startProgress(options.stderr, "records fed");
   try {
-    return await runLocalPipeline({
+    const pipeline = await LocalPipeline.start({
       rules,
-      lines: options.eventsFile === undefined ? [] : readLines(options.eventsFile),
       out,
-      now: options.clock(),
       previewIndex: true,
       ...(options.sink === undefined ? {} : { sink: options.sink }),
       kinesisBatchSize: 1000,
       streamBatchSize: 1000,
       onProgress: (n) => progress.tick(n),
-      onDrained: async (stack, summary) => {
-        progress.stop();
-        if (options.eventsFile !== undefined) {
-          // No notification, no file: the file sink creates it on its first line.
-          const counts = await countByRule(out);
-          options.stderr.write(`${formatLocalSummary(summary, counts)}\n`);
-        }
-        const ui = await serveRulesUi({ stack, port: options.port, now: options.clock }).catch(
-          (error: unknown) => {
-            throw (error as NodeJS.ErrnoException).code === "EADDRINUSE" ? portInUse(options.port) : error;
-          },
-        );
-        options.stdout.write(
-          `rules editor: ${ui.url} (the rules API is under it; Ctrl-C stops everything)\n`,
-        );
-        try {
-          await options.untilStopped(ui.url);
-        } finally {
-          await ui.close();
-        }
-      },
     });
+    try {
+      return await runThenServe(pipeline, options, out, progress);
+    } finally {
+      await pipeline.stop();
+    }
   } finally {
     progress.stop();
     if (temporary !== undefined) await rm(temporary, { recursive: true, force: true });
   }
+}
+
+/** Runs the events through the pipeline, then serves the editor beside it until told to stop. */
+async function runThenServe(
+  pipeline: LocalPipeline,
+  options: LocalUiOptions,
+  out: string,
+  progress: ReturnType<typeof startProgress>,
+): Promise<LocalRunSummary> {
+  if (options.eventsFile !== undefined) await pipeline.feed(readLines(options.eventsFile));
+  await pipeline.drain();
+  await pipeline.runSchedule(options.clock());
+  const summary = await pipeline.summary();
+  progress.stop();
+  if (options.eventsFile !== undefined) {
+    // No notification, no file: the file sink creates it on its first line.
+    const counts = await countByRule(out);
+    options.stderr.write(`${formatLocalSummary(summary, counts)}\n`);
+  }
+  const ui = await serveRulesUi({ stack: pipeline.stack, port: options.port, now: options.clock }).catch(
+    (error: unknown) => {
+      throw (error as NodeJS.ErrnoException).code === "EADDRINUSE" ? portInUse(options.port) : error;
+    },
+  );
+  options.stdout.write(`rules editor: ${ui.url} (the rules API is under it; Ctrl-C stops everything)\n`);
+  try {
+    await options.untilStopped(ui.url);
+  } finally {
+    await ui.close();
+  }
+  return summary;
 }
 
 const number = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 1 });

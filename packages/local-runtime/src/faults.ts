@@ -6,34 +6,67 @@ import {
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Sink } from "@pia/notifier";
 
-/** Failures `pia local` can inject, to prove the pipeline exact under at-least-once delivery. */
-export interface Faults {
-  /** Every Kinesis batch is delivered to ingest twice. */
-  readonly duplicateKinesisBatches?: boolean;
-  /** Every stream batch is delivered to aggregate twice. */
-  readonly duplicateStreamBatches?: boolean;
-  /** Every Nth DynamoDB write of the handlers is applied, then reported as failed (a crash after a partial success). */
+/** Failures a source can inject into its handler's own DynamoDB client. */
+export interface HandlerFaults {
+  /** Every Nth DynamoDB write of the handler is applied, then reported as failed (a crash after a partial success). */
   readonly failAfterWriteEvery?: number;
-  /** Every Nth SendMessageBatch of the deciders fails before sending (a crash between the counter write and the send). */
-  readonly failSendEvery?: number;
-  /** Messages are not deleted after their first successful handling, so SQS delivers them again. */
-  readonly redeliverMessages?: boolean;
   /**
-   * Every Nth DynamoDB request of the handlers (reads and writes) is throttled before DynamoDB sees
+   * Every Nth DynamoDB request of the handler (reads and writes) is throttled before DynamoDB sees
    * it: ProvisionedThroughputExceededException or ThrottlingException, in turn, as they surface once
    * the SDK's own retries are spent.
    */
   readonly throttleDynamoDbEvery?: number;
-  /** Every Nth call to the sink throws a retryable throttling error (HTTP 429) and delivers nothing. */
-  readonly throttleSinkEvery?: number;
+}
+
+/** Failures of a source that invokes its handler with batches. */
+export interface BatchFaults extends HandlerFaults {
   /**
-   * Every Nth handler invocation (ingest, aggregate, notifier) handles the first half of its batch,
-   * then crashes (a timeout, an out-of-memory): the whole batch is retried.
+   * Every Nth invocation handles the first half of its batch, then crashes (a timeout, an
+   * out-of-memory): the whole batch is retried.
    */
   readonly crashMidBatchEvery?: number;
 }
 
-/** The kinds of fault counted in a run's summary, one per `Faults` field. */
+/** The Kinesis mapping (ingest). */
+export interface KinesisFaults extends BatchFaults {
+  /** Every batch is delivered to the handler twice. */
+  readonly duplicateBatches?: boolean;
+}
+
+/** The events table's stream mapping (aggregate). */
+export interface StreamFaults extends BatchFaults {
+  /** Every batch is delivered to the handler twice. */
+  readonly duplicateBatches?: boolean;
+  /** Every Nth SendMessageBatch of the handler fails before sending (a crash between the counter write and the send). */
+  readonly failSendEvery?: number;
+}
+
+/** The notifications queue's mapping (notifier). */
+export interface QueueFaults extends BatchFaults {
+  /** Messages are not deleted after their first successful handling, so SQS delivers them again. */
+  readonly redeliverMessages?: boolean;
+  /** Every Nth call to the sink throws a retryable throttling error (HTTP 429) and delivers nothing. */
+  readonly throttleSinkEvery?: number;
+}
+
+/** The schedule (timeseries). */
+export interface ScheduleFaults extends HandlerFaults {
+  /** Every Nth SendMessageBatch of the handler fails before sending. */
+  readonly failSendEvery?: number;
+}
+
+/**
+ * Failures `pia local` can inject, to prove the pipeline exact under at-least-once delivery; each
+ * source is configured on its own, and counts its own Nth request, write or invocation.
+ */
+export interface Faults {
+  readonly kinesis?: KinesisFaults;
+  readonly stream?: StreamFaults;
+  readonly queue?: QueueFaults;
+  readonly schedule?: ScheduleFaults;
+}
+
+/** The kinds of fault counted in a run's summary. */
 export const FAULT_KINDS = [
   "duplicateKinesisBatch",
   "duplicateStreamBatch",
@@ -47,8 +80,10 @@ export const FAULT_KINDS = [
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /**
- * Faults strike only while armed: the runner arms them for the first delivery of each batch and
- * disarms them for its retries, like a transient failure, so every batch makes progress.
+ * One source's faults, owned by that source: they strike only while armed, which the source does
+ * for the first delivery of each batch and undoes for its retries, like a transient failure, so
+ * every batch makes progress. Sources do not share one: a source delivering a retry must not
+ * disarm another one delivering a first attempt.
  */
 export interface FaultState {
   armed: boolean;
@@ -92,7 +127,7 @@ function throttlingError(command: string, nth: number): Error {
     : new ThrottlingException({ message, $metadata });
 }
 
-export function injectDynamoDbFaults(client: DynamoDBClient, faults: Faults, state: FaultState): void {
+export function injectDynamoDbFaults(client: DynamoDBClient, faults: HandlerFaults, state: FaultState): void {
   const { failAfterWriteEvery: failEvery, throttleDynamoDbEvery: throttleEvery } = faults;
   if (failEvery === undefined && throttleEvery === undefined) return;
   client.middlewareStack.add(
@@ -113,7 +148,11 @@ export function injectDynamoDbFaults(client: DynamoDBClient, faults: Faults, sta
   );
 }
 
-export function injectSendFaults(client: SQSClient, faults: Faults, state: FaultState): void {
+export function injectSendFaults(
+  client: SQSClient,
+  faults: { readonly failSendEvery?: number },
+  state: FaultState,
+): void {
   const every = faults.failSendEvery;
   if (every === undefined) return;
   client.middlewareStack.add(
@@ -129,7 +168,7 @@ export function injectSendFaults(client: SQSClient, faults: Faults, state: Fault
 }
 
 /** The sink, throttled every `throttleSinkEvery`th call while armed. */
-export function injectSinkFaults(sink: Sink, faults: Faults, state: FaultState): Sink {
+export function injectSinkFaults(sink: Sink, faults: QueueFaults, state: FaultState): Sink {
   const every = faults.throttleSinkEvery;
   if (every === undefined) return sink;
   return {
@@ -147,9 +186,16 @@ export function injectSinkFaults(sink: Sink, faults: Faults, state: FaultState):
 }
 
 /** Whether this handler invocation crashes half-way through its batch (`crashMidBatchEvery`). */
-export function crashesMidBatch(faults: Faults, state: FaultState): boolean {
+export function crashesMidBatch(faults: BatchFaults, state: FaultState): boolean {
   const every = faults.crashMidBatchEvery;
   if (every === undefined || !state.armed || ++state.invocations % every !== 0) return false;
   state.injected.crashMidBatch++;
   return true;
+}
+
+/** Faults injected so far by several sources, by kind. */
+export function sumInjected(states: readonly FaultState[]): Record<FaultKind, number> {
+  const total = newFaultState().injected;
+  for (const state of states) for (const kind of FAULT_KINDS) total[kind] += state.injected[kind];
+  return total;
 }

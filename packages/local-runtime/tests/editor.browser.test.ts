@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import type { Rule } from "@pia/core";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { runLocalPipeline, serveRulesUi } from "../src/index.js";
+import { LocalPipeline, type RulesUi, serveRulesUi } from "../src/index.js";
 
 // The rules editor (services/rules/editor) in Debian's Chromium, driven by playwright-core, against
 // `serveRulesUi` on a real local stack that has run events through the pipeline (so previews see
@@ -46,8 +46,8 @@ let dir: string;
 let url: string;
 let browser: Browser | undefined;
 let page: Page;
-let stopServing: () => void = () => {};
-let run: Promise<unknown> | undefined;
+let pipeline: LocalPipeline | undefined;
+let ui: RulesUi | undefined;
 const pageErrors: string[] = [];
 // The page waits on DynamoDB Local through the API: allow more than expect.poll's default 1 s on a busy machine.
 const SETTLED = { timeout: 15_000 };
@@ -72,28 +72,17 @@ beforeAll(async () => {
   if (missingChromium !== undefined) return;
   dir = await mkdtemp(join(tmpdir(), "pia-editor-"));
   await mkdir(SCREENSHOTS, { recursive: true });
-  const stopped = new Promise<void>((resolve) => {
-    stopServing = resolve;
+  pipeline = await LocalPipeline.start({
+    rules: [SEED],
+    out: join(dir, "notifications.ndjson"),
+    previewIndex: true,
   });
-  url = await new Promise<string>((resolve, reject) => {
-    run = runLocalPipeline({
-      rules: [SEED],
-      lines: EVENTS,
-      out: join(dir, "notifications.ndjson"),
-      now: NOW,
-      previewIndex: true,
-      onDrained: async (stack) => {
-        const ui = await serveRulesUi({ stack, port: 0, now: () => NOW });
-        resolve(ui.url);
-        try {
-          await stopped;
-        } finally {
-          await ui.close();
-        }
-      },
-    });
-    run.then(() => reject(new Error("the local pipeline ended before the editor was served")), reject);
-  });
+  await pipeline.feed(EVENTS);
+  await pipeline.drain();
+  await pipeline.runSchedule(NOW);
+  // Served beside the running pipeline, as `pia local --ui` does.
+  ui = await serveRulesUi({ stack: pipeline.stack, port: 0, now: () => NOW });
+  url = ui.url;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -120,9 +109,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  stopServing();
-  // A failed run already failed beforeAll; here it only must have stopped the stack.
-  await run?.catch(() => {});
+  await ui?.close();
+  // Also after a failure in beforeAll: the stack's processes must not outlive the test.
+  await pipeline?.stop();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 }, 60_000);
 

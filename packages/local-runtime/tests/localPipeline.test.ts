@@ -6,7 +6,7 @@ import { DAY_MS, Engine, formatNotification, parseRulesCsv, parseRulesYaml } fro
 import { generateSampleEvents, generateSampleRulesCsv } from "@pia/sample";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Faults } from "../src/index.js";
-import { runLocalPipeline } from "../src/index.js";
+import { LocalPipeline, runLocalPipeline } from "../src/index.js";
 
 const NOW = Date.parse("2022-01-01T00:00:00Z");
 
@@ -67,11 +67,10 @@ describe("pia local", () => {
   it("stays exact under duplicated batches, failures after partial success, crashes before the send and SQS redelivery", async () => {
     const expected = simulate(sampleRules, sampleLines, NOW);
     const { summary, lines } = await local("faults", sampleRules, sampleLines, NOW, {
-      duplicateKinesisBatches: true,
-      duplicateStreamBatches: true,
-      failAfterWriteEvery: 7,
-      failSendEvery: 3,
-      redeliverMessages: true,
+      kinesis: { duplicateBatches: true, failAfterWriteEvery: 7 },
+      stream: { duplicateBatches: true, failAfterWriteEvery: 7, failSendEvery: 3 },
+      queue: { redeliverMessages: true, failAfterWriteEvery: 7 },
+      schedule: { failAfterWriteEvery: 7, failSendEvery: 3 },
     });
     expect(lines).toEqual(expected);
     expect(new Set(lines).size).toBe(lines.length);
@@ -80,7 +79,7 @@ describe("pia local", () => {
     expect(summary.onFailure).toEqual({ kinesis: 0, stream: 0 });
   });
 
-  it("keeps running round after round on one stack, exact after each under throttling and crashes mid-batch", async () => {
+  it("keeps running, fed round after round, exact after each under throttling and crashes mid-batch", async () => {
     const start = Date.parse("2021-01-01T00:00:00Z");
     // 60 days a round: the March window closes after round 1, April's and May's after round 2.
     const rounds = [0, 1, 2].map((round) => ({
@@ -106,19 +105,32 @@ describe("pia local", () => {
 
     const out = join(dir, "rounds.ndjson");
     const afterEachRound: string[][] = [];
-    const summary = await runLocalPipeline({
+    const everywhere = { throttleDynamoDbEvery: 5, crashMidBatchEvery: 3 };
+    const pipeline = await LocalPipeline.start({
       rules: sampleRules,
       out,
-      rounds,
-      onRound: async () => {
-        afterEachRound.push(await readSorted(out));
-      },
       kinesisBatchSize: 100,
       streamBatchSize: 60,
-      faults: { throttleDynamoDbEvery: 5, throttleSinkEvery: 2, crashMidBatchEvery: 3 },
+      faults: {
+        kinesis: everywhere,
+        stream: everywhere,
+        queue: { ...everywhere, throttleSinkEvery: 2 },
+        schedule: { throttleDynamoDbEvery: 5 },
+      },
     });
+    let summary: Awaited<ReturnType<LocalPipeline["summary"]>>;
+    try {
+      for (const round of rounds) {
+        await pipeline.feed(round.lines);
+        await pipeline.drain();
+        await pipeline.runSchedule(round.now);
+        afterEachRound.push(await readSorted(out));
+      }
+      summary = await pipeline.summary();
+    } finally {
+      await pipeline.stop();
+    }
     expect(afterEachRound).toEqual(expected);
-    expect(summary.rounds).toBe(3);
     for (const kind of ["throttleDynamoDb", "throttleSink", "crashMidBatch"] as const)
       expect(summary.faultsByKind[kind]).toBeGreaterThan(0);
     expect(summary.onFailure).toEqual({ kinesis: 0, stream: 0 });
