@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { QUEUES, TABLES, type TableDefinition } from "@pia/aws";
+import { DEFAULTS, QUEUES, TABLES, type TableDefinition } from "@pia/aws";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { conditionHolds, resolve, resourcesOfType, roleStatements } from "../src/evaluateTemplate.js";
@@ -392,6 +392,47 @@ describe.each(SERVICES.map((service) => [service.name, service] as const))("%s",
         );
         expect(stdout, id).toBe("function");
       }
+    });
+  });
+});
+
+describe("the defaults table (packages/aws/src/defaults.json)", () => {
+  const serviceNamed = (name: string) =>
+    SERVICES.find((service) => service.name === name) as ServiceToPackage;
+  const mappingOf = (name: string) =>
+    resourcesOfType(templateOf(serviceNamed(name), "dev"), "AWS::Lambda::EventSourceMapping")[0]?.[1] ?? {};
+  const environmentOf = (name: string) => {
+    const [first] = resourcesOfType(templateOf(serviceNamed(name), "dev"), "AWS::Lambda::Function");
+    return (first?.[1].Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables;
+  };
+
+  it("gives the dev stage, deployed without parameters, the event source mappings the local runtime plays", () => {
+    expect(mappingOf("ingest")).toMatchObject({
+      BatchSize: DEFAULTS.ingest.kinesisBatchSize,
+      MaximumRetryAttempts: DEFAULTS.ingest.maximumRetryAttempts,
+    });
+    expect(mappingOf("aggregate")).toMatchObject({
+      BatchSize: DEFAULTS.aggregate.streamBatchSize,
+      MaximumRetryAttempts: DEFAULTS.aggregate.maximumRetryAttempts,
+      FilterCriteria: { Filters: [{ Pattern: DEFAULTS.aggregate.streamFilterPattern }] },
+    });
+    expect(mappingOf("notifier")).toMatchObject({ BatchSize: DEFAULTS.notifier.queueBatchSize });
+    const rules = resourcesOfType(templateOf(serviceNamed("timeseries"), "dev"), "AWS::Events::Rule");
+    expect(rules.map(([, rule]) => rule.ScheduleExpression)).toStrictEqual([
+      `rate(${DEFAULTS.timeseries.scheduleMinutes} minutes)`,
+    ]);
+  });
+
+  it("gives the dev stage's functions the environment defaults their config falls back to", () => {
+    expect(environmentOf("ingest")).toMatchObject({
+      EVENT_RETENTION_DAYS: String(DEFAULTS.ingest.eventRetentionDays),
+      QUARANTINE_RETENTION_DAYS: String(DEFAULTS.ingest.quarantineRetentionDays),
+    });
+    expect(environmentOf("aggregate")).toMatchObject({
+      RULES_CACHE_SECONDS: String(DEFAULTS.aggregate.rulesCacheSeconds),
+    });
+    expect(environmentOf("notifier")).toMatchObject({
+      DELIVERED_RETENTION_DAYS: String(DEFAULTS.notifier.deliveredRetentionDays),
     });
   });
 });

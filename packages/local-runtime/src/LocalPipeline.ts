@@ -12,6 +12,7 @@ import { buildNotifyHandler, buildOneSink, type NotifyCounts, type SinkConfig } 
 import { buildScheduleHandler } from "@pia/timeseries";
 import { DynamoDbStreamMapping } from "./DynamoDbStreamMapping.js";
 import type { GivenUp } from "./deliverWithRetries.js";
+import { parseEventFilter } from "./eventFilter.js";
 import {
   type FaultKind,
   type FaultState,
@@ -338,6 +339,8 @@ async function wire(stack: LocalStack, options: LocalPipelineOptions, started: n
       streamArn,
       batchSize: options.streamBatchSize ?? DEFAULTS.aggregate.streamBatchSize,
       maximumRetryAttempts: options.maximumRetryAttempts ?? DEFAULTS.aggregate.maximumRetryAttempts,
+      // The aggregate function's FilterCriteria in services/aggregate/serverless.yml, from the same table.
+      filters: [parseEventFilter(DEFAULTS.aggregate.streamFilterPattern)],
       onFailure: destination("stream"),
       faults: faults.stream ?? {},
       faultState: state.stream,
