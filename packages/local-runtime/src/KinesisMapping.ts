@@ -21,9 +21,18 @@ export interface KinesisMappingOptions {
   readonly faultState?: FaultState;
 }
 
-/** The `n`th record's sequence number on the emulated shard. */
+/** Kinesis's sequence numbers are decimal strings of this many digits. */
+const SEQUENCE_DIGITS = 56;
+/** What every sequence number of the emulated shard starts with, as a real shard's share a prefix. */
+const SEQUENCE_PREFIX = "4959";
+
+/**
+ * The `n`th record's sequence number on the emulated shard: unique and increasing, compared as
+ * numbers or as strings (fixed width), as on a Kinesis shard. Handlers key on them: item failures
+ * name records by them, and ingest's quarantine keys include them.
+ */
 export function kinesisSequenceNumber(n: bigint): string {
-  return String(n).padStart(21, "4");
+  return `${SEQUENCE_PREFIX}${n.toString().padStart(SEQUENCE_DIGITS - SEQUENCE_PREFIX.length, "0")}`;
 }
 
 /**
@@ -31,7 +40,7 @@ export function kinesisSequenceNumber(n: bigint): string {
  * to the handler in batches of `batchSize`, in order, one batch at a time, each retried as Lambda
  * does (item failures, whole-batch errors, on-failure after `maximumRetryAttempts`). It lives as
  * long as its owner keeps it: `feed` puts more records (delivering each batch as it fills),
- * `drain` delivers what is left; the sequence goes on from one feed to the next.
+ * `drain` delivers what is left; sequence numbers go on growing from one feed to the next.
  */
 export class KinesisMapping {
   readonly #options: KinesisMappingOptions;
@@ -83,7 +92,7 @@ export class KinesisMapping {
       },
       eventSource: "aws:kinesis",
       eventVersion: "1.0",
-      eventID: `shardId-000000000000:${this.#sequence}`,
+      eventID: `shardId-000000000000:${sequenceNumber}`,
       eventName: "aws:kinesis:record",
       invokeIdentityArn: "arn:aws:iam::000000000000:role/local",
       awsRegion: this.#options.region,
