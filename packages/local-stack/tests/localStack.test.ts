@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { connect } from "node:net";
+import { networkInterfaces } from "node:os";
 import { fileURLToPath } from "node:url";
 import {
   DescribeTableCommand,
@@ -246,6 +248,85 @@ describe("startLocalStack", () => {
       new ReceiveMessageCommand({ QueueUrl: queue.dlqUrl, WaitTimeSeconds: 1, AttributeNames: ["All"] }),
     );
     expect(dead.Messages?.map((message) => message.Body)).toEqual(["poison"]);
+  });
+});
+
+/**
+ * The addresses by which other machines reach this one: every non-internal address (IPv6
+ * link-local ones need a zone, so they carry their interface's name).
+ */
+function otherInterfaceAddresses(): string[] {
+  return Object.entries(networkInterfaces()).flatMap(([name, addresses]) =>
+    (addresses ?? [])
+      .filter((address) => !address.internal)
+      .map((address) =>
+        address.family === "IPv6" && address.address.startsWith("fe80:")
+          ? `${address.address}%${name}`
+          : address.address,
+      ),
+  );
+}
+
+/** "connected", or the errno of a refused or failed TCP connect to host:port. */
+function tryConnect(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(2_000, () => {
+      socket.destroy();
+      resolve("ETIMEDOUT");
+    });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+}
+
+describe("the stack's servers are for this machine only", () => {
+  const servers = () => [
+    { name: "DynamoDB Local", endpoint: new URL(stack.dynamoEndpoint) },
+    { name: "local SQS", endpoint: new URL(stack.sqsEndpoint) },
+  ];
+
+  it("accept connections on the loopback only, not on another interface of this machine", async () => {
+    const others = otherInterfaceAddresses();
+    if (others.length === 0) {
+      throw new Error(
+        "this machine has no network interface besides the loopback, so nothing can show that the servers refuse other interfaces: run this test where `ip addr` lists one (CI machines have eth0)",
+      );
+    }
+    for (const { name, endpoint } of servers()) {
+      const port = Number(endpoint.port);
+      expect(endpoint.hostname, name).toBe("127.0.0.1");
+      // The control: the server does listen, so a refusal below is about the interface.
+      expect(await tryConnect("127.0.0.1", port), name).toBe("connected");
+      for (const address of others) {
+        expect(await tryConnect(address, port), `${name} on ${address}`).toBe("ECONNREFUSED");
+      }
+    }
+  });
+
+  it("allow no web page elsewhere to call them (no Access-Control-Allow-Origin, preflight or not)", async () => {
+    for (const { name, endpoint } of servers()) {
+      const preflight = await fetch(endpoint, {
+        method: "OPTIONS",
+        headers: {
+          Origin: "https://attacker.example",
+          "Access-Control-Request-Method": "POST",
+          "Access-Control-Request-Headers": "authorization,content-type,x-amz-target",
+        },
+      });
+      await preflight.arrayBuffer();
+      expect(preflight.headers.get("access-control-allow-origin"), `${name} preflight`).toBeNull();
+      const post = await fetch(endpoint, {
+        method: "POST",
+        headers: { Origin: "https://attacker.example", "Content-Type": "text/plain" },
+        body: "{}",
+      });
+      await post.arrayBuffer();
+      expect(post.headers.get("access-control-allow-origin"), `${name} POST`).toBeNull();
+    }
   });
 });
 
