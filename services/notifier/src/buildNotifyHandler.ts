@@ -39,15 +39,23 @@ function publishMetrics(metrics: Metrics, { counts, deliveredByRule, failuresByS
   emitCountsBy(metrics, "SinkFailures", "sink", failuresBySink);
 }
 
+/**
+ * Time an invocation keeps for itself after the sinks: recording delivered ids (BatchWriteItem,
+ * with its retries), sending dead letters and answering. The sinks must be done by then, or the
+ * whole batch would time out and come back, delivered notifications included.
+ */
+export const FINISH_RESERVE_MS = 2_000;
+
 /** The Lambda handler, wired to the given clients (Lambda: the default ones; `pia local`: its own). */
 export function buildNotifyHandler(deps: NotifyHandlerDeps) {
   const { config, dynamodb, sqs, logger } = deps;
+  const now = deps.now ?? Date.now;
   const notifyMessages = makeNotifyMessages({
     sink: deps.sink ?? buildSink(config),
     delivered: buildDelivered(dynamodb, {
       tableName: config.deliveredTable,
       retentionDays: config.deliveredRetentionDays,
-      now: deps.now ?? Date.now,
+      now,
     }),
     deadLetter: buildDeadLetter(sqs, { queueUrl: config.deadLetterQueueUrl }),
     log: logger,
@@ -57,13 +65,15 @@ export function buildNotifyHandler(deps: NotifyHandlerDeps) {
   const handler = middy<SQSEvent, SQSBatchResponse>()
     // logEvent: false overrides POWERTOOLS_LOGGER_LOG_EVENT: the bodies carry user ids.
     .use(injectLambdaContext(logger, { logEvent: false }))
-    .handler(async (event) => {
+    .handler(async (event, context) => {
+      const deadline = now() + context.getRemainingTimeInMillis() - FINISH_RESERVE_MS;
       const result = await notifyMessages(
         event.Records.map(({ messageId, body, attributes }) => ({
           messageId,
           body,
           receiveCount: Number(attributes?.ApproximateReceiveCount ?? 1),
         })),
+        { deadline },
       );
       const { batchItemFailures, counts } = result;
       logger.info("batch notified", { sink: config.sink.name, counts });

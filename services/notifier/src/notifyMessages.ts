@@ -1,5 +1,13 @@
 import { InvalidNotificationMessageError, type NotificationMessage, parseMessageBody } from "@pia/aws";
-import type { DeadLetter, DeadLetterInput, Delivered, DeliveryResult, Log, Sink } from "./ports.js";
+import type {
+  DeadLetter,
+  DeadLetterInput,
+  Delivered,
+  DeliverOptions,
+  DeliveryResult,
+  Log,
+  Sink,
+} from "./ports.js";
 
 /** One SQS message. */
 export interface NotifyInput {
@@ -66,11 +74,12 @@ function describeError(error: unknown): string {
 async function deliverAll(
   sink: Sink,
   batch: readonly NotificationMessage[],
+  options: DeliverOptions,
 ): Promise<Map<string, DeliveryResult>> {
   const results = new Map<string, DeliveryResult>();
   if (batch.length === 0) return results;
   try {
-    for (const result of await sink.deliver(batch)) results.set(result.id, result);
+    for (const result of await sink.deliver(batch, options)) results.set(result.id, result);
   } catch (error: unknown) {
     // The name only: a thrown error's message is not the sink's own text and may quote a user id.
     const name = error instanceof Error ? error.name : typeof error;
@@ -98,6 +107,10 @@ const MAX_LOGGED_REASONS = 5;
  * - the rest go to the sink in one call; delivered ids are then recorded in the delivered table,
  *   `retry` results are reported as item failures, `permanent` ones go to the dead-letter queue.
  *
+ * With a `deadline`, the sink starts nothing it could not finish by then and hands back what it
+ * left (`deferred`): those are reported as item failures, even on the last receive, since nothing
+ * is wrong with them (after `maxReceiveCount` receives the queue's redrive policy still applies).
+ *
  * Only a failed read of the delivered table throws (before anything was delivered), which fails the
  * batch as a whole. A failed mark is logged and not retried: the notification was delivered, and a
  * redelivery would deliver it again for sure. A dead letter SQS refuses is reported as an item
@@ -109,11 +122,11 @@ const MAX_LOGGED_REASONS = 5;
  */
 export function makeNotifyMessages(
   deps: NotifyDeps,
-): (inputs: readonly NotifyInput[]) => Promise<NotifyResult> {
+): (inputs: readonly NotifyInput[], options?: DeliverOptions) => Promise<NotifyResult> {
   const { sink, delivered, deadLetter, log } = deps;
   const maxReceives = deps.maxReceives ?? 5;
 
-  return async function notifyMessages(inputs) {
+  return async function notifyMessages(inputs, options = {}) {
     const letters: DeadLetterInput[] = [];
     const invalid: Array<{ messageId: string; field: string; reason: string }> = [];
     const firsts: Parsed[] = [];
@@ -155,6 +168,7 @@ export function makeNotifyMessages(
     const results = await deliverAll(
       sink,
       pending.map(({ message }) => message),
+      options,
     );
     const deliveredIds: string[] = [];
     const deliveredByRule = new Map<string, number>();
@@ -164,6 +178,7 @@ export function makeNotifyMessages(
     const retryReasons = new Set<string>();
     let permanent = 0;
     let exhausted = 0;
+    let deferred = 0;
     for (const { input, message } of pending) {
       const result = results.get(message.id);
       if (result?.status === "delivered") {
@@ -183,6 +198,9 @@ export function makeNotifyMessages(
           reason: result.error,
           sink: target,
         });
+      } else if (result?.status === "retry" && result.deferred === true) {
+        deferred++;
+        retry.add(input.messageId);
       } else if ((input.receiveCount ?? 0) >= maxReceives) {
         exhausted++;
         letters.push({
@@ -197,11 +215,17 @@ export function makeNotifyMessages(
         if (result !== undefined && retryReasons.size < MAX_LOGGED_REASONS) retryReasons.add(result.error);
       }
     }
-    if (retry.size > 0) {
+    if (retry.size > deferred) {
       log.warn("the sink asked to retry notifications; they are reported for redelivery", {
         sink: sink.name,
-        messages: retry.size,
+        messages: retry.size - deferred,
         reasons: [...retryReasons],
+      });
+    }
+    if (deferred > 0) {
+      log.warn("the invocation's time ran out before these notifications; they are reported for redelivery", {
+        sink: sink.name,
+        messages: deferred,
       });
     }
 

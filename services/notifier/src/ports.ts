@@ -8,8 +8,28 @@ import type { NotificationMessage } from "@pia/aws";
  */
 export type DeliveryResult =
   | { readonly id: string; readonly status: "delivered" }
-  | { readonly id: string; readonly status: "retry"; readonly error: string }
+  | {
+      readonly id: string;
+      readonly status: "retry";
+      readonly error: string;
+      /**
+       * Not tried (again) because the invocation's time would run out first: nothing is wrong with
+       * the message, so it is handed back to the queue even on its last receive, never
+       * dead-lettered by the notifier.
+       */
+      readonly deferred?: true;
+    }
   | { readonly id: string; readonly status: "permanent"; readonly error: string };
+
+/** What a sink must respect while delivering. */
+export interface DeliverOptions {
+  /**
+   * Epoch ms (the sink's clock) by which `deliver` must have answered: the invocation's end minus
+   * what the notifier needs afterwards. A sink starts no request that could not finish by then and
+   * answers `retry` with `deferred` for what it left. Absent: no limit.
+   */
+  readonly deadline?: number;
+}
 
 /**
  * Where notifications go (file, Pinpoint, Customer Profiles, EventBridge, a webhook). A sink gets
@@ -20,7 +40,7 @@ export type DeliveryResult =
 export interface Sink {
   /** Short and stable (`file`, `pinpoint`): it is logged and stored with dead letters. */
   readonly name: string;
-  deliver(batch: readonly NotificationMessage[]): Promise<DeliveryResult[]>;
+  deliver(batch: readonly NotificationMessage[], options?: DeliverOptions): Promise<DeliveryResult[]>;
 }
 
 /** The notification ids a sink has applied (the delivered table). */

@@ -1,6 +1,8 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { lambdaContext } from "@pia/aws";
@@ -8,6 +10,8 @@ import { emfEntries } from "@pia/aws/testing";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { buildNotifyHandler, FINISH_RESERVE_MS } from "../src/buildNotifyHandler.js";
+import type { DeliverOptions, Sink } from "../src/ports.js";
 import { input } from "./fixtures.js";
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -146,6 +150,47 @@ describe("notify handler", () => {
       expect.objectContaining({ service: "pia-notifier", NotificationsDelivered: 1 }),
     );
     expect(emf).toContainEqual(expect.objectContaining({ ruleId: "big-spender", NotificationsDelivered: 1 }));
+  });
+
+  it("gives the sink a deadline from the Lambda context's remaining time, less what it needs to finish", async () => {
+    const NOW = 1_700_000_000_000;
+    const seen: Array<DeliverOptions | undefined> = [];
+    const sink: Sink = {
+      name: "file",
+      deliver: async (batch, options) => {
+        seen.push(options);
+        return batch.map(({ id }) => ({ id, status: "retry", error: "out of time", deferred: true }));
+      },
+    };
+    const notify = buildNotifyHandler({
+      config: {
+        sink: { name: "file", path },
+        sinks: [{ name: "file", path }],
+        deliveredTable: DELIVERED_TABLE,
+        deliveredRetentionDays: 14,
+        deadLetterQueueUrl: DLQ,
+      },
+      dynamodb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" })),
+      sqs: new SQSClient({ region: "us-east-1" }),
+      logger: new Logger({ serviceName: "pia-notifier" }),
+      sink,
+      now: () => NOW,
+    });
+    const first = input("m-1", "fire-1");
+    const last = { ...sqsRecord("m-2", input("m-2", "fire-2").body) };
+    last.attributes = { ...last.attributes, ApproximateReceiveCount: "5" };
+
+    const response = await notify(
+      { Records: [sqsRecord(first.messageId, first.body), last] },
+      { ...context, getRemainingTimeInMillis: () => 9_000 },
+    );
+
+    expect(seen).toStrictEqual([{ deadline: NOW + 9_000 - FINISH_RESERVE_MS }]);
+    // Handed back to the queue, the last receive included: nothing goes to the dead-letter queue.
+    expect(response).toStrictEqual({
+      batchItemFailures: [{ itemIdentifier: "m-1" }, { itemIdentifier: "m-2" }],
+    });
+    expect(sqsMock.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
   });
 
   it("fails the cold start with a ConfigError naming a missing variable", async () => {

@@ -173,6 +173,50 @@ describe("makeNotifyMessages", () => {
     ]);
   });
 
+  it("hands back what the sink deferred for lack of time, even on the last receive, without dead-lettering it", async () => {
+    const sink = fakeSink(({ id }) =>
+      id === "fire-1"
+        ? { id, status: "delivered" }
+        : { id, status: "retry", error: "the webhook was not called: out of time", deferred: true },
+    );
+    const { notify, deadLetter, delivered, log } = setup({ sink: sink.sink, maxReceives: 3 });
+
+    const result = await notify(
+      [
+        { ...input("m-1", "fire-1"), receiveCount: 3 },
+        { ...input("m-2", "fire-2"), receiveCount: 3 },
+        { ...input("m-3", "fire-3"), receiveCount: 1 },
+      ],
+      { deadline: 1_000 },
+    );
+
+    expect(result.batchItemFailures).toStrictEqual([{ itemIdentifier: "m-2" }, { itemIdentifier: "m-3" }]);
+    expect(result.counts).toMatchObject({ delivered: 1, retry: 2, exhausted: 0, permanent: 0 });
+    expect(deadLetter.letters).toStrictEqual([]);
+    expect(delivered.markCalls).toStrictEqual([["fire-1"]]);
+    expect(log.calls).toContainEqual({
+      level: "warn",
+      message: expect.stringMatching(/time ran out/),
+      attributes: { sink: "fake", messages: 2 },
+    });
+  });
+
+  it("passes the deadline to the sink", async () => {
+    const seen: unknown[] = [];
+    const sink: Sink = {
+      name: "fake",
+      deliver: async (batch, options) => {
+        seen.push(options);
+        return batch.map(({ id }) => ({ id, status: "delivered" }));
+      },
+    };
+    const { notify } = setup({ sink });
+
+    await notify([input("m-1", "fire-1")], { deadline: 12_345 });
+
+    expect(seen).toStrictEqual([{ deadline: 12_345 }]);
+  });
+
   it("retries the whole batch when the sink throws, logging only the error's name", async () => {
     const sink: Sink = {
       name: "boom",

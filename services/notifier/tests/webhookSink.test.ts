@@ -245,6 +245,83 @@ describe("buildWebhookSink", () => {
     expect(hits).toHaveLength(0);
   });
 
+  it.each([
+    ["CR/LF (header injection)", "fire-1\r\nx-injected: yes"],
+    ["a lone LF", "fire-1\nx"],
+    ["a NUL", "fire-1\u0000"],
+    ["a space", "fire 1"],
+    ["a tab", "fire\t1"],
+    ["DEL", "fire-1\u007f"],
+    ["non-ASCII (Latin-1)", "fire-\u00e9"],
+    ["a character Latin-1 would turn into LF", "fire-\u010a"],
+  ])(
+    "refuses for good, without a request, an id with %s; the rest of the batch is delivered",
+    async (_what, id) => {
+      const { sink: webhook } = sink();
+      const results = await webhook.deliver([{ ...message("x"), id }, message("fire-ok")]);
+
+      expect(results).toHaveLength(2);
+      expect(results).toContainEqual({ id: "fire-ok", status: "delivered" });
+      expect(results).toContainEqual({
+        id,
+        status: "permanent",
+        error: expect.stringMatching(/^the notification id has a character an HTTP header cannot carry/),
+      });
+      expect(hits.map((hit) => hit.headers["x-pia-id"])).toEqual(["fire-ok"]);
+      expect(hits.some((hit) => "x-injected" in hit.headers)).toBe(false);
+    },
+  );
+
+  it("starts no request that could not end before the deadline, and hands the messages back", async () => {
+    const { sink: webhook } = sink({ timeoutMs: 5000 });
+    const results = await webhook.deliver([message("fire-1"), message("fire-2")], { deadline: NOW + 4999 });
+
+    expect(hits).toHaveLength(0);
+    expect(results).toEqual(
+      ["fire-1", "fire-2"].map((id) => ({
+        id,
+        status: "retry",
+        deferred: true,
+        error: "the webhook was not called: a request could not end before the invocation's time runs out",
+      })),
+    );
+  });
+
+  it("stops retrying when the next attempt (backoff included) could not end before the deadline", async () => {
+    // A fake clock: each request takes 3 s of it, and sleeping moves it on.
+    let clock = NOW;
+    handler = (_hit, res) => {
+      clock += 3000;
+      answer(503)(res);
+    };
+    const sleeps: number[] = [];
+    const { sink: webhook } = sink({
+      timeoutMs: 5000,
+      maxAttempts: 3,
+      now: () => clock,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        clock += ms;
+      },
+    });
+
+    // Worst case without a deadline: 3 attempts x 5 s plus backoff, longer than the 10 s function.
+    const results = await webhook.deliver([message("fire-1")], { deadline: NOW + 11_000 });
+
+    // Attempt 1 ends at +3 s, attempt 2 (after 100 ms) at +6.1 s; a third, after 200 ms, could run
+    // until +11.3 s: it is not started.
+    expect(hits).toHaveLength(2);
+    expect(sleeps).toEqual([100]);
+    expect(results).toEqual([
+      {
+        id: "fire-1",
+        status: "retry",
+        deferred: true,
+        error: "the webhook answered 503 (2 attempts; no time left in this invocation for another)",
+      },
+    ]);
+  });
+
   it("refuses an http:// url when it is built", () => {
     expect(() => buildWebhookSink({ url: "http://127.0.0.1:8080/hook", secret: async () => SECRET })).toThrow(
       /webhook sink: url must use https:\/\/ \(got http:\/\/\)/,

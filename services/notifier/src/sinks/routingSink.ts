@@ -10,7 +10,7 @@ import type { DeliveryResult, Sink } from "../ports.js";
 export function buildRoutingSink(defaultSink: SinkName, sinks: Partial<Record<SinkName, Sink>>): Sink {
   return {
     name: defaultSink,
-    async deliver(batch) {
+    async deliver(batch, options) {
       const groups = new Map<SinkName, NotificationMessage[]>();
       for (const message of batch) {
         const name = message.sink ?? defaultSink;
@@ -32,7 +32,7 @@ export function buildRoutingSink(defaultSink: SinkName, sinks: Partial<Record<Si
             }
             return;
           }
-          results.push(...(await sink.deliver(messages)));
+          results.push(...(await sink.deliver(messages, options)));
         }),
       );
       return results;

@@ -2,7 +2,7 @@ import { createHmac } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { Agent, request } from "node:https";
 import type { NotificationMessage } from "@pia/aws";
-import type { DeliveryResult, Now, Sink } from "../ports.js";
+import type { DeliverOptions, DeliveryResult, Now, Sink } from "../ports.js";
 
 /** Requests in flight at the same time, per batch. */
 export const WEBHOOK_CONCURRENCY = 4;
@@ -85,6 +85,19 @@ function retryAfterMs(headers: IncomingHttpHeaders, now: number): number | undef
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/**
+ * Visible ASCII only: the id travels in the `x-pia-id` header, where CR/LF would split the request
+ * (header injection), other control characters and spaces are refused or trimmed by HTTP stacks,
+ * and non-ASCII text is re-encoded (Node sends Latin-1): the receiver would not see the same key.
+ */
+const HEADER_SAFE_ID = /^[\x21-\x7e]+$/;
+
+/** Why `id` cannot be sent as a header value, or `undefined` when it can. */
+export function invalidHeaderId(id: string): string | undefined {
+  if (HEADER_SAFE_ID.test(id)) return undefined;
+  return "the notification id has a character an HTTP header cannot carry as it is (a control character such as CR or LF, a space, or non-ASCII); the webhook sends it as x-pia-id, so the decider must make ids of visible ASCII";
+}
+
 function describeError(error: unknown): string {
   if (!(error instanceof Error)) return "unknown error";
   const code = (error as NodeJS.ErrnoException).code;
@@ -115,6 +128,11 @@ function describeError(error: unknown): string {
  * status (other 4xx, 3xx: redirects are not followed) is `permanent`. Up to `WEBHOOK_CONCURRENCY`
  * requests run at the same time. Errors name the status or failure, never the URL, ids or values.
  * A failure to read the secret throws (the whole batch is retried).
+ *
+ * An id that is not visible ASCII is `permanent` without a request (`invalidHeaderId`). With a
+ * `deadline`, no attempt starts that could not end (`timeoutMs`) by then, and no backoff is waited
+ * that would leave no time for the attempt after it: what is left is `retry` with `deferred`, so
+ * the invocation answers in time and the queue brings it back.
  */
 export function buildWebhookSink(config: WebhookSinkConfig): Sink {
   const url = checkUrl(config.url);
@@ -182,11 +200,18 @@ export function buildWebhookSink(config: WebhookSinkConfig): Sink {
     });
   }
 
-  async function deliverOne(message: NotificationMessage, secret: string): Promise<DeliveryResult> {
-    const body = webhookBody(message);
+  async function deliverOne(
+    message: NotificationMessage,
+    secret: string,
+    deadline: number,
+  ): Promise<DeliveryResult> {
     const { id } = message;
+    const badId = invalidHeaderId(id);
+    if (badId !== undefined) return { id, status: "permanent", error: badId };
+    const body = webhookBody(message);
     let reason = "";
     for (let attempt = 1; ; attempt += 1) {
+      if (now() + timeoutMs > deadline) return outOfTime(id, reason, attempt - 1);
       const outcome = await post(body, id, secret);
       let retryAfter: number | undefined;
       if (outcome.kind === "status") {
@@ -204,14 +229,25 @@ export function buildWebhookSink(config: WebhookSinkConfig): Sink {
         return { id, status: "retry", error: `${reason} (${attempt} attempts)` };
       }
       const cap = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-      await sleep(retryAfter === undefined ? Math.floor(random() * cap) : Math.min(retryAfter, maxDelayMs));
+      const wait = retryAfter === undefined ? Math.floor(random() * cap) : Math.min(retryAfter, maxDelayMs);
+      if (now() + wait + timeoutMs > deadline) return outOfTime(id, reason, attempt);
+      await sleep(wait);
     }
+  }
+
+  function outOfTime(id: string, reason: string, attempts: number): DeliveryResult {
+    const error =
+      attempts === 0
+        ? "the webhook was not called: a request could not end before the invocation's time runs out"
+        : `${reason} (${attempts} attempts; no time left in this invocation for another)`;
+    return { id, status: "retry", error, deferred: true };
   }
 
   return {
     name: "webhook",
-    async deliver(batch) {
+    async deliver(batch, options: DeliverOptions = {}) {
       if (batch.length === 0) return [];
+      const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
       const secret = await config.secret();
       const results: DeliveryResult[] = [];
       let next = 0;
@@ -219,7 +255,7 @@ export function buildWebhookSink(config: WebhookSinkConfig): Sink {
         while (next < batch.length) {
           const message = batch[next] as NotificationMessage;
           next += 1;
-          results.push(await deliverOne(message, secret));
+          results.push(await deliverOne(message, secret, deadline));
         }
       };
       await Promise.all(Array.from({ length: Math.min(WEBHOOK_CONCURRENCY, batch.length) }, worker));
