@@ -23,14 +23,19 @@ export interface PackageTarget {
  * sink's policy. `dev` is packaged with the defaults.
  */
 export const CONFIGURED_SETTINGS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  ingest: { pinpointAppId: "0123456789abcdef0123456789abcdef" },
+  ingest: {
+    pinpointAppId: "0123456789abcdef0123456789abcdef",
+    kinesisKmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+  },
   notifier: {
-    sink: "pinpoint",
-    sinks: "customer-profiles,eventbridge,webhook",
+    // Pinpoint is offered to rules (action.sink) without being the default.
+    sink: "eventbridge",
+    sinks: "pinpoint,customer-profiles,webhook",
     pinpointAppId: "0123456789abcdef0123456789abcdef",
     profilesDomain: "pia-profiles",
     profilesObjectType: "PiaEvent",
-    eventBusName: "marketing",
+    // A bus given by ARN (dev packages the default bus, given by name).
+    eventBusName: "arn:aws:events:us-east-1:123456789012:event-bus/marketing",
     webhookUrl: "https://hooks.example.com/pia",
     webhookSecretParameter: "/pia/prod/webhook-secret",
   },

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { DEFAULTS, QUEUES, TABLES, type TableDefinition } from "@pia/aws";
@@ -44,7 +45,15 @@ const DYNAMODB_STREAM_SOURCE = [
   "dynamodb:ListStreams",
 ];
 const SQS_SOURCE = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"];
-const PLATFORM = new Set([...LOGS, ...KINESIS_SOURCE, ...DYNAMODB_STREAM_SOURCE, ...SQS_SOURCE]);
+/** The Kinesis mapping reads a stream encrypted with a customer managed key with the function's role. */
+const KINESIS_KEY = ["kms:Decrypt"];
+const PLATFORM = new Set([
+  ...LOGS,
+  ...KINESIS_SOURCE,
+  ...KINESIS_KEY,
+  ...DYNAMODB_STREAM_SOURCE,
+  ...SQS_SOURCE,
+]);
 
 const RULES_API = [...LOGS, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"];
 
@@ -56,7 +65,8 @@ const RULES_API = [...LOGS, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutI
 const EXPECTED_ACTIONS: Readonly<Record<string, Readonly<Record<Stage, readonly string[]>>>> = {
   ingest: {
     dev: [...LOGS, ...KINESIS_SOURCE, "dynamodb:BatchWriteItem", "sqs:SendMessage"],
-    prod: [...LOGS, ...KINESIS_SOURCE, "dynamodb:BatchWriteItem", "sqs:SendMessage"],
+    // prod: the stream's customer managed key is given.
+    prod: [...LOGS, ...KINESIS_SOURCE, ...KINESIS_KEY, "dynamodb:BatchWriteItem", "sqs:SendMessage"],
   },
   notifier: {
     // Defaults: the eventbridge sink on the default bus.
@@ -480,6 +490,88 @@ describe("ingest's Pinpoint event stream", () => {
         },
       ],
     ]);
+  });
+});
+
+describe("ingest's access to a stream encrypted with a customer managed key", () => {
+  const ingest = SERVICES.find(({ name }) => name === "ingest") as ServiceToPackage;
+
+  it("grants kms:Decrypt on exactly the given key, and only when a key is given", () => {
+    const key = CONFIGURED_SETTINGS.ingest?.kinesisKmsKeyArn;
+    expect(key).toMatch(/^arn:aws:kms:/);
+    const decrypt = (stage: Stage) =>
+      roleStatements(templateOf(ingest, stage), "IamRoleLambdaExecution").filter((statement) =>
+        statement.Action.some((action) => action.startsWith("kms:")),
+      );
+    expect(decrypt("prod")).toMatchObject([{ Action: ["kms:Decrypt"], Resource: [key] }]);
+    expect(decrypt("dev")).toStrictEqual([]);
+  });
+});
+
+describe("the notifier's sink permissions", () => {
+  const notifier = SERVICES.find(({ name }) => name === "notifier") as ServiceToPackage;
+  const settings = CONFIGURED_SETTINGS.notifier ?? {};
+  const statementsFor = (stage: Stage, prefix: string) =>
+    roleStatements(templateOf(notifier, stage), "IamRoleLambdaExecution").filter((statement) =>
+      statement.Action.some((action) => action.startsWith(prefix)),
+    );
+
+  it("puts events on the bus given by ARN, or by name in this account and region", () => {
+    expect(settings.eventBusName).toMatch(/^arn:aws:events:/);
+    expect(statementsFor("prod", "events:")).toMatchObject([
+      { Action: ["events:PutEvents"], Resource: [settings.eventBusName] },
+    ]);
+    expect(statementsFor("dev", "events:")).toMatchObject([
+      { Action: ["events:PutEvents"], Resource: ["arn:aws:events:us-east-1:123456789012:event-bus/default"] },
+    ]);
+  });
+
+  it("grants Pinpoint on the configured app whenever a rule may pick the pinpoint sink, default or not", () => {
+    expect(settings.sink).not.toBe("pinpoint");
+    expect(settings.sinks?.split(",")).toContain("pinpoint");
+    const app = `arn:aws:mobiletargeting:us-east-1:123456789012:apps/${settings.pinpointAppId}`;
+    expect(statementsFor("prod", "mobiletargeting:")).toMatchObject([
+      {
+        Action: [
+          "mobiletargeting:UpdateEndpoint",
+          "mobiletargeting:GetUserEndpoints",
+          "mobiletargeting:PutEvents",
+        ],
+        Resource: [app, `${app}/*`],
+      },
+    ]);
+    // dev offers no pinpoint sink.
+    expect(statementsFor("dev", "mobiletargeting:")).toStrictEqual([]);
+  });
+
+  it("refuses to package a pinpoint sink without an app (no grant could be scoped), or a bus ARN that is not one", async () => {
+    const derive = createRequire(import.meta.url)(
+      join(REPO_ROOT, notifier.path, "serverless.sinks.cjs"),
+    ) as (context: {
+      resolveVariable: (name: string) => Promise<unknown>;
+    }) => Promise<Record<string, string>>;
+    const custom = (values: Record<string, string>) => ({
+      resolveVariable: async (name: string) =>
+        ({ sink: "eventbridge", sinks: "", pinpointAppId: "", eventBusName: "default", ...values })[
+          name.replace(/^self:custom\./, "")
+        ],
+    });
+    await expect(derive(custom({ sinks: "webhook, pinpoint" }))).rejects.toThrow(/pinpointAppId is empty/);
+    await expect(derive(custom({ sink: "pinpoint" }))).rejects.toThrow(/pinpointAppId is empty/);
+    await expect(
+      derive(custom({ eventBusName: "arn:aws:sns:us-east-1:123456789012:topic" })),
+    ).rejects.toThrow(/not an event bus/);
+    expect(await derive(custom({ sinks: "pinpoint", pinpointAppId: "app" }))).toMatchObject({
+      offersPinpoint: "true",
+    });
+    expect(await derive(custom({ pinpointAppId: "app" }))).toMatchObject({ offersPinpoint: "false" });
+  });
+
+  it("runs at most 10 invocations at once, which the Pinpoint sink's default rate is sized for", () => {
+    for (const stage of STAGES) {
+      const mappings = resourcesOfType(templateOf(notifier, stage), "AWS::Lambda::EventSourceMapping");
+      expect(mappings).toMatchObject([[expect.any(String), { ScalingConfig: { MaximumConcurrency: 10 } }]]);
+    }
   });
 });
 

@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import {
   BadRequestException,
   ForbiddenException,
@@ -14,7 +15,12 @@ import {
 import type { NotificationMessage } from "@pia/aws";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { buildPinpointSink, type PinpointSinkConfig } from "../src/sinks/pinpointSink.js";
+import {
+  buildPinpointSink,
+  DEFAULT_PINPOINT_REQUESTS_PER_SECOND,
+  PINPOINT_QUOTAS,
+  type PinpointSinkConfig,
+} from "../src/sinks/pinpointSink.js";
 import { message } from "./fixtures.js";
 
 const client = new PinpointClient({
@@ -460,6 +466,35 @@ describe("buildPinpointSink: events", () => {
 });
 
 describe("buildPinpointSink: rate limit", () => {
+  it("defaults to a rate whose total over the function's concurrency stays a tenth of Pinpoint's quotas", async () => {
+    // The function's largest concurrency, as serverless.yml sets it on the queue mapping.
+    const yml = await readFile(new URL("../serverless.yml", import.meta.url), "utf8");
+    const maximumConcurrency = Number(/^\s+maximumConcurrency:\s*(\d+)\s*$/m.exec(yml)?.[1]);
+    expect(maximumConcurrency).toBeGreaterThan(0);
+    const lowest = Math.min(PINPOINT_QUOTAS.updateEndpoint, PINPOINT_QUOTAS.putEvents);
+    expect(DEFAULT_PINPOINT_REQUESTS_PER_SECOND * maximumConcurrency).toBeLessThanOrEqual(lowest / 10);
+
+    // And the sink holds to it: one second's worth of requests, then it waits.
+    let time = 0;
+    const waits: number[] = [];
+    const s = buildPinpointSink(client, {
+      applicationId: "app-1",
+      now: () => time,
+      sleep: async (ms) => {
+        waits.push(ms);
+        time += ms;
+      },
+      concurrency: 1,
+    });
+    pinpoint.on(UpdateEndpointCommand).resolves({});
+    const batch = Array.from({ length: DEFAULT_PINPOINT_REQUESTS_PER_SECOND + 1 }, (_, i) =>
+      attribute(`m-${i}`, "big_spender", "Ready", `ep-${i}`),
+    );
+    await s.deliver(batch);
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeCloseTo(1000 / DEFAULT_PINPOINT_REQUESTS_PER_SECOND);
+  });
+
   it("holds each app to maxRequestsPerSecond with a token bucket", async () => {
     pinpoint.on(UpdateEndpointCommand).resolves({ MessageBody: {} });
     const app2 = attribute("z", "big_spender", "Ready", "ep-z");

@@ -11,6 +11,18 @@ import type { DeliveryResult, Now, Sink } from "../ports.js";
 
 /** Events per PutEvents request (a Pinpoint quota). */
 export const PUT_EVENTS_LIMIT = 100;
+/**
+ * Pinpoint's request quotas, per second, shared by the whole account in a region: UpdateEndpoint
+ * 5,000 and PutEvents 7,000 (HTTP 429 above them).
+ */
+export const PINPOINT_QUOTAS = { updateEndpoint: 5_000, putEvents: 7_000 } as const;
+/**
+ * Default requests per second of one sink (one Lambda container), per app. The notifier's queue
+ * mapping runs at most 10 containers (`maximumConcurrency` in serverless.yml), so the function
+ * makes at most 500 requests/s: a tenth of the lower quota, as the quota is shared with every
+ * other user of Pinpoint in the account and region. Raise both only with a quota increase.
+ */
+export const DEFAULT_PINPOINT_REQUESTS_PER_SECOND = 50;
 /** Longest user attribute name and event type Pinpoint accepts, in characters. */
 export const MAX_ATTRIBUTE_NAME_CHARS = 50;
 /** Longest user attribute value Pinpoint accepts, in characters. */
@@ -19,7 +31,10 @@ export const MAX_ATTRIBUTE_VALUE_CHARS = 100;
 export interface PinpointSinkConfig {
   /** The Pinpoint project to write to; default: each notification's `appId`. */
   readonly applicationId?: string;
-  /** Client-side limit of requests per second, per app (a token bucket); default 100. */
+  /**
+   * Client-side limit of requests per second, per app (a token bucket), for every request
+   * (UpdateEndpoint, PutEvents, GetUserEndpoints); default `DEFAULT_PINPOINT_REQUESTS_PER_SECOND`.
+   */
   readonly maxRequestsPerSecond?: number;
   /** Retries of one throttled / failed (5xx) request inside a `deliver` call; default 3. */
   readonly maxRetries?: number;
@@ -131,7 +146,7 @@ export function buildPinpointSink(client: PinpointClient, config: PinpointSinkCo
   const baseDelayMs = config.baseDelayMs ?? 100;
   const maxDelayMs = config.maxDelayMs ?? 5000;
   const concurrency = config.concurrency ?? 10;
-  const rate = config.maxRequestsPerSecond ?? 100;
+  const rate = config.maxRequestsPerSecond ?? DEFAULT_PINPOINT_REQUESTS_PER_SECOND;
   if (!(rate > 0)) throw new RangeError("maxRequestsPerSecond must be > 0");
   const acquire = rateLimiter(rate, now, sleep);
 
