@@ -1,6 +1,7 @@
 import { hash } from "node:crypto";
 import { canonicalDecimal, toDecimal } from "./decimal.js";
 import type { PiaEvent } from "./event.js";
+import { stableJson } from "./stableJson.js";
 
 /** The already validated fields of an event that its identity is built from. */
 export type IdentityParts = Pick<
@@ -24,18 +25,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function stringOrEmpty(value: unknown): string {
   return typeof value === "string" ? value : "";
-}
-
-/** JSON with object keys sorted at every level, so that key order does not matter. */
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
-  if (isObject(value)) {
-    const members = Object.keys(value)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${stableJson(value[key])}`);
-    return `{${members.join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
 }
 
 /** `<length>:<text>`: self-delimiting, so a run of fields reads back in exactly one way. */
