@@ -29,19 +29,29 @@ function mayPrecedeValue(code: number): boolean {
  * hex ids) are not numbers; other runs inside strings and leading zeros still count, and such
  * false positives only cost the slower exact path. Any run of 16 covers a position that is 15
  * modulo 16, so only those are looked at and grown both ways, which makes this several times
- * faster than a regular expression on long records.
+ * faster than a regular expression on long records. The next look is past the run just measured:
+ * looking inside it again would measure it again, once per 16 characters, which is quadratic in a
+ * long run (a 1 MiB run of digits inside a string took minutes).
  */
 function hasLongDigitRun(text: string): boolean {
-  for (let i = 15; i < text.length; i += 16) {
-    if (!isMantissaChar(text.charCodeAt(i))) continue;
+  let i = 15;
+  while (i < text.length) {
+    if (!isMantissaChar(text.charCodeAt(i))) {
+      i += 16;
+      continue;
+    }
     let start = i;
     while (start > 0 && isMantissaChar(text.charCodeAt(start - 1))) start--;
     let end = i + 1;
     while (end < text.length && isMantissaChar(text.charCodeAt(end))) end++;
-    if (end - start < 16) continue;
-    let before = start - 1;
-    if (text.charCodeAt(before) === 0x2d) before--;
-    if (mayPrecedeValue(text.charCodeAt(before))) return true;
+    if (end - start >= 16) {
+      let before = start - 1;
+      if (text.charCodeAt(before) === 0x2d) before--;
+      if (mayPrecedeValue(text.charCodeAt(before))) return true;
+    }
+    // `text[end]` is not a mantissa character, so the next run starts after it; looking at `end + 16`
+    // still covers every run of 16 that starts there. Growing back from it stops at `end`.
+    i = end + 16;
   }
   return false;
 }
