@@ -91,6 +91,15 @@ export class Engine {
     return this.apply(outcome.event);
   }
 
+  /**
+   * Counts a record skipped before it could be read: a line over `MAX_RECORD_BYTES` that the
+   * reader discarded without holding it in memory (`too_large`).
+   */
+  skipUnread(reason: SkipReason): void {
+    this.#records++;
+    this.#skipped[reason]++;
+  }
+
   /** Applies a parsed, de-duplicated event to every rule on its event type. */
   apply(event: PiaEvent): Notification[] {
     const rules = this.#rulesByEvent.get(event.eventType);

@@ -16,7 +16,21 @@ export interface PiaEvent {
   readonly metrics: ReadonlyArray<readonly [name: string, value: string]>;
 }
 
-export const SKIP_REASONS = ["bad_json", "bad_event", "no_user", "bad_timestamp", "bad_metric"] as const;
+/**
+ * The largest record read, in bytes of UTF-8: 1 MiB, Kinesis's limit on a record. A longer one is
+ * skipped as `too_large` before it is parsed, so that no single record can stall a reader.
+ */
+export const MAX_RECORD_BYTES = 1_048_576;
+
+/** In the order they are checked: the first failing check decides (RULES.md section 3). */
+export const SKIP_REASONS = [
+  "too_large",
+  "bad_json",
+  "bad_event",
+  "no_user",
+  "bad_timestamp",
+  "bad_metric",
+] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /** Outcome of reading one record: every record lands in exactly one of these. */

@@ -8,7 +8,7 @@ export { canonicalDecimal, Decimal, isPlainDecimal, toDecimal, ZERO } from "./de
 export type { EngineSummary } from "./Engine.js";
 export { Engine } from "./Engine.js";
 export type { PiaEvent, RecordOutcome, SkipReason } from "./event.js";
-export { SKIP_REASONS } from "./event.js";
+export { MAX_RECORD_BYTES, SKIP_REASONS } from "./event.js";
 export { eventIdentity } from "./eventIdentity.js";
 export { formatRulesCsv, ruleRowOf } from "./formatRulesCsv.js";
 export { IdentitySet } from "./IdentitySet.js";

@@ -1,5 +1,5 @@
 import { canonicalDecimal, toDecimal } from "./decimal.js";
-import type { PiaEvent, RecordOutcome, SkipReason } from "./event.js";
+import { MAX_RECORD_BYTES, type PiaEvent, type RecordOutcome, type SkipReason } from "./event.js";
 import { canonicalNumber, eventIdentity } from "./eventIdentity.js";
 import { scanTopLevelMetrics, scanTopLevelValueText } from "./scanMetrics.js";
 
@@ -75,6 +75,15 @@ function isDigit(code: number): boolean {
   return code >= 0x30 && code <= 0x39;
 }
 
+/** Whether the text takes more than `MAX_RECORD_BYTES` of UTF-8 (1 to 3 bytes per UTF-16 unit). */
+function isTooLarge(text: string): boolean {
+  if (text.length > MAX_RECORD_BYTES) return true;
+  if (text.length * 3 <= MAX_RECORD_BYTES) return false;
+  return Buffer.byteLength(text, "utf8") > MAX_RECORD_BYTES;
+}
+
+const TOO_LARGE_DETAIL = "the record is over 1 MiB (1,048,576 bytes of UTF-8, Kinesis's record limit)";
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -119,8 +128,9 @@ function stringAttributes(value: unknown): Record<string, string> {
 }
 
 /**
- * Reads one Pinpoint record (one JSON line) per docs/rules.md section 2, checks 1-5 in order; the first
- * failing check decides. De-duplication (check 6) is the caller's: compare `event.identity`.
+ * Reads one Pinpoint record (one JSON line) per docs/rules.md section 2, checks 1-5 in order after the
+ * size limit (`MAX_RECORD_BYTES`, `too_large`); the first failing check decides. De-duplication
+ * (check 6) is the caller's: compare `event.identity`.
  *
  * Metrics come back in the order the JSON text lists them with their exact decimal value. A fast
  * path reads them from `JSON.parse` when that is provably exact (no integer-like key, which
@@ -130,6 +140,7 @@ function stringAttributes(value: unknown): Record<string, string> {
  * Skip details name the failing check and field, never a value from the record.
  */
 export function parseRecord(line: string): RecordOutcome {
+  if (isTooLarge(line)) return skipped("too_large", TOO_LARGE_DETAIL);
   let record: unknown;
   try {
     record = JSON.parse(line);

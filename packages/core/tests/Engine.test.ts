@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Notification, Rule } from "../src/index.js";
-import { Engine } from "../src/index.js";
+import { Engine, MAX_RECORD_BYTES } from "../src/index.js";
 import { record, rule, utc } from "./fixtures.js";
 
 const DAY = (d: number, time = "12:00:00.000") => utc(`2021-01-${String(d).padStart(2, "0")}T${time}`);
@@ -283,14 +283,17 @@ describe("records", () => {
       record({ metrics: { price: "1" } }),
       record({ ts: 5 }),
       record({ ts: 5 }),
+      `${record({ ts: 6 }).slice(0, -1)},"pad":"${"x".repeat(MAX_RECORD_BYTES)}"}`,
     ];
     for (const line of lines) engine.ingest(line);
+    // A line the reader discarded unread (over the limit) still counts as one record.
+    engine.skipUnread("too_large");
     expect(engine.summary()).toEqual({
-      records: 9,
+      records: 11,
       applied: 1,
       duplicate: 1,
       ignored: 2,
-      skipped: { bad_json: 1, bad_event: 1, no_user: 1, bad_timestamp: 1, bad_metric: 1 },
+      skipped: { too_large: 2, bad_json: 1, bad_event: 1, no_user: 1, bad_timestamp: 1, bad_metric: 1 },
       notifications: 0,
       notificationsByRule: {},
     });

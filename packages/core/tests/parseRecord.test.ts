@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalDecimal, toDecimal } from "../src/decimal.js";
 import type { PiaEvent, RecordOutcome } from "../src/event.js";
+import { MAX_RECORD_BYTES } from "../src/event.js";
 import { eventIdentity } from "../src/eventIdentity.js";
 import { parseRecord } from "../src/parseRecord.js";
 import { scanTopLevelMetrics, scanTopLevelValueText } from "../src/scanMetrics.js";
@@ -526,5 +527,51 @@ describe("parseRecord metrics (property)", () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe("parseRecord size limit", () => {
+  const LIMIT = 1_048_576;
+  /** A valid record of exactly `bytes` bytes of UTF-8, padded with `pad` (1 or more bytes each). */
+  function recordOfBytes(bytes: number, pad = "x"): string {
+    const shell = line({ attributes: { pad: "" } });
+    const room = bytes - Buffer.byteLength(shell, "utf8");
+    const padBytes = Buffer.byteLength(pad, "utf8");
+    const text = pad.repeat(Math.floor(room / padBytes)) + "x".repeat(room % padBytes);
+    return shell.replace('"pad":""', `"pad":"${text}"`);
+  }
+
+  it("is 1 MiB, Kinesis's largest record", () => {
+    expect(MAX_RECORD_BYTES).toBe(LIMIT);
+  });
+
+  it.each<[string, string]>([
+    ["ASCII", "x"],
+    ["2-byte characters", "é"],
+    ["3-byte characters", "€"],
+    ["4-byte characters", "😀"],
+  ])("reads a record of exactly 1 MiB of UTF-8 (%s)", (_, pad) => {
+    const text = recordOfBytes(LIMIT, pad);
+    expect(Buffer.byteLength(text, "utf8")).toBe(LIMIT);
+    expect(parseRecord(text).kind).toBe("event");
+  });
+
+  it.each<[string, string]>([
+    ["ASCII", "x"],
+    ["2-byte characters", "é"],
+    ["3-byte characters", "€"],
+    ["4-byte characters", "😀"],
+  ])("skips a record one byte over 1 MiB of UTF-8 as too_large (%s)", (_, pad) => {
+    const text = recordOfBytes(LIMIT + 1, pad);
+    expect(Buffer.byteLength(text, "utf8")).toBe(LIMIT + 1);
+    expect(parseRecord(text)).toStrictEqual({
+      kind: "skipped",
+      reason: "too_large",
+      detail: "the record is over 1 MiB (1,048,576 bytes of UTF-8, Kinesis's record limit)",
+    });
+  });
+
+  it("checks the size before the JSON", () => {
+    expect(parseRecord(`{${"x".repeat(LIMIT)}`)).toMatchObject({ kind: "skipped", reason: "too_large" });
   });
 });

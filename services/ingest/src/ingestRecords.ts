@@ -16,8 +16,8 @@ export interface IngestRecord {
 
 /**
  * What happened to a batch. Every record lands in exactly one of `applied`, `duplicate`, `ignored`
- * and `skipped` (docs/rules.md section 2, plus `too_large` and `parse_error`); `failed` counts the
- * records among them whose item could not be written and that are reported for redelivery.
+ * and `skipped` (docs/rules.md section 2, plus `parse_error`); `failed` counts the records among them
+ * whose item could not be written and that are reported for redelivery.
  */
 export interface IngestCounts {
   readonly records: number;
@@ -46,7 +46,7 @@ export interface IngestDeps
   readonly log: Log;
 }
 
-const QUARANTINE_REASONS: readonly QuarantineReason[] = [...SKIP_REASONS, "too_large", "parse_error"];
+const QUARANTINE_REASONS: readonly QuarantineReason[] = [...SKIP_REASONS, "parse_error"];
 
 /** An item to write and the records it stands for (the first one, then its duplicates). */
 interface Pending<T> {

@@ -1,11 +1,12 @@
 import type { SkipReason } from "@pia/core";
 
 /**
- * Why a record was quarantined: a skip reason of docs/rules.md section 2, or `too_large` (a valid event
- * whose item DynamoDB would refuse: a key or the item over its size limit), or `parse_error` (the
- * parser failed unexpectedly; a bug, kept here rather than blocking the shard).
+ * Why a record was quarantined: a skip reason of docs/rules.md section 2, `too_large` among them (a
+ * record over 1 MiB, and here also a valid event whose item DynamoDB would refuse: a key or the
+ * item over its size limit), or `parse_error` (the parser failed unexpectedly; a bug, kept here
+ * rather than blocking the shard).
  */
-export type QuarantineReason = SkipReason | "too_large" | "parse_error";
+export type QuarantineReason = SkipReason | "parse_error";
 
 /** A skipped record, kept inspectable in the quarantine table (`TABLES.quarantine`). */
 export interface QuarantineItem {

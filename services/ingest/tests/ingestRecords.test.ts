@@ -1,4 +1,4 @@
-import { SKIP_REASONS } from "@pia/core";
+import { MAX_RECORD_BYTES, SKIP_REASONS } from "@pia/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type IngestRecord, makeIngestRecords } from "../src/ingestRecords.js";
@@ -40,7 +40,28 @@ describe("skipped records", () => {
   ] as const;
 
   it("covers every skip reason of the core", () => {
-    expect(cases.map(([reason]) => reason).sort()).toStrictEqual([...SKIP_REASONS].sort());
+    // too_large has its own test below: its raw payload is cut to MAX_RAW_BYTES.
+    expect([...cases.map(([reason]) => reason), "too_large"].sort()).toStrictEqual([...SKIP_REASONS].sort());
+  });
+
+  it("quarantines a record over 1 MiB as too_large, unread, whatever it holds", async () => {
+    const { ingestRecords, tables } = setup();
+    // Only an unstored field is long: the event's item would fit DynamoDB.
+    const payload = JSON.stringify({ ...pinpointEvent(), padding: "x".repeat(MAX_RECORD_BYTES) });
+    const result = await ingestRecords([record("1", payload), record("2", pinpointEvent())]);
+
+    expect(tables.events).toHaveLength(1);
+    expect(tables.quarantine).toMatchObject([
+      {
+        pk: "too_large#2024-03-15",
+        reason: "too_large",
+        detail: expect.stringMatching(/over 1 MiB/),
+        truncated: true,
+      },
+    ]);
+    expect(payload.startsWith(tables.quarantine[0]?.raw ?? "x")).toBe(true);
+    expect(result.counts).toMatchObject({ records: 2, applied: 1, skipped: { too_large: 1 } });
+    expect(result.batchItemFailures).toStrictEqual([]);
   });
 
   it.each(cases)("%s goes to quarantine with its raw payload and reason", async (reason, payload) => {
