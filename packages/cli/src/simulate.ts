@@ -41,6 +41,10 @@ export async function simulate(options: SimulateOptions): Promise<SimulateResult
   try {
     for await (const line of readLines(options.eventsFile)) {
       progress.tick(++lines);
+      if (typeof line !== "string") {
+        engine.skipUnread("too_large");
+        continue;
+      }
       if (line.trim() === "") {
         blankLines++;
         continue;

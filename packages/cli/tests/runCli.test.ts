@@ -82,6 +82,17 @@ describe("pia simulate", () => {
     },
   );
 
+  it("counts a line over 1 MiB as one record skipped too_large, and reads on", async () => {
+    const oversized = event("pageview", "2021-01-03T00:00:00Z", { pad: "x".repeat(1_048_576) });
+    const file = join(dir, "oversized.ndjson");
+    await writeFile(file, [oversized, EVENTS].join("\n"));
+    const result = await pia("simulate", "--rules", join(dir, "rules.csv"), "--events", file);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split("\n")).toEqual(expected);
+    expect(result.stderr).toMatch(/records read\s+6\b/);
+    expect(result.stderr).toMatch(/skipped\s+2 \(too_large 1, bad_json 1\)/);
+  });
+
   it("writes to --out and decides closing rules at --now only", async () => {
     const out = join(dir, "out.ndjson");
     const before = await pia(
@@ -162,6 +173,27 @@ describe("pia simulate", () => {
 });
 
 describe("pia local", () => {
+  it("quarantines a line over 1 MiB as too_large, as simulate skips it", async () => {
+    const oversized = event("pageview", "2021-01-03T00:00:00Z", { pad: "é".repeat(600_000) });
+    const file = join(dir, "oversized-local.ndjson");
+    await writeFile(file, [oversized, EVENTS].join("\n"));
+    const out = join(dir, "local-oversized.ndjson");
+    const result = await pia(
+      "local",
+      "--rules",
+      join(dir, "rules.csv"),
+      "--events",
+      file,
+      "--out",
+      out,
+      "--now",
+      "2021-02-01",
+    );
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/records fed\s+6\b/);
+    expect(result.stderr).toMatch(/skipped\s+2 \(too_large 1, bad_json 1\)/);
+  });
+
   it("runs the pipeline on the local stack with simulate's output, and reports its cost", async () => {
     const out = join(dir, "local.ndjson");
     const result = await pia(
