@@ -1,6 +1,7 @@
 import type { Rule } from "@pia/core";
 import { describe, expect, it, vi } from "vitest";
 import { cachedRuleSource, InvalidStoredRulesError, validateStoredRules } from "../src/ruleSource.js";
+import { parseRuleItems } from "../src/rulesTable.js";
 
 function rule(id: string): Rule {
   return {
@@ -181,5 +182,27 @@ describe("validateStoredRules", () => {
 
   it("returns valid rules unchanged", () => {
     expect(validateStoredRules([rule("a"), rule("b")], "rules")).toEqual([rule("a"), rule("b")]);
+  });
+});
+
+describe("stored rules with a filter on __proto__", () => {
+  it("are refused, not read back as a rule that counts every event", () => {
+    const stored = JSON.stringify({ ...rule("vip"), where: { placeholder: "vip" } }).replace(
+      "placeholder",
+      "__proto__",
+    );
+    const error = (() => {
+      try {
+        parseRuleItems([{ sk: "vip", rule: stored }], "rules");
+      } catch (e: unknown) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(InvalidStoredRulesError);
+    expect((error as InvalidStoredRulesError).ruleIds).toEqual(["vip"]);
+    expect((error as Error).message).toMatch(
+      /rule "vip": where\.__proto__: the attribute name "__proto__" is reserved/,
+    );
   });
 });

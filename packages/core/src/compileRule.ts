@@ -54,7 +54,8 @@ export function compileRule(rule: Rule): CompiledRule {
 export function matchesEvent(compiled: CompiledRule, event: PiaEvent): boolean {
   if (event.eventType !== compiled.rule.event) return false;
   for (const [name, value] of compiled.whereEntries) {
-    if (event.attributes[name] !== value) return false;
+    // Own attributes only: an inherited value (a polluted Object.prototype) is not the event's.
+    if (!Object.hasOwn(event.attributes, name) || event.attributes[name] !== value) return false;
   }
   return isInWindow(compiled, event.timestamp);
 }

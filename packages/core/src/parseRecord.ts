@@ -116,7 +116,8 @@ function metricDetail(name: string): string {
 /** Only the string-valued attributes (filters compare strings); the parsed object when all are. */
 function stringAttributes(value: unknown): Record<string, string> {
   if (!isObject(value)) return {};
-  for (const key in value) {
+  // Own members only (here and below): what the record holds, whatever another module did to Object.prototype.
+  for (const key of Object.keys(value)) {
     if (typeof value[key] !== "string") {
       // `fromEntries` defines own properties, so even a `__proto__` attribute is kept as data.
       return Object.fromEntries(
@@ -178,7 +179,7 @@ export function parseRecord(line: string): RecordOutcome {
     let exact = true;
     let tiny = false;
     let count = 0;
-    for (const name in rawMetrics) {
+    for (const name of Object.keys(rawMetrics)) {
       count++;
       const value = rawMetrics[name];
       if (typeof value !== "number" || !Number.isFinite(value))
@@ -219,7 +220,7 @@ export function parseRecord(line: string): RecordOutcome {
 /** Metrics from the parsed object; only when its key order and number values are exact. */
 function fastMetrics(metrics: Record<string, unknown>): Array<[string, string]> {
   const entries: Array<[string, string]> = [];
-  for (const name in metrics) entries.push([name, canonicalNumber(metrics[name] as number)]);
+  for (const name of Object.keys(metrics)) entries.push([name, canonicalNumber(metrics[name] as number)]);
   return entries;
 }
 

@@ -3,6 +3,7 @@ import { isPlainDecimal, toDecimal } from "./decimal.js";
 import { InvalidRulesError, type LoadedRules, type RuleIssue } from "./issues.js";
 import type { Operator, Rule, RuleAction } from "./rule.js";
 import {
+  attributeNameProblem,
   type CheckedIssue,
   checkRules,
   DEFAULT_ATTRIBUTE_VALUE,
@@ -180,8 +181,11 @@ function readRow(row: RuleRow, id: string): { issues: RuleIssue[]; rule?: RawRul
   const attributeName = cell(Col.AttributeName);
   const attributeValue = cell(Col.AttributeValue);
   const filtered = attributeName.toLowerCase() !== "na";
+  const reservedName = filtered ? attributeNameProblem(attributeName, event) : undefined;
   if (filtered && attributeName === "") {
     error("AttributeName", "empty; write the event attribute to filter on, or na for no filter");
+  } else if (reservedName !== undefined) {
+    error("AttributeName", reservedName);
   } else if (filtered && attributeValue === "") {
     error(
       "AttributeValue",

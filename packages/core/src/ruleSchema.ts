@@ -78,6 +78,17 @@ export function eventActionNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Attribute names a filter cannot use. `__proto__` is not data to JavaScript objects: zod, the SDK's
+ * DynamoDB marshalling and object literals drop it or take it for the prototype, so a filter on it
+ * would vanish without a word and the rule would count every event of its type. (`constructor`,
+ * `prototype` and the like stay ordinary data: events are matched on their own attributes only.)
+ */
+export function attributeNameProblem(name: string, event: string): string | undefined {
+  if (name !== "__proto__") return undefined;
+  return `the attribute name "__proto__" is reserved: it cannot be stored as a filter, which would be dropped, so the rule would count every ${event} event; filter on another attribute (have your app send this one under another name)`;
+}
+
 /** A real calendar date written `YYYY-MM-DD`. */
 export function dateProblem(text: string): string | undefined {
   if (parseStrictDate(text) !== undefined) return undefined;
@@ -460,6 +471,12 @@ function crossFieldIssues(raw: Record<string, unknown>) {
       message:
         "reset only applies to lifetime rules (without window); it is ignored on this window rule: remove it",
     });
+  }
+  // Checked on the raw input: zod's records skip a `__proto__` key without an issue.
+  if (isRecord(raw.where) && Object.hasOwn(raw.where, "__proto__")) {
+    const event = typeof raw.event === "string" ? raw.event : "matching";
+    const message = attributeNameProblem("__proto__", event);
+    if (message !== undefined) found.push({ severity: "error", rulePath: ["where", "__proto__"], message });
   }
   const action = raw.action;
   if (isRecord(action) && action.type === "attribute") {
