@@ -1,7 +1,7 @@
 import type { Rule } from "@pia/core";
 import { describe, expect, it, vi } from "vitest";
 import { cachedRuleSource, InvalidStoredRulesError, validateStoredRules } from "../src/ruleSource.js";
-import { parseRuleItems } from "../src/rulesTable.js";
+import { parseRuleItems } from "../src/rulesTable/items.js";
 
 function rule(id: string): Rule {
   return {

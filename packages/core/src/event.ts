@@ -22,7 +22,7 @@ export interface PiaEvent {
  */
 export const MAX_RECORD_BYTES = 1_048_576;
 
-/** In the order they are checked: the first failing check decides (RULES.md section 3). */
+/** In the order they are checked: the first failing check decides (docs/rules.md section 2). */
 export const SKIP_REASONS = [
   "too_large",
   "bad_json",
