@@ -16,13 +16,14 @@ export type { LoadedRules, RuleIssue } from "./issues.js";
 export { formatIssue, InvalidRulesError } from "./issues.js";
 export type { Notification } from "./notification.js";
 export { formatNotification, makeNotification } from "./notification.js";
+export { type PreviewOptions, PreviewTally, type PreviewUser, type RulePreview } from "./PreviewTally.js";
 export { parseRulesJson, parseRulesYaml } from "./parseCanonicalRules.js";
 export { parseRecord } from "./parseRecord.js";
 export type { CsvColumn, RuleRow } from "./parseRuleRows.js";
 export { CSV_COLUMNS, NO_DATE, OPERATOR_WORDS, parseRuleRows, tableAction } from "./parseRuleRows.js";
 export { parseRulesCsv } from "./parseRulesCsv.js";
 export { parseRulesFile } from "./parseRulesFile.js";
-export { type PreviewOptions, type PreviewUser, previewRule, type RulePreview } from "./previewRule.js";
+export { previewRule } from "./previewRule.js";
 export type {
   CountCondition,
   DateWindow,
