@@ -384,7 +384,7 @@ async function preview() {
     );
     return;
   }
-  const { qualifying, sample = [], usersSeen, eventsRead, from, to, truncated } = result.data;
+  const { qualifying, sample = [], usersSeen, eventsRead, from, to, truncated, partial } = result.data;
   const count = (n) => Number(n).toLocaleString("en-US");
   panel.append(
     element(
@@ -401,7 +401,7 @@ async function preview() {
     panel.append(
       element("p", {
         className: "warning",
-        textContent: "Only part of the events were read (the preview's limit): the real number may differ.",
+        textContent: `${partial?.message ?? "partial: only part of the events were read"}: the real number may differ.`,
       }),
     );
   }

@@ -33,7 +33,7 @@ import { makeImportRulesCsv } from "./importRulesCsv.js";
 import { makeListRules } from "./listRules.js";
 import { makeListRuleVersions } from "./listRuleVersions.js";
 import type { Now, ReadEventsByTypeDay, RuleStore, StoredRule } from "./ports.js";
-import { makePreviewDraftRule } from "./previewDraftRule.js";
+import { makePreviewDraftRule, PREVIEW_MAX_BYTES } from "./previewDraftRule.js";
 import { requestAuthor } from "./requestAuthor.js";
 import { makeRestoreRuleVersion } from "./restoreRuleVersion.js";
 import { routeRequest } from "./routeRequest.js";
@@ -165,6 +165,7 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
     now,
     days: config.previewDays ?? DEFAULT_PREVIEW_DAYS,
     maxEvents: config.previewMaxEvents ?? DEFAULT_PREVIEW_MAX_EVENTS,
+    maxBytes: PREVIEW_MAX_BYTES,
   });
   // The editor's page and assets, served from the function's `editor/` folder.
   const serveEditor = makeServeEditor();
@@ -250,6 +251,7 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
           to: preview.to,
           eventsRead: preview.eventsRead,
           truncated: preview.truncated,
+          ...(preview.partial === undefined ? {} : { partialReason: preview.partial.reason }),
         });
         return { status: 200, body: preview };
       },

@@ -1,5 +1,5 @@
 import { eventDay } from "@pia/aws";
-import { DAY_MS, type PiaEvent, type PreviewUser, parseStrictDate, previewRule, type Rule } from "@pia/core";
+import { DAY_MS, type PiaEvent, PreviewTally, type PreviewUser, parseStrictDate, type Rule } from "@pia/core";
 import { MAX_PREVIEW_DAYS } from "./config.js";
 import { PreviewUnavailableError } from "./errors.js";
 import type { Now, ReadEventsByTypeDay } from "./ports.js";
@@ -7,6 +7,25 @@ import { validateRule } from "./validateRule.js";
 
 /** Qualifying users a preview lists at most. */
 export const PREVIEW_SAMPLE_SIZE = 20;
+
+/**
+ * Bytes a preview reads at most, counted as the UTF-8 length of each event's JSON as read (a bit
+ * less than its item's size). About 200,000 events of a few hundred bytes: the reading, not the
+ * memory, is what it bounds (events are tallied per user, not kept), so that a preview answers
+ * within the API's 29 seconds and costs a few thousand read units at most.
+ */
+export const PREVIEW_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Why a preview did not read every event of the days asked for. */
+export type PartialReason = "maxBytes" | "maxEvents" | "maxDays";
+
+/** Said when a preview is over part of the events only: the result may differ on all of them. */
+export interface PreviewPartial {
+  readonly reason: PartialReason;
+  readonly eventsRead: number;
+  /** `partial: N events read (…)`, for people. */
+  readonly message: string;
+}
 
 /** What `POST /rules/preview` answers. */
 export interface RulePreviewAnswer {
@@ -20,8 +39,10 @@ export interface RulePreviewAnswer {
   /** The UTC days read, inclusive (`YYYY-MM-DD`); `to` is before `from` when the window starts after today. */
   readonly from: string;
   readonly to: string;
-  /** The preview did not read every event of the days asked for: it stopped at the event limit, or a window longer than 400 days was cut to its last 400 days. */
+  /** The preview did not read every event of the days asked for: it stopped at the byte or event limit, or a window longer than 400 days was cut to its last 400 days. */
   readonly truncated: boolean;
+  /** Present exactly when `truncated`: why, and how many events the answer is over. */
+  readonly partial?: PreviewPartial;
 }
 
 export interface PreviewDraftRuleDeps {
@@ -32,6 +53,8 @@ export interface PreviewDraftRuleDeps {
   readonly days: number;
   /** Events read at most. */
   readonly maxEvents: number;
+  /** Bytes read at most (the events' JSON size), `PREVIEW_MAX_BYTES` on the stage. */
+  readonly maxBytes: number;
 }
 
 interface DayRange {
@@ -68,11 +91,27 @@ function daysToRead(rule: Rule, now: number, days: number): DayRange {
   };
 }
 
+function partialOf(reason: PartialReason, eventsRead: number, limit: number): PreviewPartial {
+  const why = {
+    maxBytes: `the preview reads at most ${limit} bytes`,
+    maxEvents: `the preview reads at most ${limit} events`,
+    maxDays: `the preview reads at most the window's last ${limit} days`,
+  }[reason];
+  return { reason, eventsRead, message: `partial: ${eventsRead} events read (${why})` };
+}
+
+/** The identity of an event's user, to see where the index moves on to the next user. */
+function userOf(event: PiaEvent): string {
+  return `${event.appId}\u0000${event.userId}`;
+}
+
 /**
  * Previews a draft rule (validated as `POST /rules/validate` validates it, `InvalidRuleError`
  * otherwise) on the stored events of its event type, read by query from the `byTypeDay` index day
- * by day, and stops after `maxEvents` events. Disabled drafts are previewed as if enabled.
- * `PreviewUnavailableError` when the stage has no index to read.
+ * by day and tallied per user as they come (`PreviewTally`), never all held at once. It stops
+ * before the event that would take it over `maxBytes` or `maxEvents`, and says so (`partial`).
+ * Disabled drafts are previewed as if enabled. `PreviewUnavailableError` when the stage has no
+ * index to read.
  */
 export function makePreviewDraftRule(
   deps: PreviewDraftRuleDeps,
@@ -83,26 +122,44 @@ export function makePreviewDraftRule(
     const { rule } = validateRule(draft);
     const now = deps.now();
     const range = daysToRead(rule, now, deps.days);
-    const events: PiaEvent[] = [];
-    let truncated = range.cut;
+    const tally = new PreviewTally(rule, { now, sampleSize: PREVIEW_SAMPLE_SIZE });
+    let eventsRead = 0;
+    let bytesRead = 0;
+    let partial: PreviewPartial | undefined;
     reading: for (const day of range.days) {
+      // The index returns a day's events by user, each user's in no particular order: a user's
+      // events are applied, in time order, once the index has moved on to the next user or day.
+      let user: string | undefined;
       for await (const event of read(rule.event, eventDay(day))) {
-        if (events.length >= deps.maxEvents) {
-          truncated = true;
+        const bytes = Buffer.byteLength(JSON.stringify(event), "utf8");
+        if (eventsRead >= deps.maxEvents || bytesRead + bytes > deps.maxBytes) {
+          partial =
+            eventsRead >= deps.maxEvents
+              ? partialOf("maxEvents", eventsRead, deps.maxEvents)
+              : partialOf("maxBytes", eventsRead, deps.maxBytes);
           break reading;
         }
-        events.push(event);
+        if (userOf(event) !== user) {
+          tally.settle();
+          user = userOf(event);
+        }
+        tally.add([event]);
+        eventsRead++;
+        bytesRead += bytes;
       }
+      tally.settle();
     }
-    const preview = previewRule(rule, events, { now, sampleSize: PREVIEW_SAMPLE_SIZE });
+    if (partial === undefined && range.cut) partial = partialOf("maxDays", eventsRead, MAX_PREVIEW_DAYS);
+    const preview = tally.result();
     return {
       qualifying: preview.qualifying,
       sample: preview.sample,
       usersSeen: preview.usersSeen,
-      eventsRead: events.length,
+      eventsRead,
       from: range.from,
       to: range.to,
-      truncated,
+      truncated: partial !== undefined,
+      ...(partial === undefined ? {} : { partial }),
     };
   };
 }

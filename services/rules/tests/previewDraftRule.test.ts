@@ -1,8 +1,14 @@
-import type { PiaEvent } from "@pia/core";
+import { DAY_MS, type PiaEvent, previewRule, type Rule } from "@pia/core";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InvalidRuleError, PreviewUnavailableError } from "../src/errors.js";
 import type { ReadEventsByTypeDay } from "../src/ports.js";
-import { makePreviewDraftRule, type PreviewDraftRuleDeps } from "../src/previewDraftRule.js";
+import {
+  makePreviewDraftRule,
+  PREVIEW_MAX_BYTES,
+  PREVIEW_SAMPLE_SIZE,
+  type PreviewDraftRuleDeps,
+} from "../src/previewDraftRule.js";
 
 /** 2024-03-15T12:00Z: today is 2024-03-15. */
 const NOW = Date.UTC(2024, 2, 15, 12);
@@ -50,6 +56,7 @@ function preview(read: ReadEventsByTypeDay | undefined, deps: Partial<PreviewDra
     now: () => NOW,
     days: 30,
     maxEvents: 1000,
+    maxBytes: PREVIEW_MAX_BYTES,
     ...deps,
   });
 }
@@ -170,6 +177,116 @@ describe("previewDraftRule", () => {
     expect(answer).toMatchObject({ eventsRead: Math.min(eventsRead, 4), truncated });
     // It stops reading as soon as it knows: the event after the limit is the last one pulled.
     expect(index.yielded()).toBe(Math.min(maxEvents + 1, 4));
+  });
+
+  it.each([
+    ["the byte limit: stops before the event that would go over it", 1000, 0, "maxBytes", 2],
+    ["the event limit", 3, 10_000_000, "maxEvents", 3],
+  ] as const)(
+    "answers partial: N events read at %s",
+    async (_case, maxEvents, extraBytes, reason, eventsRead) => {
+      const events = [
+        event("u1", Date.UTC(2024, 2, 10)),
+        event("u1", Date.UTC(2024, 2, 11)),
+        event("u2", Date.UTC(2024, 2, 11, 5)),
+        event("u2", Date.UTC(2024, 2, 14)),
+      ];
+      const size = (e: PiaEvent) => Buffer.byteLength(JSON.stringify(e), "utf8");
+      // The bytes of the first two events and a part of the third's, unless the event limit is hit first.
+      const maxBytes = size(events[0] as PiaEvent) + size(events[1] as PiaEvent) + 10 + extraBytes;
+      const index = fakeIndex(events);
+      const answer = await preview(index.read, { maxEvents, maxBytes })(DRAFT);
+
+      expect(answer).toMatchObject({
+        eventsRead,
+        truncated: true,
+        qualifying: 1,
+        partial: {
+          reason,
+          eventsRead,
+          message: `partial: ${eventsRead} events read (the preview reads at most ${
+            reason === "maxBytes" ? `${maxBytes} bytes` : `${maxEvents} events`
+          })`,
+        },
+      });
+      expect(index.yielded()).toBe(eventsRead + 1);
+    },
+  );
+
+  it("says partial when a window over 400 days was cut, and nothing when everything was read", async () => {
+    const index = fakeIndex([event("u1", NOW - 1000)]);
+    const cut = await preview(index.read)({ ...DRAFT, window: { from: "2020-01-01", to: "2030-12-31" } });
+    expect(cut.partial).toStrictEqual({
+      reason: "maxDays",
+      eventsRead: 1,
+      message: "partial: 1 events read (the preview reads at most the window's last 400 days)",
+    });
+    expect(await preview(index.read)(DRAFT)).not.toHaveProperty("partial");
+  });
+
+  it("tallies users as the index returns them, day by day and user by user, as previewRule on all events", async () => {
+    const specArb = fc.record({
+      user: fc.constantFrom("u1", "u2", "u3"),
+      day: fc.integer({ min: 0, max: 4 }),
+      minute: fc.integer({ min: 0, max: 1439 }),
+      cents: fc.integer({ min: -300, max: 500 }),
+      id: fc.integer({ min: 0, max: 30 }),
+    });
+    const ruleArb = fc.record({
+      op: fc.constantFrom<"=" | ">" | ">=">("=", ">", ">="),
+      target: fc.integer({ min: 0, max: 6 }),
+      reset: fc.boolean(),
+      sum: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(specArb, { maxLength: 40 }),
+        ruleArb,
+        fc.integer(),
+        async (specs, r, seed) => {
+          const events = specs.map(
+            (spec): PiaEvent => ({
+              // A repeated id is the same stored event: the table keeps one item per (user, identity).
+              identity: `id:${spec.user}-${spec.id}`,
+              appId: "app-1",
+              userId: spec.user,
+              eventType: "purchase",
+              timestamp: Date.UTC(2024, 2, 10) + spec.day * DAY_MS + spec.minute * 60_000,
+              attributes: {},
+              metrics: [["price", (spec.cents / 100).toFixed(2)]],
+            }),
+          );
+          const stored = [...new Map(events.map((e) => [`${e.userId}/${e.identity}`, e])).values()];
+          const draft: Rule = {
+            id: "r",
+            event: "purchase",
+            ...(r.sum ? { sum: { metric: "price", op: r.op, value: String(r.target) } } : {}),
+            ...(r.sum ? {} : { count: { op: r.op, value: r.target } }),
+            action: { type: "event", name: "trk_r" },
+            reset: r.reset,
+            enabled: true,
+          };
+          // The byTypeDay index: a day's items sorted by user, a user's in an order of its own.
+          const shuffled = [...stored].sort(
+            (a, b) => ((a.timestamp * 31 + seed) % 7) - ((b.timestamp * 31 + seed) % 7),
+          );
+          const read: ReadEventsByTypeDay = async function* (_type, day) {
+            yield* shuffled
+              .filter((e) => new Date(e.timestamp).toISOString().startsWith(day))
+              .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
+          };
+          const answer = await preview(read)(draft);
+          const expected = previewRule(draft, stored, { now: NOW, sampleSize: PREVIEW_SAMPLE_SIZE });
+          expect(answer).toMatchObject({
+            qualifying: expected.qualifying,
+            sample: expected.sample,
+            usersSeen: expected.usersSeen,
+            eventsRead: stored.length,
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it("lists at most 20 qualifying users, sorted", async () => {
