@@ -64,11 +64,13 @@ export {
 export type { ChangeKind, RuleVersion } from "./rulesTable/items.js";
 export { canonicalRuleJson } from "./rulesTable/items.js";
 export type {
+  ClaimOutcome,
   ClosingDecisions,
   PushResult,
   RulesTable,
   RulesTableOptions,
   RulesTableTarget,
+  ScheduleRun,
 } from "./rulesTable/rulesTable.js";
 export { buildRulesTable, openRulesTable, RulesTableWriteError } from "./rulesTable/rulesTable.js";
 export type {

@@ -1,4 +1,4 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   BatchWriteCommand,
   type BatchWriteCommandInput,
@@ -422,30 +422,69 @@ describe("counter key registry", () => {
 });
 
 describe("closing decisions", () => {
-  // The stored shape is deployed: `{ pk: "decided", sk: counter key, decidedAt }`.
-  it("records, reads (strongly consistent) and forgets a decision by counter key", async () => {
+  // The stored shape is deployed: `{ pk: "decided", sk: counter key, decidedAt }`; a claim adds
+  // `owner` and `leaseUntil` while a run decides.
+  const run = { id: "run-1", deadline: NOW + 60_000 };
+  const conditionFailed = () => new ConditionalCheckFailedException({ message: "failed", $metadata: {} });
+
+  it("claims a free decision, records it while holding the claim, and forgets it", async () => {
     ddb.on(PutCommand).resolves({});
-    ddb
-      .on(GetCommand)
-      .resolvesOnce({ Item: { pk: "decided", sk: "a#AAAAAAAAAAAA" } })
-      .resolvesOnce({});
     ddb.on(DeleteCommand).resolves({});
     const { decisions } = table();
 
-    await decisions.record("a#AAAAAAAAAAAA", NOW);
-    expect(await decisions.has("a#AAAAAAAAAAAA")).toBe(true);
-    expect(await decisions.has("b#BBBBBBBBBBBB")).toBe(false);
+    expect(await decisions.claim("a#AAAAAAAAAAAA", run, NOW)).toBe("claimed");
+    expect(await decisions.record("a#AAAAAAAAAAAA", run, NOW)).toBe(true);
     await decisions.forget("a#AAAAAAAAAAAA");
 
     expect(ddb.commandCalls(PutCommand).map((call) => call.args[0].input)).toEqual([
-      { TableName: TABLE, Item: { pk: "decided", sk: "a#AAAAAAAAAAAA", decidedAt: UPDATED_AT } },
-    ]);
-    expect(ddb.commandCalls(GetCommand).map((call) => call.args[0].input)).toEqual([
-      { TableName: TABLE, Key: { pk: "decided", sk: "a#AAAAAAAAAAAA" }, ConsistentRead: true },
-      { TableName: TABLE, Key: { pk: "decided", sk: "b#BBBBBBBBBBBB" }, ConsistentRead: true },
+      {
+        TableName: TABLE,
+        Item: { pk: "decided", sk: "a#AAAAAAAAAAAA", owner: "run-1", leaseUntil: NOW + 60_000 },
+        ConditionExpression: "attribute_not_exists(pk) OR leaseUntil < :now",
+        ExpressionAttributeValues: { ":now": NOW },
+      },
+      {
+        TableName: TABLE,
+        Item: { pk: "decided", sk: "a#AAAAAAAAAAAA", decidedAt: UPDATED_AT },
+        ConditionExpression: "#owner = :owner",
+        ExpressionAttributeNames: { "#owner": "owner" },
+        ExpressionAttributeValues: { ":owner": "run-1" },
+      },
     ]);
     expect(ddb.commandCalls(DeleteCommand).map((call) => call.args[0].input)).toEqual([
       { TableName: TABLE, Key: { pk: "decided", sk: "a#AAAAAAAAAAAA" } },
+    ]);
+  });
+
+  it.each([
+    ["decided", { pk: "decided", sk: "a#AAAAAAAAAAAA", decidedAt: UPDATED_AT }],
+    ["busy", { pk: "decided", sk: "a#AAAAAAAAAAAA", owner: "run-2", leaseUntil: NOW + 1 }],
+  ])(
+    "says %s when the claim's condition fails, reading the item strongly consistent",
+    async (outcome, item) => {
+      ddb.on(PutCommand).rejects(conditionFailed());
+      ddb.on(GetCommand).resolves({ Item: item });
+      expect(await table().decisions.claim("a#AAAAAAAAAAAA", run, NOW)).toBe(outcome);
+      expect(ddb.commandCalls(GetCommand).map((call) => call.args[0].input)).toEqual([
+        { TableName: TABLE, Key: { pk: "decided", sk: "a#AAAAAAAAAAAA" }, ConsistentRead: true },
+      ]);
+    },
+  );
+
+  it("records nothing and releases nothing for a run that lost its claim", async () => {
+    ddb.on(PutCommand).rejects(conditionFailed());
+    ddb.on(DeleteCommand).rejects(conditionFailed());
+    const { decisions } = table();
+    expect(await decisions.record("a#AAAAAAAAAAAA", run, NOW)).toBe(false);
+    await decisions.release("a#AAAAAAAAAAAA", run);
+    expect(ddb.commandCalls(DeleteCommand).map((call) => call.args[0].input)).toEqual([
+      {
+        TableName: TABLE,
+        Key: { pk: "decided", sk: "a#AAAAAAAAAAAA" },
+        ConditionExpression: "#owner = :owner",
+        ExpressionAttributeNames: { "#owner": "owner" },
+        ExpressionAttributeValues: { ":owner": "run-1" },
+      },
     ]);
   });
 });

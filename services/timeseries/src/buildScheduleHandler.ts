@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
@@ -45,6 +46,7 @@ export function buildScheduleHandler(deps: ScheduleHandlerDeps) {
     sendMessages: buildSendMessages(sqs, { queueUrl: config.notificationsQueueUrl }),
     clearPending: buildClearPending(dynamodb, { tableName: config.countersTable }),
     decisions,
+    clock: Date.now,
     log: logger,
   });
   const cleanupRemovedRules = makeCleanupRemovedRules({
@@ -57,8 +59,10 @@ export function buildScheduleHandler(deps: ScheduleHandlerDeps) {
   const { metrics } = deps;
   const handler = middy<ScheduledEvent, void>()
     .use(injectLambdaContext(logger, { logEvent: false }))
-    .handler(async (event) => {
-      const closing = await decideClosingRules(clockOf(event));
+    .handler(async (event, context) => {
+      // The run's claims on rules last until Lambda stops it at the latest.
+      const run = { id: randomUUID(), deadline: Date.now() + context.getRemainingTimeInMillis() };
+      const closing = await decideClosingRules(clockOf(event), run);
       const cleanup = await cleanupRemovedRules();
       logger.info("scheduled run done", { closing, cleanup });
       if (metrics !== undefined) {

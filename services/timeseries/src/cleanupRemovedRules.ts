@@ -13,7 +13,7 @@ export interface CleanupDeps {
   readonly registry: CounterKeyRegistry;
   readonly countersOfRule: CountersOfRule;
   readonly deleteCounters: DeleteCounters;
-  readonly decisions: Decisions;
+  readonly decisions: Pick<Decisions, "forget">;
   readonly log: Log;
 }
 

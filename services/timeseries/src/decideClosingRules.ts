@@ -6,15 +6,25 @@ import {
   pendingMessages,
   toMessageBody,
 } from "@pia/aws";
-import { advanceClock, compileRule, counterKey, isClosingDue, makeNotification } from "@pia/core";
+import {
+  advanceClock,
+  type CompiledRule,
+  compileRule,
+  counterKey,
+  isClosingDue,
+  makeNotification,
+  type Rule,
+} from "@pia/core";
 import type {
   ClearPending,
+  Clock,
   CountersOfRule,
   Decisions,
   FireCounter,
   LoadRules,
   Log,
   ReadCounter,
+  ScheduleRun,
   SendMessages,
 } from "./ports.js";
 
@@ -26,6 +36,8 @@ export interface DecideClosingDeps {
   readonly sendMessages: SendMessages;
   readonly clearPending: ClearPending;
   readonly decisions: Decisions;
+  /** The wall clock, which claims on decisions expire by. */
+  readonly clock: Clock;
   readonly log: Log;
   readonly maxConflictRetries?: number;
 }
@@ -42,10 +54,63 @@ export interface ClosingCounts {
  * (fired + pending message) by a conditional write before it is sent, and the rule is recorded as
  * decided only after every counter was handled: a crash part-way is finished by the next run,
  * which re-sends what is still pending and fires nothing twice.
+ *
+ * Runs may overlap (nothing stops the schedule from starting one while the last is still going).
+ * A run claims a rule before deciding it (`Decisions.claim`, a conditional write) and skips the
+ * rules another run holds: otherwise both would send the messages pending between a firing and its
+ * send, and one could record the rule as decided while the other's firings were not yet sent, which
+ * no later run would then finish if the other died. The claim lasts until the run's deadline, and a
+ * run that fails gives it back.
  */
-export function makeDecideClosingRules(deps: DecideClosingDeps): (now: number) => Promise<ClosingCounts> {
+export function makeDecideClosingRules(
+  deps: DecideClosingDeps,
+): (now: number, run: ScheduleRun) => Promise<ClosingCounts> {
   const maxRetries = deps.maxConflictRetries ?? 5;
-  return async (now) => {
+
+  /** Fires and sends what the rule decides for its counters; the number of messages sent. */
+  const decideCounters = async (rule: Rule, compiled: CompiledRule, key: string, now: number) => {
+    let countersRead = 0;
+    let notifications = 0;
+    for await (const page of deps.countersOfRule(key)) {
+      const deliveries: PendingDelivery[] = [];
+      for (const listed of page) {
+        countersRead++;
+        let item: typeof listed | undefined = listed;
+        for (let attempt = 0; item !== undefined; attempt++) {
+          if (item.fired) {
+            // Fired by an earlier run that did not get to confirm the send.
+            if ((item.pending ?? []).length > 0)
+              deliveries.push({ key: item, rev: item.rev, messages: pendingMessages(item.pending) });
+            break;
+          }
+          const [firing] = advanceClock(compiled, counterStateOf(item), now).firings;
+          if (firing === undefined) break;
+          const id = notificationId(item, "closing");
+          const sink = rule.action.sink === undefined ? {} : { sink: rule.action.sink };
+          const body = toMessageBody({
+            id,
+            notification: makeNotification(rule, item, firing.at),
+            ...sink,
+          });
+          if (await deps.fireCounter(item, body)) {
+            deliveries.push({ key: item, rev: item.rev + 1, messages: [{ id, body }] });
+            break;
+          }
+          if (attempt >= maxRetries) {
+            throw new Error(
+              `closing rule ${rule.id}: a counter kept changing during the decision; run again`,
+            );
+          }
+          // The index is eventually consistent and aggregate may have just written: read it again.
+          item = await deps.readCounter(item);
+        }
+      }
+      notifications += await deliverPending(deliveries, deps.sendMessages, deps.clearPending);
+    }
+    return { countersRead, notifications };
+  };
+
+  return async (now, run) => {
     let rulesDecided = 0;
     let countersRead = 0;
     let notifications = 0;
@@ -54,46 +119,30 @@ export function makeDecideClosingRules(deps: DecideClosingDeps): (now: number) =
       const compiled = compileRule(rule);
       if (!isClosingDue(compiled, now)) continue;
       const key = counterKey(rule);
-      if (await deps.decisions.has(key)) continue;
-      for await (const page of deps.countersOfRule(key)) {
-        const deliveries: PendingDelivery[] = [];
-        for (const listed of page) {
-          countersRead++;
-          let item: typeof listed | undefined = listed;
-          for (let attempt = 0; item !== undefined; attempt++) {
-            if (item.fired) {
-              // Fired by an earlier run that did not get to confirm the send.
-              if ((item.pending ?? []).length > 0)
-                deliveries.push({ key: item, rev: item.rev, messages: pendingMessages(item.pending) });
-              break;
-            }
-            const [firing] = advanceClock(compiled, counterStateOf(item), now).firings;
-            if (firing === undefined) break;
-            const id = notificationId(item, "closing");
-            const sink = rule.action.sink === undefined ? {} : { sink: rule.action.sink };
-            const body = toMessageBody({
-              id,
-              notification: makeNotification(rule, item, firing.at),
-              ...sink,
-            });
-            if (await deps.fireCounter(item, body)) {
-              deliveries.push({ key: item, rev: item.rev + 1, messages: [{ id, body }] });
-              break;
-            }
-            if (attempt >= maxRetries) {
-              throw new Error(
-                `closing rule ${rule.id}: a counter kept changing during the decision; run again`,
-              );
-            }
-            // The index is eventually consistent and aggregate may have just written: read it again.
-            item = await deps.readCounter(item);
-          }
-        }
-        notifications += await deliverPending(deliveries, deps.sendMessages, deps.clearPending);
+      const claim = await deps.decisions.claim(key, run, deps.clock());
+      if (claim === "decided") continue;
+      if (claim === "busy") {
+        deps.log.info("closing rule left to the run deciding it", { ruleId: rule.id });
+        continue;
       }
-      await deps.decisions.record(key, now);
-      rulesDecided++;
-      deps.log.info("closing rule decided", { ruleId: rule.id });
+      let counts: { countersRead: number; notifications: number };
+      try {
+        counts = await decideCounters(rule, compiled, key, now);
+      } catch (error: unknown) {
+        await deps.decisions.release(key, run);
+        throw error;
+      }
+      countersRead += counts.countersRead;
+      notifications += counts.notifications;
+      if (await deps.decisions.record(key, run, now)) {
+        rulesDecided++;
+        deps.log.info("closing rule decided", { ruleId: rule.id });
+      } else {
+        // Its claim outlived the run's deadline, or the rule was removed and cleaned up meanwhile.
+        deps.log.warn("closing rule decided, but its claim was lost: the next run checks it", {
+          ruleId: rule.id,
+        });
+      }
     }
     return { rulesDecided, countersRead, notifications };
   };

@@ -20,12 +20,11 @@ export type ClearPending = (
   counters: readonly { key: { pk: string; sk: string }; rev: number }[],
 ) => Promise<void>;
 
-/** Closing decisions already made, by counter key (kept in the rules table). */
-export interface Decisions {
-  has(counterKey: string): Promise<boolean>;
-  record(counterKey: string, decidedAt: number): Promise<void>;
-  forget(counterKey: string): Promise<void>;
-}
+/**
+ * Closing decisions by counter key, claimed by a run before it decides (kept in the rules table,
+ * whose owner in @pia/aws defines them).
+ */
+export type { ClaimOutcome, ClosingDecisions as Decisions, ScheduleRun } from "@pia/aws";
 
 /** The registry of counter keys ever pushed (the rules table's), to find removed rules without a scan. */
 export interface CounterKeyRegistry {
@@ -35,6 +34,9 @@ export interface CounterKeyRegistry {
 
 /** Deletes counters by key (any number). */
 export type DeleteCounters = (keys: readonly { pk: string; sk: string }[]) => Promise<void>;
+
+/** The wall clock, epoch ms: what claims expire by (the schedule's own time is the decisions' clock). */
+export type Clock = () => number;
 
 /** Structured logging: one port for every service, defined in @pia/aws. */
 export type { Log } from "@pia/aws";

@@ -5,6 +5,7 @@ import { counterKey } from "@pia/core";
 import { describe, expect, it } from "vitest";
 import { makeCleanupRemovedRules } from "../src/cleanupRemovedRules.js";
 import { makeDecideClosingRules } from "../src/decideClosingRules.js";
+import type { ScheduleRun } from "../src/ports.js";
 
 const closing: Rule = {
   id: "few",
@@ -17,6 +18,8 @@ const closing: Rule = {
 };
 const KEY = counterKey(closing);
 const CLOSED = Date.parse("2021-01-21T00:00:00Z");
+/** The wall clock claims expire by (not the schedule's time). */
+const WALL_CLOCK = Date.parse("2024-06-01T00:00:00Z");
 
 function counter(user: string, count: number, extra: Partial<CounterItem> = {}): CounterItem {
   return {
@@ -39,8 +42,10 @@ function world(items: CounterItem[], rules: Rule[] = [closing]) {
   const counters = new Map(items.map((item) => [item.pk + item.sk, item]));
   const sent: { id: string; body: string }[] = [];
   const decided = new Set<string>();
+  const claims = new Map<string, ScheduleRun>();
+  let runs = 0;
   const registry = new Map<string, string>([[KEY, "few"]]);
-  const faults = { failSend: 0, conflictOnce: false };
+  const faults = { failSend: 0, conflictOnce: false, loseClaim: false };
   const log = { info: () => {}, warn: () => {}, error: () => {} };
   const common = {
     loadRules: async () => rules,
@@ -48,14 +53,33 @@ function world(items: CounterItem[], rules: Rule[] = [closing]) {
       yield [...counters.values()].filter((item) => item.counterKey === key).map((item) => ({ ...item }));
     },
     decisions: {
-      has: async (key: string) => decided.has(key),
-      record: async (key: string) => void decided.add(key),
-      forget: async (key: string) => void decided.delete(key),
+      // The rules table's semantics: a claim is taken only when free or past its lease.
+      claim: async (key: string, run: ScheduleRun, now: number) => {
+        if (decided.has(key)) return "decided" as const;
+        const held = claims.get(key);
+        if (held !== undefined && held.deadline >= now) return "busy" as const;
+        claims.set(key, run);
+        return "claimed" as const;
+      },
+      record: async (key: string, run: ScheduleRun) => {
+        if (claims.get(key)?.id !== run.id) return false;
+        claims.delete(key);
+        decided.add(key);
+        return true;
+      },
+      release: async (key: string, run: ScheduleRun) => {
+        if (claims.get(key)?.id === run.id) claims.delete(key);
+      },
+      forget: async (key: string) => {
+        decided.delete(key);
+        claims.delete(key);
+      },
     },
     log,
   };
-  const decide = makeDecideClosingRules({
+  const decideAt = makeDecideClosingRules({
     ...common,
+    clock: () => WALL_CLOCK,
     readCounter: async ({ pk, sk }) => counters.get(pk + sk),
     async fireCounter(item, body) {
       const stored = counters.get(item.pk + item.sk);
@@ -74,6 +98,8 @@ function world(items: CounterItem[], rules: Rule[] = [closing]) {
       return true;
     },
     async sendMessages(messages) {
+      // Cleanup of a rule removed meanwhile forgets its claim.
+      if (faults.loseClaim) claims.clear();
       if (faults.failSend > 0) {
         faults.failSend--;
         throw new Error("injected: send failed");
@@ -103,7 +129,8 @@ function world(items: CounterItem[], rules: Rule[] = [closing]) {
     [...new Map(sent.map((m) => [m.id, parseMessageBody(m.body).notification])).values()]
       .map((n) => `${n.userId}@${n.at}`)
       .sort();
-  return { counters, sent, decided, registry, faults, decide, cleanup, users };
+  const decide = (now: number) => decideAt(now, { id: `run-${++runs}`, deadline: WALL_CLOCK + 60_000 });
+  return { counters, sent, decided, claims, registry, faults, decide, cleanup, users };
 }
 
 describe("decideClosingRules", () => {
@@ -126,6 +153,30 @@ describe("decideClosingRules", () => {
     expect(w.users()).toEqual(["a@2021-01-20T23:59:59.999Z", "b@2021-01-20T23:59:59.999Z"]);
     expect(new Set(w.sent.map((m) => m.id)).size).toBe(2);
     expect([...w.counters.values()].every((item) => item.pending === undefined)).toBe(true);
+  });
+
+  it("leaves a rule another run is deciding, and takes over one whose run is past its deadline", async () => {
+    const w = world([counter("a", 1)]);
+    w.claims.set(KEY, { id: "other", deadline: WALL_CLOCK + 1 });
+    expect(await w.decide(CLOSED)).toMatchObject({ rulesDecided: 0, countersRead: 0 });
+    expect(w.sent).toHaveLength(0);
+
+    w.claims.set(KEY, { id: "other", deadline: WALL_CLOCK - 1 });
+    expect(await w.decide(CLOSED)).toMatchObject({ rulesDecided: 1, notifications: 1 });
+    expect(w.claims.size).toBe(0);
+    expect(w.decided.has(KEY)).toBe(true);
+  });
+
+  it("gives its claim back when it fails, and does not count a decision whose claim it lost", async () => {
+    const w = world([counter("a", 1)]);
+    w.faults.failSend = 1;
+    await expect(w.decide(CLOSED)).rejects.toThrow(/injected/);
+    expect(w.claims.size).toBe(0);
+
+    const lost = world([counter("a", 1)]);
+    lost.faults.loseClaim = true;
+    expect(await lost.decide(CLOSED)).toMatchObject({ rulesDecided: 0, notifications: 1 });
+    expect(lost.decided.has(KEY)).toBe(false);
   });
 
   it("re-reads a counter that changed between the query and the write", async () => {

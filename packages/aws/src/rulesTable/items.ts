@@ -204,6 +204,28 @@ export const decidedItem = (key: string, decidedAt: number): Item => ({
   decidedAt: new Date(decidedAt).toISOString(),
 });
 
+/** A run's claim on a closing decision: `{ pk, sk: counter key, owner, leaseUntil }` (epoch ms). */
+export const claimItem = (key: string, owner: string, leaseUntil: number): Item => ({
+  ...decidedKey(key),
+  owner,
+  leaseUntil,
+});
+
+/** Free, or claimed by a run whose lease has passed (a decided item has no lease, so it stays). */
+export const CLAIMABLE = {
+  ConditionExpression: "attribute_not_exists(pk) OR leaseUntil < :now",
+} as const;
+
+/** Held by this owner. */
+export const ownedBy = (owner: string) => ({
+  ConditionExpression: "#owner = :owner",
+  ExpressionAttributeNames: { "#owner": "owner" },
+  ExpressionAttributeValues: { ":owner": owner },
+});
+
+/** Whether a decision item records a decision made (not only a claim). */
+export const isDecided = (item: Item | undefined): boolean => item?.decidedAt !== undefined;
+
 // ---------------------------------------------------------------------------------------------
 // Versions
 

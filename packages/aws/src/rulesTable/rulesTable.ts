@@ -1,4 +1,4 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   BatchWriteCommand,
   type BatchWriteCommandInput,
@@ -12,13 +12,17 @@ import type { Rule } from "@pia/core";
 import { counterKey, validateRules } from "@pia/core";
 import { chunk, retryUnprocessed } from "../retryUnprocessed.js";
 import {
+  CLAIMABLE,
   canonicalRuleJson,
+  claimItem,
   counterKeyItem,
   counterKeyKey,
   counterKeyOfItem,
   decidedItem,
   decidedKey,
   type Item,
+  isDecided,
+  ownedBy,
   PARTITIONS,
   parseRuleItems,
   partitionQuery,
@@ -35,10 +39,28 @@ export interface PushResult {
   readonly unchanged: number;
 }
 
-/** Closing decisions already made, by counter key (timeseries decides a closing rule once). */
+/** What `ClosingDecisions.claim` found: the decision is now the caller's, made already, or another run's. */
+export type ClaimOutcome = "claimed" | "decided" | "busy";
+
+/** One scheduled run: who it is (unique per invocation) and when it ends at the latest (epoch ms). */
+export interface ScheduleRun {
+  readonly id: string;
+  readonly deadline: number;
+}
+
+/**
+ * Closing decisions by counter key (timeseries decides a closing rule once). A run claims a rule
+ * before deciding it, so that overlapping runs never decide the same rule at once; a claim lasts
+ * until the run's deadline, so a run that dies leaves the rule to the next. Every change is a
+ * conditional write, so two runs never both hold a claim, and only the holder records.
+ */
 export interface ClosingDecisions {
-  has(counterKey: string): Promise<boolean>;
-  record(counterKey: string, decidedAt: number): Promise<void>;
+  /** Claims the decision for `run` unless it was made, or another run's claim lasts past `now`. */
+  claim(counterKey: string, run: ScheduleRun, now: number): Promise<ClaimOutcome>;
+  /** Records the decision, only if `run` still holds the claim; false when it lost it. */
+  record(counterKey: string, run: ScheduleRun, decidedAt: number): Promise<boolean>;
+  /** Gives a claim up (a run that failed part-way), so that the next run need not wait for it. */
+  release(counterKey: string, run: ScheduleRun): Promise<void>;
   forget(counterKey: string): Promise<void>;
 }
 
@@ -86,6 +108,17 @@ export interface RulesTableOptions {
 const BATCH_LIMIT = 25;
 
 type WriteRequest = NonNullable<BatchWriteCommandInput["RequestItems"]>[string][number];
+
+/** Runs a conditional write; false when its condition failed. */
+async function conditionally(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error: unknown) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
 
 /** DynamoDB kept leaving writes unprocessed (throttling); what was written stays, a new push finishes. */
 export class RulesTableWriteError extends Error {
@@ -204,14 +237,34 @@ export function buildRulesTable(
     },
 
     decisions: {
-      async has(key) {
+      async claim(key, run, now) {
+        const claimed = await conditionally(() =>
+          client.send(
+            new PutCommand({
+              TableName: tableName,
+              Item: claimItem(key, run.id, run.deadline),
+              ...CLAIMABLE,
+              ExpressionAttributeValues: { ":now": now },
+            }),
+          ),
+        );
+        if (claimed) return "claimed";
         const output = await client.send(
           new GetCommand({ TableName: tableName, Key: decidedKey(key), ConsistentRead: true }),
         );
-        return output.Item !== undefined;
+        return isDecided(output.Item) ? "decided" : "busy";
       },
-      async record(key, decidedAt) {
-        await client.send(new PutCommand({ TableName: tableName, Item: decidedItem(key, decidedAt) }));
+      async record(key, run, decidedAt) {
+        return conditionally(() =>
+          client.send(
+            new PutCommand({ TableName: tableName, Item: decidedItem(key, decidedAt), ...ownedBy(run.id) }),
+          ),
+        );
+      },
+      async release(key, run) {
+        await conditionally(() =>
+          client.send(new DeleteCommand({ TableName: tableName, Key: decidedKey(key), ...ownedBy(run.id) })),
+        );
       },
       async forget(key) {
         await client.send(new DeleteCommand({ TableName: tableName, Key: decidedKey(key) }));
