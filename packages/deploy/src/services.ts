@@ -39,6 +39,7 @@ export const CONFIGURED_SETTINGS: Readonly<Record<string, Readonly<Record<string
     webhookUrl: "https://hooks.example.com/pia",
     webhookSecretParameter: "/pia/prod/webhook-secret",
   },
+  timeseries: { scheduleReservedConcurrency: "1" },
   rules: {
     jwtIssuerUrl: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example",
     jwtAudience: "pia-editor-client",

@@ -604,6 +604,22 @@ describe("the rules API", () => {
   });
 });
 
+describe("the timeseries schedule", () => {
+  const timeseries = SERVICES.find(({ name }) => name === "timeseries") as ServiceToPackage;
+  const scheduleFunction = (stage: Stage) =>
+    resourcesOfType(templateOf(timeseries, stage), "AWS::Lambda::Function").map(([, fn]) => fn)[0];
+
+  it("reserves no concurrency by default: that fails to deploy on new or small accounts", () => {
+    expect(scheduleFunction("dev")).toBeDefined();
+    expect(scheduleFunction("dev")).not.toHaveProperty("ReservedConcurrentExecutions");
+  });
+
+  it("reserves what scheduleReservedConcurrency says when a stage sets it", () => {
+    expect(CONFIGURED_SETTINGS.timeseries?.scheduleReservedConcurrency).toBe("1");
+    expect(scheduleFunction("prod")?.ReservedConcurrentExecutions).toBe(1);
+  });
+});
+
 describe("serverless-compose.yml", () => {
   it("passes every parameter a service requires from an output another service defines", async () => {
     const compose = parse(await readFile(join(REPO_ROOT, "serverless-compose.yml"), "utf8")) as {
