@@ -1,17 +1,10 @@
 import { formatIssue, InvalidRulesError, SINK_NAMES } from "@pia/core";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { dlqList, dlqRedrive, type QueueFlags } from "./dlqCommands.js";
+import type { QueueFlags } from "./dlqCommands.js";
 import { EXIT, UsageError } from "./errors.js";
 import { formatSummary } from "./formatSummary.js";
 import { loadRulesFile } from "./loadRulesFile.js";
-import {
-  countByRule,
-  formatLocalSummary,
-  type LocalFlags,
-  localSinkConfig,
-  runLocal,
-  runLocalUi,
-} from "./local.js";
+import type { LocalFlags } from "./local.js";
 import { parseNow } from "./parseNow.js";
 import { RulesTableError } from "./RulesTableError.js";
 import { type Env, resolveRulesTarget, type TableFlags } from "./resolveRulesTarget.js";
@@ -91,6 +84,9 @@ function withTableOptions(command: Command): Command {
     );
 }
 
+// Commands that need the AWS SDK or the local stack import their module when they run (`await
+// import(...)`), so `pia simulate`, `rules validate`, `sample` and `--help` never load them: the built
+// CLI keeps each dynamic import a separate chunk (packages/cli/scripts/buildCli.mjs).
 function buildProgram(io: CliIo, deps: CliDeps): Command {
   const env = deps.env ?? process.env;
   const tableContext = (flags: TableFlags): RulesCommandContext => ({
@@ -170,6 +166,9 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
     .option("--webhook-secret-parameter <name>", "webhook: SSM SecureString holding the HMAC secret")
     .option("--webhook-secret-id <id>", "webhook: Secrets Manager secret holding the HMAC secret")
     .action(async (options: LocalFlags) => {
+      const { countByRule, formatLocalSummary, localSinkConfig, runLocal, runLocalUi } = await import(
+        "./local.js"
+      );
       if (options.ui === true) {
         const now = options.now === undefined ? undefined : parseNow(options.now);
         await runLocalUi({
@@ -235,11 +234,13 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
   )
     .option("--json", "print JSON")
     .action(async (options: QueueFlags & { max: number; json?: boolean }) => {
+      const { dlqList } = await import("./dlqCommands.js");
       await dlqList(options, env, io.stdout);
     });
   withQueueOptions(
     dlq.command("redrive").description("Move dead letters back to the notifications queue"),
   ).action(async (options: QueueFlags & { max: number }) => {
+    const { dlqRedrive } = await import("./dlqCommands.js");
     await dlqRedrive(options, env, io.stdout);
   });
 
