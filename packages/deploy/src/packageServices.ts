@@ -1,7 +1,7 @@
 /**
  * Packages every service offline, the way CI proves the deploy path without an AWS account:
  *
- *   pnpm run package [-- --stage dev --stage prod] [--region us-east-1] [--only ingest]
+ *   pnpm run package [-- --stage dev --stage prod] [--region us-east-1] [--only ingest] [--help]
  *
  * Runs `serverless package` in each service folder with dummy credentials, telemetry off and
  * explicit params (see services.ts), two services at a time, each stage in turn. Each service's
@@ -101,14 +101,32 @@ async function mapLimited<T, R>(
   return results;
 }
 
+const USAGE = `usage: pnpm run package [-- --stage dev --stage prod] [--region us-east-1] [--only NAME]
+Packages every service (or each --only NAME: ${SERVICES.map(({ name }) => name).join(", ")}) offline, for each --stage (default dev).
+`;
+
+function parseFlags(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      options: {
+        stage: { type: "string", multiple: true },
+        region: { type: "string", default: "us-east-1" },
+        only: { type: "string", multiple: true },
+        help: { type: "boolean" },
+      },
+    }).values;
+  } catch (error: unknown) {
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`, {
+      cause: error,
+    });
+  }
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      stage: { type: "string", multiple: true },
-      region: { type: "string", default: "us-east-1" },
-      only: { type: "string", multiple: true },
-    },
-  });
+  // \`pnpm run package -- --stage dev\` passes the \`--\` through (npm drops it): skip a leading one.
+  const argv = process.argv.slice(2);
+  const values = parseFlags(argv[0] === "--" ? argv.slice(1) : argv);
   const only = values.only ?? [];
   const unknown = only.filter((name) => !SERVICES.some((service) => service.name === name));
   if (unknown.length > 0) {
@@ -118,6 +136,11 @@ async function main(): Promise<void> {
   const stages = values.stage ?? ["dev"];
   const invalid = stages.filter((stage) => !/^[A-Za-z0-9-]+$/.test(stage));
   if (invalid.length > 0) throw new UsageError(`--stage ${invalid.join(", ")}: use letters, digits and "-"`);
+  // After the checks: `--help` with other flags says whether they would be accepted.
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const started = performance.now();
   // A service's stages run one after the other: they share its .esbuild folder.
   const lines = await mapLimited(services, 2, async (service) => {
