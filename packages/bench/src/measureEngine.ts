@@ -1,7 +1,9 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EngineSummary } from "@pia/core";
+import { generateSampleRulesCsv } from "@pia/sample";
+import { measureWholeProcess, type WholeProcessResult } from "./measureWholeProcess.js";
 import { runEngine } from "./runEngine.js";
 import { runParseOnly } from "./runParseOnly.js";
 import { sampleRules } from "./sampleRules.js";
@@ -16,12 +18,16 @@ export interface EngineBenchResult {
   readonly ratio: number;
   /** This process's peak resident set so far, MB. */
   readonly peakRssMB: number;
+  /** `pia simulate` as a whole process against a bare `node` parse loop (with `wholeProcessRounds`). */
+  readonly wholeProcess?: WholeProcessResult;
 }
 
 export interface EngineBenchOptions {
   readonly events: number;
   readonly rules: number;
   readonly seed?: number;
+  /** Also time the whole processes, best of this many rounds each (0 or absent: not measured). */
+  readonly wholeProcessRounds?: number;
   /** Progress lines (what is generated, each round's figures). */
   readonly log?: (line: string) => void;
 }
@@ -69,6 +75,19 @@ export async function measureEngine(
       );
     }
     if (last === undefined) throw new Error("no engine round ran");
+    let wholeProcess: WholeProcessResult | undefined;
+    if ((options.wholeProcessRounds ?? 0) > 0) {
+      const rulesFile = join(dir, "rules.csv");
+      await writeFile(rulesFile, generateSampleRulesCsv({ rules: options.rules, seed: options.seed ?? 42 }));
+      wholeProcess = await measureWholeProcess({
+        eventsFile: file,
+        rulesFile,
+        outFile: join(dir, "notifications.ndjson"),
+        now: new Date(ENGINE_NOW).toISOString(),
+        rounds: options.wholeProcessRounds ?? 0,
+        log,
+      });
+    }
     return {
       result: {
         events,
@@ -77,6 +96,7 @@ export async function measureEngine(
         parseOnlyEventsPerSecond: Math.round(bestParse),
         ratio: round(bestEngine / bestParse, 3),
         peakRssMB: round(process.resourceUsage().maxRSS / 1024, 1),
+        ...(wholeProcess === undefined ? {} : { wholeProcess }),
       },
       summary: last.summary,
       notifications: last.notifications,
