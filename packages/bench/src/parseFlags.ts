@@ -7,16 +7,27 @@ export type FlagValues<T extends FlagSpec> = { [K in keyof T]?: T[K] extends "bo
 
 /**
  * Parses a command's flags strictly (no positionals, no unknown flags); `pnpm x -- --flag` passes
- * the `--` through, so a leading one is dropped. Any problem is a `UsageError`.
+ * the `--` through, so a leading one is dropped. Any problem is a `UsageError`. `--help` lists the
+ * flags and exits 0, after the other flags were checked.
  */
 export function parseFlags<const T extends FlagSpec>(argv: readonly string[], spec: T): FlagValues<T> {
   const args = argv[0] === "--" ? argv.slice(1) : [...argv];
-  const options = Object.fromEntries(Object.entries(spec).map(([name, type]) => [name, { type }]));
+  const withHelp: FlagSpec = { ...spec, help: "boolean" };
+  const options = Object.fromEntries(Object.entries(withHelp).map(([name, type]) => [name, { type }]));
+  let values: Record<string, unknown>;
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as FlagValues<T>;
+    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (error: unknown) {
     throw new UsageError(error instanceof Error ? error.message : String(error), { cause: error });
   }
+  if (values.help === true) {
+    const flags = Object.entries(spec).map(([name, type]) =>
+      type === "string" ? `--${name} VALUE` : `--${name}`,
+    );
+    process.stdout.write(`flags: ${flags.join(" ")} (the script's header comment says what they do)\n`);
+    process.exit(0);
+  }
+  return values as FlagValues<T>;
 }
 
 /** A whole-number flag (`20000` or `20_000`), at least `min`; `fallback` when absent. */
