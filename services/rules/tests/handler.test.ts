@@ -875,4 +875,18 @@ describe("POST /rules/import and GET /rules/export", () => {
     ]);
     expect(body.leftOut).toEqual([{ id: "atleast", reason: expect.stringContaining(">=") }]);
   });
+
+  it("exports a name a spreadsheet would run as a formula as text, and imports it back unchanged", async () => {
+    const t = api();
+    const formula = "=HYPERLINK(A1)";
+    await t.call("POST", "/rules", {
+      body: { ...AS_ROW, id: "@sum", event: formula, action: { ...AS_ROW.action, name: formula } },
+    });
+    const exported = await t.call("GET", "/rules/export");
+    expect(exported.body.csv.split("\r\n")[1]).toBe(
+      `aggregator,'${formula},na,999,greater,3,na,999,no,9999-99-99,9999-99-99,'@sum,na`,
+    );
+    const imported = await t.call("POST", "/rules/import", { body: { csv: exported.body.csv } });
+    expect(imported.body).toMatchObject({ created: [], updated: [], deleted: [], unchanged: ["@sum"] });
+  });
 });
