@@ -44,6 +44,7 @@ export const CONFIGURED_SETTINGS: Readonly<Record<string, Readonly<Record<string
     jwtIssuerUrl: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example",
     jwtAudience: "pia-editor-client",
     editorOrigin: "https://rules.example.com",
+    signInUrl: "https://pia-example.auth.us-east-1.amazoncognito.com",
   },
 };
 

@@ -12,6 +12,7 @@ import { readTemplate, type Template } from "../src/readTemplate.js";
 import { CONFIGURED_SETTINGS, packageFolder, SERVICES, type ServiceToPackage } from "../src/services.js";
 import { REPO_ROOT } from "../src/stamp.js";
 
+const require = createRequire(import.meta.url);
 const STAGES = ["dev", "prod"] as const;
 type Stage = (typeof STAGES)[number];
 
@@ -373,7 +374,9 @@ describe.each(SERVICES.map((service) => [service.name, service] as const))("%s",
         join(REPO_ROOT, service.path, packageFolder(stage), `pia-${service.name}.zip`),
       );
       const editor =
-        service.name === "rules" ? ["editor/editor.css", "editor/editor.js", "editor/index.html"] : [];
+        service.name === "rules"
+          ? ["editor/editor.css", "editor/editor.js", "editor/index.html", "editor/signIn.js"]
+          : [];
       const bundles = service.handlers.map((handler) => `src/handlers/${handler}.mjs`);
       expect(listZipEntries(zip).sort()).toStrictEqual([...editor, ...bundles].sort());
     });
@@ -579,20 +582,97 @@ describe("the rules API", () => {
   const rules = SERVICES.find(({ name }) => name === "rules") as ServiceToPackage;
 
   it.each(STAGES)(
-    "puts every /rules route behind the authorizer; only the editor's files are public (%s)",
+    "puts every /rules route behind the authorizer; only the editor's files, where to sign in and preflights are public (%s)",
     (stage) => {
       const routes = resourcesOfType(templateOf(rules, stage), "AWS::ApiGatewayV2::Route");
       const open = routes
         .filter(([, route]) => route.AuthorizationType === undefined)
         .map(([, route]) => route.RouteKey);
-      expect(open.sort()).toStrictEqual(["GET /", "GET /editor.css", "GET /editor.js"]);
-      const guarded = routes.filter(([, route]) => String(route.RouteKey).includes("/rules"));
-      expect(guarded.length).toBe(2);
+      expect(open.sort()).toStrictEqual([
+        "GET /",
+        "GET /editor.css",
+        "GET /editor.js",
+        "GET /sign-in.json",
+        "GET /signIn.js",
+        "OPTIONS /rules",
+        "OPTIONS /rules/{proxy+}",
+      ]);
+      const guarded = routes.filter(
+        ([, route]) =>
+          String(route.RouteKey).includes("/rules") && !String(route.RouteKey).startsWith("OPTIONS "),
+      );
+      expect(guarded.map(([, route]) => route.RouteKey).sort()).toStrictEqual([
+        "ANY /rules",
+        "ANY /rules/{proxy+}",
+      ]);
       for (const [, route] of guarded) {
         expect(route.AuthorizationType).toBe(stage === "dev" ? "AWS_IAM" : "JWT");
       }
     },
   );
+
+  it("answers a CORS preflight without the JWT authorizer: an open OPTIONS route beside each guarded ANY route (prod)", () => {
+    const routes = resourcesOfType(templateOf(rules, "prod"), "AWS::ApiGatewayV2::Route").map(
+      ([, route]) => route,
+    );
+    const guarded = routes.filter((route) => route.AuthorizationType === "JWT");
+    expect(guarded.length).toBeGreaterThan(0);
+    for (const route of guarded) {
+      const path = String(route.RouteKey).replace(/^ANY /, "");
+      // API Gateway picks a route with the request's own method over ANY on the same path.
+      const preflight = routes.find((candidate) => candidate.RouteKey === `OPTIONS ${path}`);
+      expect(preflight, `OPTIONS ${path}`).toBeDefined();
+      expect(preflight?.AuthorizationType).toBeUndefined();
+      expect(preflight?.AuthorizerId).toBeUndefined();
+      // The function answers it (src/buildRulesApiHandler.ts), as it does the guarded route.
+      expect(preflight?.Target).toStrictEqual(route.Target);
+    }
+    const [[, api] = []] = resourcesOfType(templateOf(rules, "prod"), "AWS::ApiGatewayV2::Api");
+    expect(api?.CorsConfiguration).toMatchObject({
+      AllowHeaders: expect.arrayContaining(["Authorization", "Content-Type", "If-Match"]),
+      AllowMethods: expect.arrayContaining(["GET", "POST", "PUT", "DELETE"]),
+    });
+  });
+
+  it("has the function check the caller too: a JWT needs the pia-editors group (prod); IAM callers their signature (dev)", () => {
+    const environment = (stage: Stage) => {
+      const [[, fn] = []] = resourcesOfType(templateOf(rules, stage), "AWS::Lambda::Function");
+      return (fn?.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ?? {};
+    };
+    expect(environment("prod")).toMatchObject({
+      AUTHORIZER: "jwt",
+      REQUIRED_GROUP: "pia-editors",
+      REQUIRED_SCOPE: "",
+      SIGN_IN_URL: CONFIGURED_SETTINGS.rules?.signInUrl,
+      SIGN_IN_CLIENT_ID: CONFIGURED_SETTINGS.rules?.jwtAudience,
+    });
+    expect(environment("dev")).toMatchObject({
+      AUTHORIZER: "iam",
+      REQUIRED_GROUP: "",
+      REQUIRED_SCOPE: "",
+      SIGN_IN_URL: "",
+    });
+  });
+
+  it("asks API Gateway for a configured scope on the guarded routes, and the function for it instead of the group", async () => {
+    const httpApi = require(join(REPO_ROOT, rules.path, "httpApi.cjs")) as (input: {
+      options: { param: string[] };
+    }) => Promise<Record<string, unknown>>;
+    const jwt = ["jwtIssuerUrl=https://cognito-idp.example", "jwtAudience=client"];
+    expect(await httpApi({ options: { param: [...jwt, "editorScope=pia/rules.write"] } })).toMatchObject({
+      authorizer: { name: "jwt", scopes: ["pia/rules.write"] },
+      requiredGroup: "",
+      requiredScope: "pia/rules.write",
+    });
+    expect(await httpApi({ options: { param: [...jwt, "editorGroup=rule-admins"] } })).toMatchObject({
+      authorizer: { name: "jwt" },
+      requiredGroup: "rule-admins",
+      requiredScope: "",
+    });
+    await expect(httpApi({ options: { param: ["editorGroup=rule-admins"] } })).rejects.toThrow(
+      /need the JWT authorizer/,
+    );
+  });
 
   it("allows cross-origin calls only from the configured editor origin", () => {
     const [[, devApi] = []] = resourcesOfType(templateOf(rules, "dev"), "AWS::ApiGatewayV2::Api");

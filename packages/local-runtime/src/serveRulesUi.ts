@@ -16,6 +16,7 @@ import {
   buildEventsByType,
   buildRuleStore,
   buildRulesApiHandler,
+  DEFAULT_EDITOR_GROUP,
   EDITOR_FILES,
   EDITOR_HEADERS,
   loadConfig,
@@ -115,7 +116,11 @@ function toApiEvent(request: IncomingMessage, url: URL, body: Buffer, author: st
       stage: "$default",
       time: new Date(now).toISOString(),
       timeEpoch: now,
-      authorizer: { jwt: { claims: { sub: author }, scopes: [] } },
+      // The local user is the editor: a token with the group the API requires, in the shape the
+      // HTTP API gives a Cognito token's claims (arrays flattened to "[a b]").
+      authorizer: {
+        jwt: { claims: { sub: author, "cognito:groups": `[${DEFAULT_EDITOR_GROUP}]` }, scopes: [] },
+      },
     },
     isBase64Encoded: false,
     ...(body.length === 0 ? {} : { body: body.toString("utf8") }),
@@ -154,7 +159,11 @@ export async function serveRulesUi(options: RulesUiOptions): Promise<RulesUi> {
     endpoint: stack.dynamoEndpoint,
   });
   const dynamodb = DynamoDBDocumentClient.from(client);
-  const config = loadConfig({ RULES_TABLE: stack.tableNames.rules, EVENTS_TABLE: stack.tableNames.events });
+  const config = loadConfig({
+    RULES_TABLE: stack.tableNames.rules,
+    EVENTS_TABLE: stack.tableNames.events,
+    AUTHORIZER: "jwt",
+  });
   // As the Lambda is wired (services/rules/src/handlers/api.ts), on the stack's tables.
   const handler = buildRulesApiHandler({
     config,

@@ -3,6 +3,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import { ChangeSetTooLargeError, InvalidStoredRulesError } from "@pia/aws";
 import { formatRulesCsv } from "@pia/core";
+import { authorizeCaller } from "./authorizeCaller.js";
 import { DEFAULT_PREVIEW_DAYS, DEFAULT_PREVIEW_MAX_EVENTS, type RulesApiConfig } from "./config.js";
 import { makeCreateRule } from "./createRule.js";
 import { makeDeleteRule } from "./deleteRule.js";
@@ -63,6 +64,9 @@ interface Route {
   readonly path: string;
   handle(params: Readonly<Record<string, string>>, event: ApiEvent): Promise<Reply>;
 }
+
+/** Where the editor learns how to sign in (`SignIn`, or `null`), without credentials. */
+export const SIGN_IN_PATH = "/sign-in.json";
 
 /** A rule as the API returns it; `version` is what a change sends back (If-Match). */
 function ruleBody(stored: StoredRule, warnings?: readonly FieldIssue[]) {
@@ -167,9 +171,14 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
     maxEvents: config.previewMaxEvents ?? DEFAULT_PREVIEW_MAX_EVENTS,
     maxBytes: PREVIEW_MAX_BYTES,
   });
-  // The editor's page and assets, served from the function's `editor/` folder.
-  const serveEditor = makeServeEditor();
+  // The editor's page and assets, served from the function's `editor/` folder; the page may
+  // fetch tokens from the sign-in domain.
+  const serveEditor = makeServeEditor(
+    config.signIn === undefined ? {} : { connectTo: [new URL(config.signIn.tokenUrl).origin] },
+  );
   const expectedOf = (event: ApiEvent) => readExpectedVersion(event).expected;
+  const authenticateHeader =
+    config.access.authorizer === "iam" ? "AWS4-HMAC-SHA256" : 'Bearer realm="pia-rules"';
 
   const setEnabled = (enabled: boolean): Route["handle"] => {
     return async (params, event) => {
@@ -324,7 +333,6 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
     if (asset !== undefined) return asset;
     const method = event.requestContext.http.method.toUpperCase();
     const cors = corsHeaders(event, config.allowedOrigins);
-    const match = routeRequest(routes, method, requestPath(event));
     const answer = (reply: Reply, route?: string, ruleId?: string): ApiResult => {
       logger.info("request", {
         method,
@@ -334,6 +342,22 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
       });
       return jsonResult(reply.status, reply.body, { ...cors, ...reply.headers });
     };
+    if (requestPath(event) === SIGN_IN_PATH && (method === "GET" || method === "HEAD")) {
+      // Public, like the page that reads it: where to sign in holds no secret (a public client).
+      return answer({ status: 200, body: { signIn: config.signIn ?? null } }, SIGN_IN_PATH);
+    }
+    // A preflight carries no credentials (browsers never send them) and is answered with no data.
+    if (method !== "OPTIONS") {
+      const caller = authorizeCaller(event, config.access);
+      if (!caller.allowed) {
+        return answer({
+          status: caller.status,
+          body: { message: caller.message },
+          ...(caller.status === 401 ? { headers: { "www-authenticate": authenticateHeader } } : {}),
+        });
+      }
+    }
+    const match = routeRequest(routes, method, requestPath(event));
 
     if (match.kind === "notFound") {
       return answer({

@@ -10,7 +10,8 @@ function nonEmpty(value: unknown): string | undefined {
 
 /**
  * Who makes a change, from what API Gateway's authorizer established: the IAM caller's ARN, or a
- * JWT's (Cognito's) email, else its subject; `unknown` without an authorizer.
+ * JWT's (Cognito's) email, else its user name (an access token's `username`, an id token's
+ * `cognito:username`), else its subject; `unknown` without an authorizer.
  */
 export function requestAuthor(event: ApiEvent): string {
   const authorizer = event.requestContext.authorizer;
@@ -21,7 +22,11 @@ export function requestAuthor(event: ApiEvent): string {
   }
   if (isRecord(authorizer.jwt) && isRecord(authorizer.jwt.claims)) {
     const { claims } = authorizer.jwt;
-    const who = nonEmpty(claims.email) ?? nonEmpty(claims.sub);
+    const who =
+      nonEmpty(claims.email) ??
+      nonEmpty(claims.username) ??
+      nonEmpty(claims["cognito:username"]) ??
+      nonEmpty(claims.sub);
     if (who !== undefined) return who;
   }
   return "unknown";

@@ -9,19 +9,26 @@ export const EDITOR_FILES: Readonly<Record<string, { readonly file: string; read
     "/index.html": { file: "index.html", contentType: "text/html; charset=utf-8" },
     "/editor.js": { file: "editor.js", contentType: "text/javascript; charset=utf-8" },
     "/editor.css": { file: "editor.css", contentType: "text/css; charset=utf-8" },
+    "/signIn.js": { file: "signIn.js", contentType: "text/javascript; charset=utf-8" },
   };
 
 /**
- * The page loads only its own script and style and talks only to its own origin; the headers say
- * so, and that it may not be framed, so injected markup or a hostile frame gets nowhere.
+ * The page loads only its own script and style and talks only to its own origin (and, to sign
+ * in, to the token endpoint's: `connectTo`); the headers say so, and that it may not be framed,
+ * so injected markup or a hostile frame gets nowhere.
  */
-export const EDITOR_HEADERS: Readonly<Record<string, string>> = {
-  "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "cache-control": "no-cache",
-};
+export function editorHeaders(connectTo: readonly string[] = []): Readonly<Record<string, string>> {
+  const connect = ["'self'", ...connectTo].join(" ");
+  return {
+    "content-security-policy": `default-src 'none'; script-src 'self'; style-src 'self'; connect-src ${connect}; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-cache",
+  };
+}
+
+/** The editor's headers when it signs in nowhere (`pia local --ui`, IAM). */
+export const EDITOR_HEADERS: Readonly<Record<string, string>> = editorHeaders();
 
 /** Where the editor's files are: `EDITOR_DIR`, else `editor/` in the function's root (or the working directory). */
 export function editorDir(env: Readonly<Record<string, string | undefined>>): string {
@@ -31,19 +38,22 @@ export function editorDir(env: Readonly<Record<string, string | undefined>>): st
 }
 
 export interface ServeEditorOptions {
-  /** The folder of `index.html`, `editor.js` and `editor.css` (default: `editorDir(process.env)`). */
+  /** The folder of `index.html`, `editor.js`, `signIn.js` and `editor.css` (default: `editorDir(process.env)`). */
   readonly dir?: string;
   readonly read?: (path: string) => Promise<Buffer>;
+  /** Origins besides its own the page may fetch from: the sign-in domain's token endpoint. */
+  readonly connectTo?: readonly string[];
 }
 
 /**
- * Serves the web editor: `GET /` (and `/index.html`), `/editor.js` and `/editor.css` from one
+ * Serves the web editor: `GET /` (and `/index.html`), `/editor.js`, `/signIn.js` and `/editor.css` from one
  * folder, read once per instance. Answers `undefined` for every other request, which is the API's.
  */
 export function makeServeEditor(options: ServeEditorOptions = {}) {
   const root = resolve(options.dir ?? editorDir(process.env));
   const read = options.read ?? ((path: string) => readFile(path));
   const cache = new Map<string, Promise<Buffer>>();
+  const headers = editorHeaders(options.connectTo);
 
   return async (event: ApiEvent): Promise<ApiResult | undefined> => {
     const method = event.requestContext.http.method.toUpperCase();
@@ -66,7 +76,7 @@ export function makeServeEditor(options: ServeEditorOptions = {}) {
       const body = await content;
       return {
         statusCode: 200,
-        headers: { "content-type": asset.contentType, ...EDITOR_HEADERS },
+        headers: { "content-type": asset.contentType, ...headers },
         body: method === "HEAD" ? "" : body.toString("utf8"),
       };
     } catch (error: unknown) {

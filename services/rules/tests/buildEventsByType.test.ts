@@ -163,7 +163,7 @@ describe("buildEventsByType on DynamoDB Local", () => {
     );
     await write(tableName, [event("u2", { timestamp: DAY + 1 })], false);
     const handler = buildRulesApiHandler({
-      config: { rulesTable: "unused", allowedOrigins: [] },
+      config: { rulesTable: "unused", access: { authorizer: "iam" }, allowedOrigins: [] },
       store: {} as never,
       readEventsByTypeDay: buildEventsByType(client, { tableName }),
       logger: new Logger({ serviceName: "pia-rules", logLevel: "SILENT" }),

@@ -57,7 +57,7 @@ async function world() {
   await raw.send(new CreateTableCommand(toCreateTableInput(TABLES.rules, tableName)));
   const store = buildRuleStore(client, { tableName, now: () => NOW });
   const handler = buildRulesApiHandler({
-    config: { rulesTable: tableName, allowedOrigins: [] },
+    config: { rulesTable: tableName, access: { authorizer: "iam" }, allowedOrigins: [] },
     store,
     logger: new Logger({ serviceName: "pia-rules", logLevel: "ERROR" }),
     now: () => NOW,

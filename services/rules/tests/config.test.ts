@@ -10,6 +10,7 @@ describe("loadConfig", () => {
       }),
     ).toEqual({
       rulesTable: "pia-prod-rules",
+      access: { authorizer: "iam" },
       allowedOrigins: ["https://rules.example.com", "http://localhost:5173"],
       previewDays: 30,
       previewMaxEvents: 200_000,
@@ -30,6 +31,7 @@ describe("loadConfig", () => {
       }),
     ).toEqual({
       rulesTable: "t",
+      access: { authorizer: "iam" },
       allowedOrigins: [],
       eventsTable: "pia-prod-events",
       previewDays: 400,
@@ -72,5 +74,61 @@ describe("loadConfig", () => {
     const { problems } = error as ConfigError;
     expect(problems.map((problem) => problem.variable)).toEqual(["RULES_TABLE", "ALLOWED_ORIGIN"]);
     expect(problems[1]?.problem).toMatch(/"https:\/\/rules.example.com\/", "\*", "rules.example.com"/);
+  });
+
+  it.each([
+    [{}, { authorizer: "iam" }],
+    [{ AUTHORIZER: "jwt" }, { authorizer: "jwt", group: "pia-editors" }],
+    [
+      { AUTHORIZER: "jwt", REQUIRED_GROUP: "rule-admins" },
+      { authorizer: "jwt", group: "rule-admins" },
+    ],
+    [
+      { AUTHORIZER: "jwt", REQUIRED_SCOPE: "pia/rules.write" },
+      { authorizer: "jwt", scope: "pia/rules.write" },
+    ],
+    [
+      { AUTHORIZER: "jwt", REQUIRED_GROUP: "pia-editors", REQUIRED_SCOPE: "pia/rules.write" },
+      { authorizer: "jwt", group: "pia-editors", scope: "pia/rules.write" },
+    ],
+  ])(
+    "reads who may call the API from %j: a JWT needs a group or a scope, pia-editors by default",
+    (env, access) => {
+      expect(loadConfig({ RULES_TABLE: "t", ...env }).access).toEqual(access);
+    },
+  );
+
+  it("reads where the editor signs in, asking for the required scope too", () => {
+    const config = loadConfig({
+      RULES_TABLE: "t",
+      AUTHORIZER: "jwt",
+      REQUIRED_SCOPE: "pia/rules.write",
+      SIGN_IN_URL: "https://pia.auth.us-east-1.amazoncognito.com/",
+      SIGN_IN_CLIENT_ID: "client-1",
+    });
+    expect(config.signIn).toEqual({
+      authorizeUrl: "https://pia.auth.us-east-1.amazoncognito.com/oauth2/authorize",
+      tokenUrl: "https://pia.auth.us-east-1.amazoncognito.com/oauth2/token",
+      clientId: "client-1",
+      scope: "openid email pia/rules.write",
+    });
+    expect(loadConfig({ RULES_TABLE: "t" })).not.toHaveProperty("signIn");
+  });
+
+  it.each([
+    [{ AUTHORIZER: "cognito" }, "AUTHORIZER", /set it to iam or jwt/],
+    [{ REQUIRED_GROUP: "pia-editors" }, "REQUIRED_GROUP", /AUTHORIZER is iam/],
+    [{ AUTHORIZER: "jwt", REQUIRED_SCOPE: "a b" }, "REQUIRED_SCOPE", /one OAuth scope/],
+    [{ SIGN_IN_URL: "http://pia.example.com", SIGN_IN_CLIENT_ID: "c" }, "SIGN_IN_URL", /https URL/],
+    [{ SIGN_IN_URL: "https://pia.example.com" }, "SIGN_IN_CLIENT_ID", /app client id/],
+  ])("refuses the access settings %j", (env, variable, problem) => {
+    let error: unknown;
+    try {
+      loadConfig({ RULES_TABLE: "t", ...env });
+    } catch (e: unknown) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([{ variable, problem: expect.stringMatching(problem) }]);
   });
 });

@@ -48,7 +48,12 @@ afterEach(() => {
 function api(config: Partial<RulesApiConfig> = {}) {
   const fake = fakeStore();
   const handler = buildRulesApiHandler({
-    config: { rulesTable: "pia-test-rules", allowedOrigins: [ORIGIN], ...config },
+    config: {
+      rulesTable: "pia-test-rules",
+      access: { authorizer: "iam" },
+      allowedOrigins: [ORIGIN],
+      ...config,
+    },
     store: fake.store,
     logger: new Logger({ serviceName: "pia-rules", logLevel: "INFO" }),
     now: () => NOW,
@@ -517,20 +522,115 @@ describe("CORS", () => {
 });
 
 describe("who made a change", () => {
+  const editor = (claims: Record<string, string>) => ({
+    jwt: { claims: { "cognito:groups": "[pia-editors]", ...claims }, scopes: null },
+  });
   it.each([
-    [
-      "a JWT's email",
-      { jwt: { claims: { sub: "sub-1", email: "bob@example.com" }, scopes: null } },
-      "bob@example.com",
-    ],
-    ["a JWT's subject without email", { jwt: { claims: { sub: "sub-1" }, scopes: null } }, "sub-1"],
-    ["no authorizer", undefined, "unknown"],
-    ["an authorizer without identity", { lambda: { anything: 1 } }, "unknown"],
+    ["the IAM caller's ARN", undefined, USER_ARN],
+    ["a JWT's email", editor({ sub: "sub-1", email: "bob@example.com" }), "bob@example.com"],
+    ["an access token's user name", editor({ sub: "sub-1", username: "bob" }), "bob"],
+    ["an id token's user name", editor({ sub: "sub-1", "cognito:username": "bob" }), "bob"],
+    ["a JWT's subject without email or user name", editor({ sub: "sub-1" }), "sub-1"],
   ])("is %s", async (_, authorizer, by) => {
-    const t = api();
-    const created = await t.call("POST", "/rules", { body: DRAFT, authorizer });
+    const t = authorizer === undefined ? api() : api({ access: { authorizer: "jwt", group: "pia-editors" } });
+    const created = await t.call("POST", "/rules", {
+      body: DRAFT,
+      ...(authorizer === undefined ? {} : { authorizer }),
+    });
     expect(created.body.updatedBy).toBe(by);
     expect(t.versions.get("views")?.[0]?.by).toBe(by);
+  });
+});
+
+describe("who may call the API", () => {
+  const JWT = { authorizer: "jwt", group: "pia-editors" } as const;
+  const token = (claims: Record<string, unknown>, scopes: string[] | null = null) => ({
+    jwt: { claims: { sub: "sub-1", iss: "https://cognito-idp.example", ...claims }, scopes },
+  });
+
+  it.each([
+    // API Gateway's HTTP API hands a claim's JSON array over flattened into one string.
+    [
+      "the group, as the HTTP API flattens cognito:groups",
+      token({ "cognito:groups": "[other pia-editors]" }),
+    ],
+    ["the group, alone", token({ "cognito:groups": "[pia-editors]" })],
+    ["the group, as an array", token({ "cognito:groups": ["pia-editors"] })],
+  ])("lets in a token with %s", async (_, authorizer) => {
+    const t = api({ access: JWT });
+    expect((await t.call("GET", "/rules", { authorizer })).status).toBe(200);
+    expect((await t.call("POST", "/rules", { body: DRAFT, authorizer })).status).toBe(201);
+  });
+
+  it.each([
+    ["no groups", token({})],
+    ["other groups", token({ "cognito:groups": "[pia-editors-old viewers]" })],
+    ["the group's name in another claim", token({ "custom:group": "pia-editors" })],
+  ])("refuses a valid token with %s: 403, nothing read or written", async (_, authorizer) => {
+    const t = api({ access: JWT });
+    await t.call("POST", "/rules", { body: DRAFT, authorizer: token({ "cognito:groups": "[pia-editors]" }) });
+    for (const [method, path, body] of [
+      ["GET", "/rules", undefined],
+      ["POST", "/rules/preview", DRAFT],
+      ["POST", "/rules/import", { csv: "x" }],
+      ["DELETE", "/rules/views", undefined],
+    ] as const) {
+      const answer = await t.call(method, path, { authorizer, ...(body === undefined ? {} : { body }) });
+      expect(answer, `${method} ${path}`).toMatchObject({
+        status: 403,
+        body: { message: expect.stringContaining("the group pia-editors") },
+      });
+    }
+    expect([...t.rules.keys()]).toEqual(["views"]);
+  });
+
+  it("asks for a scope instead of a group when configured so (API Gateway's scopes or the scope claim)", async () => {
+    const t = api({ access: { authorizer: "jwt", scope: "pia/rules.write" } });
+    expect((await t.call("GET", "/rules", { authorizer: token({}, ["pia/rules.write"]) })).status).toBe(200);
+    expect(
+      (await t.call("GET", "/rules", { authorizer: token({ scope: "openid pia/rules.write" }) })).status,
+    ).toBe(200);
+    const refused = await t.call("GET", "/rules", {
+      authorizer: token({ "cognito:groups": "[pia-editors]", scope: "openid email" }, ["openid", "email"]),
+    });
+    expect(refused).toMatchObject({
+      status: 403,
+      body: { message: expect.stringContaining("pia/rules.write") },
+    });
+  });
+
+  const IAM = { authorizer: "iam" } as const;
+  it.each([
+    ["no authorizer context", JWT, undefined],
+    ["an IAM caller's context", JWT, { iam: { userArn: USER_ARN } }],
+    ["a jwt context without claims", JWT, { jwt: { scopes: null } }],
+    ["no authorizer context", IAM, undefined],
+    ["a JWT's context", IAM, token({ "cognito:groups": "[pia-editors]" })],
+    ["another authorizer's context", IAM, { lambda: { anything: 1 } }],
+  ])("answers 401 to a request with %s (API access %j), writing nothing", async (_, access, authorizer) => {
+    const t = api({ access });
+    const answer = await t.call("POST", "/rules", { body: DRAFT, authorizer });
+    expect(answer.status).toBe(401);
+    expect(answer.headers["www-authenticate"]).toBeDefined();
+    expect(t.rules.size).toBe(0);
+  });
+
+  it("answers a preflight, the editor's files and where to sign in without credentials", async () => {
+    const signIn = {
+      authorizeUrl: "https://pia.auth.us-east-1.amazoncognito.com/oauth2/authorize",
+      tokenUrl: "https://pia.auth.us-east-1.amazoncognito.com/oauth2/token",
+      clientId: "pia-editor-client",
+      scope: "openid email",
+    };
+    const t = api({ access: JWT, signIn });
+    const none = { authorizer: undefined };
+    const preflight = await t.call("OPTIONS", "/rules/views", { ...none, headers: { origin: ORIGIN } });
+    expect(preflight).toMatchObject({
+      status: 204,
+      headers: { "access-control-allow-origin": ORIGIN, "access-control-allow-methods": "GET, PUT, DELETE" },
+    });
+    expect(await t.call("GET", "/sign-in.json", none)).toMatchObject({ status: 200, body: { signIn } });
+    expect((await api().call("GET", "/sign-in.json", none)).body).toEqual({ signIn: null });
   });
 });
 
@@ -558,7 +658,12 @@ describe("POST /rules/preview", () => {
       if (day === "2030-01-02") yield* (events ?? []).filter((e) => e.eventType === eventType);
     };
     const handler = buildRulesApiHandler({
-      config: { rulesTable: "pia-test-rules", allowedOrigins: [ORIGIN], previewDays: 7 },
+      config: {
+        rulesTable: "pia-test-rules",
+        access: { authorizer: "iam" },
+        allowedOrigins: [ORIGIN],
+        previewDays: 7,
+      },
       store: fakeStore().store,
       ...(events === undefined && read === undefined ? {} : { readEventsByTypeDay: read ?? index }),
       logger: new Logger({ serviceName: "pia-rules", logLevel: "INFO" }),
@@ -677,13 +782,31 @@ describe("failures and logs", () => {
   });
 
   it("logs each request's method, route, status and rule, never the caller, body or headers", async () => {
-    const t = api();
+    const t = api({ access: { authorizer: "jwt", group: "pia-editors" } });
     await t.call("POST", "/rules", {
       body: DRAFT,
       headers: { authorization: "Bearer token-123", origin: ORIGIN },
-      authorizer: { jwt: { claims: { sub: "sub-1", email: "bob@example.com" }, scopes: null } },
+      authorizer: {
+        jwt: {
+          claims: { sub: "sub-1", email: "bob@example.com", "cognito:groups": "[pia-editors]" },
+          scopes: null,
+        },
+      },
     });
-    await t.call("PUT", "/rules/views", { body: DRAFT, ...ifMatch(1) });
+    await t.call("PUT", "/rules/views", {
+      body: DRAFT,
+      ...ifMatch(1),
+      authorizer: {
+        jwt: {
+          claims: {
+            sub: "sub-1",
+            "cognito:username": "alice@example.com",
+            "cognito:groups": "[pia-editors]",
+          },
+          scopes: null,
+        },
+      },
+    });
     const logged = output.join("");
     const lines = output.flatMap((chunk) => chunk.split("\n")).filter((line) => line.trim() !== "");
     const requests = lines.map((line) => JSON.parse(line)).filter((entry) => entry.message === "request");
@@ -710,7 +833,7 @@ describe("the editor's files", () => {
   it("serves the page and its assets from EDITOR_DIR before any API route, without credentials", async () => {
     vi.stubEnv("EDITOR_DIR", new URL("../editor", import.meta.url).pathname);
     const handler = buildRulesApiHandler({
-      config: { rulesTable: "pia-test-rules", allowedOrigins: [] },
+      config: { rulesTable: "pia-test-rules", access: { authorizer: "iam" }, allowedOrigins: [] },
       store: fakeStore().store,
       logger: new Logger({ serviceName: "pia-rules", logLevel: "INFO" }),
       now: () => NOW,

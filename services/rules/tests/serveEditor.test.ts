@@ -15,6 +15,7 @@ describe("makeServeEditor", () => {
     ["/index.html", "index.html", "text/html; charset=utf-8"],
     ["/editor.js", "editor.js", "text/javascript; charset=utf-8"],
     ["/editor.css", "editor.css", "text/css; charset=utf-8"],
+    ["/signIn.js", "signIn.js", "text/javascript; charset=utf-8"],
   ])("serves GET %s from %s as %s, with a strict CSP", async (path, file, contentType) => {
     const result = await serve(apiEvent("GET", path));
     expect(result?.statusCode).toBe(200);
@@ -67,6 +68,26 @@ describe("makeServeEditor", () => {
     expect(result?.statusCode).toBe(404);
     expect(JSON.parse(result?.body ?? "{}").message).toMatch(/editor\.js is not deployed.*EDITOR_DIR/);
     expect(result?.body).not.toContain(EDITOR);
+  });
+
+  it("lets the page fetch from its own origin only, and from the sign-in domain when told so", async () => {
+    const policy = async (serveWith: ReturnType<typeof makeServeEditor>) =>
+      (await serveWith(apiEvent("GET", "/")))?.headers?.["content-security-policy"];
+    expect(await policy(serve)).toContain("connect-src 'self';");
+    const signingIn = makeServeEditor({
+      dir: EDITOR,
+      connectTo: ["https://pia.auth.us-east-1.amazoncognito.com"],
+    });
+    expect(await policy(signingIn)).toContain(
+      "connect-src 'self' https://pia.auth.us-east-1.amazoncognito.com;",
+    );
+  });
+
+  it("serves every file the page loads (index.html's references and editor.js's imports)", async () => {
+    const script = await readFile(join(EDITOR, "editor.js"), "utf8");
+    const imports = [...script.matchAll(/^import .* from "\.\/([^"]+)";$/gm)].map((match) => `/${match[1]}`);
+    expect(imports).toEqual(["/signIn.js"]);
+    for (const ref of imports) expect(Object.keys(EDITOR_FILES)).toContain(ref);
   });
 
   it("serves every file index.html refers to", async () => {
