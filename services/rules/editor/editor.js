@@ -2,6 +2,8 @@
 // Every request goes to a path relative to the page, so the page works wherever the API serves it.
 // User text only ever reaches the page as textContent.
 
+import { finishSignIn, forgetToken, SignInError, startSignIn } from "./signIn.js";
+
 /** The form control that shows a problem with a rule field (`path` as the API names it). */
 const CONTROL_OF_PATH = {
   id: "rule-id",
@@ -39,22 +41,29 @@ function element(tag, props = {}, ...children) {
 // ---------------------------------------------------------------------------------------------
 // The API
 
-// A deployed API with a JWT authorizer (e.g. a Cognito user pool): sign in through the provider's
-// hosted page with `response_type=token` and this page as the redirect; the token comes back in
-// the URL fragment, is kept for the tab's session, and is sent as a Bearer token.
-const TOKEN_KEY = "pia.token";
+// A deployed API with a JWT authorizer says where to sign in (GET sign-in.json; the flow is in
+// signIn.js); without one (AWS_IAM, `pia local --ui`) the page sends no token.
+let signIn = null;
+let token = null;
 
-function takeToken() {
-  const fragment = new URLSearchParams(window.location.hash.slice(1));
-  const token = fragment.get("id_token") ?? fragment.get("access_token");
-  if (token !== null) {
-    sessionStorage.setItem(TOKEN_KEY, token);
-    history.replaceState(null, "", window.location.pathname + window.location.search);
+/** Shows the Sign in button when there is somewhere to sign in and no token yet. */
+const offerSignIn = () => {
+  $("sign-in").hidden = signIn === null || token !== null;
+};
+
+/** Learns where to sign in, and finishes a sign-in this page is coming back from. */
+async function setUpSignIn() {
+  const response = await fetch(new URL("sign-in.json", document.baseURI), {
+    headers: { accept: "application/json" },
+  });
+  const data = response.ok ? await response.json().catch(() => ({})) : {};
+  signIn = data.signIn ?? null;
+  try {
+    if (signIn !== null) token = await finishSignIn(signIn);
+  } finally {
+    offerSignIn();
   }
-  return sessionStorage.getItem(TOKEN_KEY);
 }
-
-const token = takeToken();
 
 async function callApi(method, path, { body, version } = {}) {
   const headers = { accept: "application/json" };
@@ -67,14 +76,24 @@ async function callApi(method, path, { body, version } = {}) {
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const data = await response.json().catch(() => ({}));
+  if (response.status === 401 && token !== null) {
+    // Expired or revoked: a new sign-in gets another.
+    forgetToken();
+    token = null;
+  }
+  if (response.status === 401) offerSignIn();
   return { status: response.status, ok: response.ok, data };
 }
 
 const rulePath = (id, rest = "") => `rules/${encodeURIComponent(id)}${rest}`;
-const failure = (result) =>
-  result.status === 401 || result.status === 403
-    ? "not signed in: open this page through your sign-in page (see the README's Deploy section)"
-    : (result.data.message ?? `the API answered HTTP ${result.status}`);
+const failure = (result) => {
+  if (result.status === 401) {
+    return signIn === null
+      ? "not signed in: this API takes signed requests (see the README's Deploy section)"
+      : "not signed in: use Sign in above";
+  }
+  return result.data.message ?? `the API answered HTTP ${result.status}`;
+};
 
 function setStatus(text, kind = "info") {
   const status = $("status");
@@ -651,7 +670,16 @@ async function run(action) {
   }
 }
 
+$("sign-in").addEventListener("click", () => run(() => startSignIn(signIn)));
+
 run(async () => {
+  try {
+    await setUpSignIn();
+  } catch (error) {
+    if (!(error instanceof SignInError)) throw error;
+    setStatus(`Not signed in: ${error.message}`, "error");
+    return;
+  }
   await loadSchema();
   await loadRules();
 });
