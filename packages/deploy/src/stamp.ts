@@ -13,13 +13,13 @@ export const COMMON_CONFIG = join(REPO_ROOT, "packages/deploy/serverless.common.
 
 /**
  * A hash of the configuration a template comes from (the service's serverless.yml, the JS files
- * it reads variables from (`serverless.*.cjs`), the shared settings and the settings a configured
+ * it reads variables from (its `*.cjs` scripts), the shared settings and the settings a configured
  * stage is packaged with), so that the template tests can tell a stale package from a fresh one.
  */
 export async function configHash(service: ServiceToPackage): Promise<string> {
   const hash = createHash("sha256");
   const folder = join(REPO_ROOT, service.path);
-  const variableFiles = (await readdir(folder)).filter((name) => /^serverless\..+\.cjs$/.test(name)).sort();
+  const variableFiles = (await readdir(folder)).filter((name) => name.endsWith(".cjs")).sort();
   for (const file of [
     join(folder, "serverless.yml"),
     ...variableFiles.map((name) => join(folder, name)),
