@@ -1,5 +1,11 @@
 import { DEFAULTS, type Env, readEnv } from "@pia/aws";
 import { SINK_NAMES, type SinkName } from "@pia/core";
+import {
+  DEFAULT_PROFILES_OBJECT_TYPE,
+  PROFILES_KEY_PATTERN,
+  PROFILES_OBJECT_TYPE_PATTERN,
+  PROFILES_UNIQUE_KEY,
+} from "./profiles/objectType.js";
 
 export { ConfigError } from "@pia/aws";
 export { SINK_NAMES, type SinkName };
@@ -50,16 +56,29 @@ function sinkConfig(read: Reader, name: SinkName): SinkConfig {
       const applicationId = read.optional("PINPOINT_APPLICATION_ID");
       return applicationId === undefined ? { name } : { name, applicationId };
     }
-    case "customer-profiles":
+    case "customer-profiles": {
+      const keyName = read.required(
+        "PROFILES_KEY",
+        "search key the app's profiles are found by (the PROFILE key of pia's object type, on the user id)",
+      );
+      const objectTypeName = read.optional("PROFILES_OBJECT_TYPE") ?? DEFAULT_PROFILES_OBJECT_TYPE;
+      if (keyName !== "" && (!PROFILES_KEY_PATTERN.test(keyName) || keyName === PROFILES_UNIQUE_KEY))
+        read.problem(
+          "PROFILES_KEY",
+          `must be 1-64 letters, digits, "_" or "-", and not ${PROFILES_UNIQUE_KEY} (pia's own UNIQUE key)`,
+        );
+      if (!PROFILES_OBJECT_TYPE_PATTERN.test(objectTypeName))
+        read.problem(
+          "PROFILES_OBJECT_TYPE",
+          'must start with a letter or "_", then letters, digits, "_" or "-"',
+        );
       return {
         name,
         domainName: read.required("PROFILES_DOMAIN", "Customer Profiles domain name"),
-        objectTypeName: read.required(
-          "PROFILES_OBJECT_TYPE",
-          "profile object type that event actions are put as",
-        ),
-        keyName: read.optional("PROFILES_KEY") ?? "userId",
+        objectTypeName,
+        keyName,
       };
+    }
     case "eventbridge":
       return {
         name,

@@ -47,6 +47,18 @@ describe("loadConfig", () => {
     ]);
   });
 
+  it("reads the customer-profiles sink's key, with pia's object type by default", () => {
+    expect(
+      loadConfig({ ...BASE, SINK: "customer-profiles", PROFILES_DOMAIN: "shop", PROFILES_KEY: "appUserId" })
+        .sink,
+    ).toStrictEqual({
+      name: "customer-profiles",
+      domainName: "shop",
+      objectTypeName: "pia-notification",
+      keyName: "appUserId",
+    });
+  });
+
   it("reads the sink and the retention when set", () => {
     expect(loadConfig({ ...BASE, SINK: " file ", DELIVERED_RETENTION_DAYS: "30" })).toMatchObject({
       sink: { name: "file" },
@@ -73,8 +85,29 @@ describe("loadConfig", () => {
     ],
     [
       { ...BASE, SINKS: "customer-profiles" },
-      ["PROFILES_DOMAIN", "PROFILES_OBJECT_TYPE"],
-      /PROFILES_DOMAIN is not set/,
+      ["PROFILES_KEY", "PROFILES_DOMAIN"],
+      /PROFILES_KEY is not set: set it to the search key the app's profiles are found by.*PROFILES_DOMAIN is not set/,
+    ],
+    [
+      { ...BASE, SINKS: "customer-profiles", PROFILES_DOMAIN: "d", PROFILES_KEY: "user id" },
+      ["PROFILES_KEY"],
+      /PROFILES_KEY must be 1-64 letters, digits/,
+    ],
+    [
+      { ...BASE, SINKS: "customer-profiles", PROFILES_DOMAIN: "d", PROFILES_KEY: "piaNotificationId" },
+      ["PROFILES_KEY"],
+      /not piaNotificationId/,
+    ],
+    [
+      {
+        ...BASE,
+        SINKS: "customer-profiles",
+        PROFILES_DOMAIN: "d",
+        PROFILES_KEY: "k",
+        PROFILES_OBJECT_TYPE: "9lives",
+      },
+      ["PROFILES_OBJECT_TYPE"],
+      /PROFILES_OBJECT_TYPE must start with a letter/,
     ],
     [
       { ...BASE, FILE_SINK_PATH: undefined },

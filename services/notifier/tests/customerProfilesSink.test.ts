@@ -15,7 +15,7 @@ import {
   buildCustomerProfilesSink,
   type CustomerProfilesSinkConfig,
 } from "../src/sinks/customerProfilesSink.js";
-import { EVENT, message } from "./fixtures.js";
+import { EVENT, message, notification } from "./fixtures.js";
 
 const profiles = mockClient(CustomerProfilesClient);
 
@@ -27,7 +27,8 @@ function sink(options: Partial<CustomerProfilesSinkConfig> = {}) {
   const sleeps: number[] = [];
   const built = buildCustomerProfilesSink(new CustomerProfilesClient({ region: "eu-west-1" }), {
     domainName: "pia-domain",
-    objectTypeName: "PiaRuleEvent",
+    objectTypeName: "pia-notification",
+    keyName: "userId",
     maxAttempts: 3,
     baseDelayMs: 100,
     sleep: async (ms) => {
@@ -68,21 +69,20 @@ describe("buildCustomerProfilesSink", () => {
     expect(profiles.commandCalls(PutProfileObjectCommand)).toHaveLength(0);
   });
 
-  it("puts an event action as a profile object of the configured type, under the configured key", async () => {
-    profilePerUser();
+  it("puts an event action as an object of pia's type, without a search: its PROFILE key finds the profile", async () => {
     profiles.on(PutProfileObjectCommand).resolves({ ProfileObjectUniqueKey: "k" });
 
-    const results = await sink({ keyName: "_email" }).sink.deliver([EVENT]);
+    const results = await sink({ keyName: "_segmentUserId" }).sink.deliver([EVENT]);
 
     expect(results).toStrictEqual([{ id: "fire-e", status: "delivered" }]);
-    expect(profiles.commandCalls(SearchProfilesCommand)[0]?.args[0].input.KeyName).toBe("_email");
+    expect(profiles.commandCalls(SearchProfilesCommand)).toHaveLength(0);
     const puts = profiles.commandCalls(PutProfileObjectCommand).map((call) => call.args[0].input);
     expect(puts).toStrictEqual([
       {
         DomainName: "pia-domain",
-        ObjectTypeName: "PiaRuleEvent",
+        ObjectTypeName: "pia-notification",
         Object:
-          '{"profileId":"profile-2","userId":"user-2","eventName":"trk_viewer","ruleId":"viewer","at":"2024-03-15T10:30:00.123Z","id":"fire-e"}',
+          '{"id":"fire-e","userId":"user-2","appId":"app-1","ruleId":"viewer","type":"event","name":"trk_viewer","at":"2024-03-15T10:30:00.123Z"}',
       },
     ]);
     expect(profiles.commandCalls(UpdateProfileCommand)).toHaveLength(0);
@@ -109,18 +109,89 @@ describe("buildCustomerProfilesSink", () => {
     expect(updated.sort()).toStrictEqual(["profile-1", "profile-1", "profile-1", "profile-2"]);
   });
 
-  it("answers permanent when no profile has the user id, without the user id in the error", async () => {
-    profiles.on(SearchProfilesCommand).resolves({ Items: [] });
+  it("creates the profile of a user without one through the object type, finds it again and sets the attribute", async () => {
+    profiles
+      .on(SearchProfilesCommand)
+      .resolvesOnce({ Items: [] })
+      .resolves({ Items: [{ ProfileId: "created" }] });
+    profiles.on(PutProfileObjectCommand).resolves({ ProfileObjectUniqueKey: "k" });
+    profiles.on(UpdateProfileCommand).resolves({});
 
-    const results = await sink().sink.deliver([message("a", "user-secret"), message("b", "user-secret")]);
+    const results = await sink().sink.deliver([message("a", "user-new"), message("b", "user-new")]);
 
-    const error = "no profile for the user under key userId";
-    expect(results).toStrictEqual([
-      { id: "a", status: "permanent", error },
-      { id: "b", status: "permanent", error },
+    expect(results.map(({ status }) => status)).toStrictEqual(["delivered", "delivered"]);
+    expect(profiles.commandCalls(SearchProfilesCommand)).toHaveLength(2);
+    const put = profiles
+      .commandCalls(PutProfileObjectCommand)
+      .map((call) => JSON.parse(call.args[0].input.Object ?? ""));
+    expect(put).toStrictEqual([
+      {
+        id: "a",
+        userId: "user-new",
+        appId: "app-1",
+        ruleId: "big-spender",
+        type: "attribute",
+        name: "big_spender",
+        value: "Ready",
+        at: "2021-01-31T23:59:59.999Z",
+      },
     ]);
-    expect(profiles.commandCalls(SearchProfilesCommand)).toHaveLength(1);
+    expect(
+      profiles.commandCalls(UpdateProfileCommand).map((call) => call.args[0].input.ProfileId),
+    ).toStrictEqual(["created", "created"]);
+  });
+
+  it("answers retry when the profile it created cannot be found yet, without the user id in the error", async () => {
+    profiles.on(SearchProfilesCommand).resolves({ Items: [] });
+    profiles.on(PutProfileObjectCommand).resolves({});
+
+    const results = await sink().sink.deliver([message("a", "user-secret")]);
+
+    expect(results).toStrictEqual([
+      {
+        id: "a",
+        status: "retry",
+        error: "the profile created for the user is not found under key userId yet",
+      },
+    ]);
     expect(profiles.commandCalls(UpdateProfileCommand)).toHaveLength(0);
+  });
+
+  it('removes an attribute sent with the value "" (UpdateProfile removes an empty string), and creates no profile to remove it from', async () => {
+    profiles.on(SearchProfilesCommand).callsFake((input: { Values: string[] }) => ({
+      Items: input.Values[0] === "user-1" ? [{ ProfileId: "profile-1" }] : [],
+    }));
+    profiles.on(UpdateProfileCommand).resolves({});
+    const exit = (id: string, userId: string) => {
+      const built = message(id, userId);
+      return { ...built, notification: { ...built.notification, value: "" } };
+    };
+
+    const results = await sink().sink.deliver([exit("a", "user-1"), exit("b", "user-none")]);
+
+    expect(results.map(({ status }) => status)).toStrictEqual(["delivered", "delivered"]);
+    expect(profiles.commandCalls(UpdateProfileCommand).map((call) => call.args[0].input)).toStrictEqual([
+      { DomainName: "pia-domain", ProfileId: "profile-1", Attributes: { big_spender: "" } },
+    ]);
+    expect(profiles.commandCalls(PutProfileObjectCommand)).toHaveLength(0);
+  });
+
+  const long = "x".repeat(256);
+  const attribute = notification("user-1");
+  it.each([
+    ["an attribute name", { ...attribute, name: long }, /attribute name is longer than 255 characters/],
+    ["an attribute value", { ...attribute, value: long }, /attribute value is longer than 255 characters/],
+    ["a user id", { ...attribute, userId: long }, /user id is longer than 255 characters/],
+    [
+      "an object",
+      { ...EVENT.notification, name: `trk_${"x".repeat(256_000)}` },
+      /object is longer than 256000 characters/,
+    ],
+  ])("refuses %s over Customer Profiles' limit for good, before any call", async (_what, changed, error) => {
+    const results = await sink().sink.deliver([{ id: "a", notification: changed }]);
+
+    expect(results).toStrictEqual([{ id: "a", status: "permanent", error: expect.stringMatching(error) }]);
+    expect(profiles.calls()).toHaveLength(0);
   });
 
   it("answers permanent when more than one profile has the user id", async () => {
@@ -215,7 +286,8 @@ describe("buildCustomerProfilesSink", () => {
         error: "Customer Profiles SearchProfiles failed: ResourceNotFoundException (HTTP 404)",
       },
     ]);
-    expect(profiles.commandCalls(SearchProfilesCommand)).toHaveLength(3);
+    // The event action needs no search.
+    expect(profiles.commandCalls(SearchProfilesCommand)).toHaveLength(2);
     expect(profiles.commandCalls(UpdateProfileCommand)).toHaveLength(1);
     expect(profiles.commandCalls(PutProfileObjectCommand)).toHaveLength(1);
   });

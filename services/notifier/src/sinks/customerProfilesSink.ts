@@ -6,19 +6,25 @@ import {
 } from "@aws-sdk/client-customer-profiles";
 import { type NotificationMessage, type RetryOptions, retryUnprocessed } from "@pia/aws";
 import type { DeliveryResult, Sink } from "../ports.js";
+import { toProfileObject } from "../profiles/objectType.js";
 import { describeSdkError, type SdkError } from "./sdkError.js";
 
 export interface CustomerProfilesSinkConfig extends RetryOptions {
   /** The Customer Profiles domain. */
   readonly domainName: string;
   /**
-   * The search key that holds the user id (default `userId`). It must be a key of the domain (a
-   * standard one such as `_email`, or one an object type defines) that identifies one profile.
+   * The search key that holds the user id: the PROFILE key of pia's object type, named as the key
+   * the app's own profiles are found by, so that one user has one profile.
    */
-  readonly keyName?: string;
-  /** The object type that event actions are put as (PutProfileObject). */
+  readonly keyName: string;
+  /** pia's object type (`profilesObjectTypeDefinition`), which notifications are put as. */
   readonly objectTypeName: string;
 }
+
+/** Customer Profiles' limits on attribute keys and values, and search values (characters). */
+export const MAX_PROFILE_TEXT = 255;
+/** Customer Profiles' limit on a profile object (PutProfileObject's `Object`, characters). */
+export const MAX_PROFILE_OBJECT = 256_000;
 
 /** Errors that can never succeed as sent (beyond these, any other 4xx but 429). */
 const PERMANENT_ERRORS = new Set([
@@ -44,32 +50,57 @@ type Outcome<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly status: "retry" | "permanent"; readonly error: string };
 
-/** What the lookup of one user's profile found (kept for the rest of the `deliver` call). */
-type Lookup = Outcome<string>;
+/** What the lookup of one user's profile found: its id, or none yet. */
+type Lookup = Outcome<string | undefined>;
+
+/** Why a notification can never be written as it is, or undefined. No user id or value in it. */
+function checkLimits(message: NotificationMessage, object: string): string | undefined {
+  const { notification } = message;
+  if (notification.userId.length > MAX_PROFILE_TEXT)
+    return `the user id is longer than ${MAX_PROFILE_TEXT} characters, Customer Profiles' limit on a search value`;
+  if (object.length > MAX_PROFILE_OBJECT)
+    return `the notification's profile object is longer than ${MAX_PROFILE_OBJECT} characters, Customer Profiles' limit`;
+  if (notification.type !== "attribute") return undefined;
+  if (notification.name.length > MAX_PROFILE_TEXT)
+    return `the attribute name is longer than ${MAX_PROFILE_TEXT} characters, Customer Profiles' limit on attribute keys`;
+  if (notification.value === undefined) return "an attribute notification without a value";
+  if (notification.value.length > MAX_PROFILE_TEXT)
+    return `the attribute value is longer than ${MAX_PROFILE_TEXT} characters, Customer Profiles' limit on attribute values`;
+  return undefined;
+}
 
 /**
- * Applies notifications to Amazon Connect Customer Profiles, Pinpoint's successor for user data:
+ * Applies notifications to Amazon Connect Customer Profiles, Pinpoint's successor for user data,
+ * through pia's object type (`../profiles/objectType.ts`: a PROFILE key `keyName` on the user id, a
+ * UNIQUE key on the notification id, profile creation allowed):
  *
- * - the user's profile is found with SearchProfiles (`keyName` = the user id); no profile is
- *   `permanent` ("no profile for the user under key …"), and so is more than one (the key must
- *   identify one profile; the sink will not guess which). Lookups are made once per user per
- *   `deliver` call.
- * - an attribute action: UpdateProfile sets `Attributes: { [name]: value }` on that profile.
- * - an event action: PutProfileObject puts an object of type `objectTypeName`:
- *   `{"profileId","userId","eventName","ruleId","at","id"}` (`id` is the same for every send of one
- *   firing: an object type keyed on it makes a repeated put overwrite, not add).
+ * - an event action: PutProfileObject puts the notification as an object of `objectTypeName`
+ *   (`toProfileObject`). Customer Profiles ties it to the profile the key finds, or creates one; an
+ *   event trigger on the type can start a Connect outbound campaign. No search is needed.
+ * - an attribute action: SearchProfiles on `keyName` finds the profile, and UpdateProfile sets
+ *   `Attributes: { [name]: value }` on it. `value: ""` (a rolling window's exit) removes the
+ *   attribute: UpdateProfile removes a value given as an empty string; a user without a profile
+ *   then has nothing to remove, and none is created. A user without a profile first gets one: the
+ *   notification is put as an object (which creates the profile, or merges onto the one another
+ *   writer created meanwhile: the PROFILE key keeps one profile per user id), then the profile is
+ *   searched again. Not found yet is `retry`; more than one profile for the key is `permanent` (the
+ *   key must identify one profile; the sink will not guess which). Lookups are made once per user
+ *   per `deliver` call.
  *
- * Throttling (`ThrottlingException`, HTTP 429) and 5xx are tried again after exponential backoff
- * with full jitter, at most `maxAttempts` calls each, then answered `retry`. `BadRequestException`,
- * `ResourceNotFoundException`, `AccessDeniedException` and other 4xx are `permanent`. Users are
- * handled `concurrency` at a time (default 4), each user's notifications in batch order. Errors
- * carry AWS error codes and HTTP statuses only, never a user id, a value or AWS's message.
+ * Customer Profiles' limits are checked before any call, each a `permanent` error: attribute
+ * names and values, and the user id (a search value), at most 255 characters; an object at most
+ * 256,000. Throttling (`ThrottlingException`, HTTP 429) and 5xx are tried again after exponential
+ * backoff with full jitter, at most `maxAttempts` calls each, then answered `retry`.
+ * `BadRequestException`, `ResourceNotFoundException`, `AccessDeniedException` and other 4xx are
+ * `permanent`. Users are handled `concurrency` at a time (default 4), each user's notifications in
+ * batch order. Errors carry AWS error codes and HTTP statuses only, never a user id, a value or
+ * AWS's message.
  */
 export function buildCustomerProfilesSink(
   client: CustomerProfilesClient,
   config: CustomerProfilesSinkConfig,
 ): Sink {
-  const keyName = config.keyName ?? "userId";
+  const keyName = config.keyName;
   const concurrency = Math.max(1, config.concurrency ?? 4);
 
   /** Runs `operation`, trying it again after a backoff while it fails transiently. */
@@ -111,10 +142,6 @@ export function buildCustomerProfilesSink(
     const ids = (found.value.Items ?? []).flatMap(({ ProfileId }) =>
       ProfileId === undefined ? [] : [ProfileId],
     );
-    const [profileId] = ids;
-    if (profileId === undefined) {
-      return { ok: false, status: "permanent", error: `no profile for the user under key ${keyName}` };
-    }
     if (ids.length > 1 || found.value.NextToken !== undefined) {
       return {
         ok: false,
@@ -122,45 +149,85 @@ export function buildCustomerProfilesSink(
         error: `more than one profile for the user under key ${keyName} (the key must identify one profile)`,
       };
     }
-    return { ok: true, value: profileId };
+    return { ok: true, value: ids[0] };
   }
 
-  async function apply(message: NotificationMessage, profileId: string): Promise<DeliveryResult> {
-    const { id, notification } = message;
-    let outcome: Outcome<unknown>;
-    if (notification.type === "attribute") {
-      const value = notification.value;
-      if (value === undefined)
-        return { id, status: "permanent", error: "an attribute notification without a value" };
-      outcome = await call("UpdateProfile", () =>
-        client.send(
-          new UpdateProfileCommand({
-            DomainName: config.domainName,
-            ProfileId: profileId,
-            Attributes: { [notification.name]: value },
-          }),
-        ),
-      );
-    } else {
-      const object = {
-        profileId,
-        userId: notification.userId,
-        eventName: notification.name,
-        ruleId: notification.ruleId,
-        at: notification.at,
-        id,
+  function putObject(object: string): Promise<Outcome<unknown>> {
+    return call("PutProfileObject", () =>
+      client.send(
+        new PutProfileObjectCommand({
+          DomainName: config.domainName,
+          ObjectTypeName: config.objectTypeName,
+          Object: object,
+        }),
+      ),
+    );
+  }
+
+  /** The user's profile, created through the object type when there is none. */
+  async function profileFor(userId: string, object: string, lookup: Lookup): Promise<Lookup> {
+    if (!lookup.ok || lookup.value !== undefined) return lookup;
+    const put = await putObject(object);
+    if (!put.ok) return put;
+    const again = await findProfile(userId);
+    if (again.ok && again.value === undefined) {
+      return {
+        ok: false,
+        status: "retry",
+        error: `the profile created for the user is not found under key ${keyName} yet`,
       };
-      outcome = await call("PutProfileObject", () =>
-        client.send(
-          new PutProfileObjectCommand({
-            DomainName: config.domainName,
-            ObjectTypeName: config.objectTypeName,
-            Object: JSON.stringify(object),
-          }),
-        ),
+    }
+    return again;
+  }
+
+  async function deliverUser(
+    userId: string,
+    messages: readonly NotificationMessage[],
+    results: Map<string, DeliveryResult>,
+  ): Promise<void> {
+    let lookup: Lookup | undefined;
+    for (const message of messages) {
+      const { id, notification } = message;
+      const object = JSON.stringify(toProfileObject(message));
+      const refused = checkLimits(message, object);
+      if (refused !== undefined) {
+        results.set(id, { id, status: "permanent", error: refused });
+        continue;
+      }
+      let outcome: Outcome<unknown>;
+      if (notification.type === "event") {
+        outcome = await putObject(object);
+      } else {
+        const value = notification.value ?? "";
+        lookup ??= await findProfile(userId);
+        if (lookup.ok && lookup.value === undefined && value === "") {
+          // Removing an attribute from a user without a profile: there is nothing to remove.
+          results.set(id, { id, status: "delivered" });
+          continue;
+        }
+        lookup = await profileFor(userId, object, lookup);
+        const profileId = lookup.ok ? lookup.value : undefined;
+        if (!lookup.ok || profileId === undefined) {
+          outcome = lookup.ok ? { ok: false, status: "retry", error: "no profile for the user" } : lookup;
+          // A transient failure is not kept: the user's next notification tries again.
+          if (!lookup.ok && lookup.status === "retry") lookup = undefined;
+        } else {
+          outcome = await call("UpdateProfile", () =>
+            client.send(
+              new UpdateProfileCommand({
+                DomainName: config.domainName,
+                ProfileId: profileId,
+                Attributes: { [notification.name]: value },
+              }),
+            ),
+          );
+        }
+      }
+      results.set(
+        id,
+        outcome.ok ? { id, status: "delivered" } : { id, status: outcome.status, error: outcome.error },
       );
     }
-    return outcome.ok ? { id, status: "delivered" } : { id, status: outcome.status, error: outcome.error };
   }
 
   return {
@@ -178,15 +245,7 @@ export function buildCustomerProfilesSink(
       const worker = async (): Promise<void> => {
         for (let index = next++; index < users.length; index = next++) {
           const entry = users[index];
-          if (entry === undefined) continue;
-          const [userId, messages] = entry;
-          const profile = await findProfile(userId);
-          for (const message of messages) {
-            const result: DeliveryResult = profile.ok
-              ? await apply(message, profile.value)
-              : { id: message.id, status: profile.status, error: profile.error };
-            results.set(message.id, result);
-          }
+          if (entry !== undefined) await deliverUser(entry[0], entry[1], results);
         }
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, users.length) }, worker));
