@@ -33,6 +33,7 @@ export interface LocalFlags {
   readonly sink: SinkName;
   readonly pinpointApp?: string;
   readonly profilesDomain?: string;
+  readonly profilesKey?: string;
   readonly profilesObjectType?: string;
   readonly eventBus?: string;
   readonly webhookUrl?: string;
@@ -52,6 +53,7 @@ export function localSinkConfig(
   const fromFlags: Record<string, string | undefined> = {
     PINPOINT_APPLICATION_ID: flags.pinpointApp,
     PROFILES_DOMAIN: flags.profilesDomain,
+    PROFILES_KEY: flags.profilesKey,
     PROFILES_OBJECT_TYPE: flags.profilesObjectType,
     EVENT_BUS_NAME: flags.eventBus,
     WEBHOOK_URL: flags.webhookUrl,

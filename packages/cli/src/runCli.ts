@@ -6,6 +6,7 @@ import { formatSummary } from "./formatSummary.js";
 import { loadRulesFile } from "./loadRulesFile.js";
 import type { LocalFlags } from "./local.js";
 import { parseNow } from "./parseNow.js";
+import { ProfilesError, type ProfilesSetupFlags, setupProfiles } from "./profilesCommands.js";
 import { RulesTableError } from "./RulesTableError.js";
 import { type Env, resolveRulesTarget, type TableFlags } from "./resolveRulesTarget.js";
 import {
@@ -160,7 +161,14 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
     )
     .option("--pinpoint-app <id>", "pinpoint: the application id (default: each event's app)")
     .option("--profiles-domain <name>", "customer-profiles: the domain")
-    .option("--profiles-object-type <name>", "customer-profiles: the object type of event actions")
+    .option(
+      "--profiles-key <key>",
+      "customer-profiles: the search key your profiles are found by, holding the user id (as given to pia profiles setup)",
+    )
+    .option(
+      "--profiles-object-type <name>",
+      "customer-profiles: pia's object type (default pia-notification, as pia profiles setup creates it)",
+    )
     .option("--event-bus <name>", "eventbridge: the bus name or ARN")
     .option("--webhook-url <url>", "webhook: the https URL")
     .option("--webhook-secret-parameter <name>", "webhook: SSM SecureString holding the HMAC secret")
@@ -243,6 +251,28 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
     const { dlqRedrive } = await import("./dlqCommands.js");
     await dlqRedrive(options, env, io.stdout);
   });
+
+  program
+    .command("profiles")
+    .description("Amazon Connect Customer Profiles, where the customer-profiles sink writes")
+    .command("setup")
+    .description(
+      "Create pia's object type on an existing domain (PROFILE key --key on the user id, UNIQUE key on the notification id, profile creation allowed), or find it there; changes nothing on a second run",
+    )
+    .requiredOption("--domain <name>", "the Customer Profiles domain (it must exist)")
+    .requiredOption(
+      "--key <key>",
+      "the search key your app's profiles are found by, which will hold the user id (e.g. the PROFILE key of your own object type, or _segmentUserId)",
+    )
+    .option("--object-type <name>", "pia's object type (default pia-notification)")
+    .option("--region <region>", "AWS region (default: $AWS_REGION, else us-east-1)")
+    .option(
+      "--endpoint <url>",
+      "Customer Profiles endpoint (default: the SDK's, which honours AWS_ENDPOINT_URL_CUSTOMER_PROFILES)",
+    )
+    .action(async (flags: ProfilesSetupFlags) => {
+      await setupProfiles(flags, env, io.stdout);
+    });
 
   const rules = program.command("rules").description("Work with rule files and the deployed rules table");
   rules
@@ -385,7 +415,11 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
       io.stderr.write(`pia: ${error.message}\n`);
       return EXIT.invalid;
     }
-    if (error instanceof RulesTableError || (error instanceof Error && error.name === "HoneycodeReadError")) {
+    if (
+      error instanceof RulesTableError ||
+      error instanceof ProfilesError ||
+      (error instanceof Error && error.name === "HoneycodeReadError")
+    ) {
       io.stderr.write(`pia: ${error.message}\n`);
       return EXIT.failure;
     }

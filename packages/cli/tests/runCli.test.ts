@@ -291,8 +291,9 @@ describe("pia local --sink", () => {
       "marketing",
     );
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/--sink customer-profiles: .*PROFILES_OBJECT_TYPE is not set/);
-    expect(result.stderr).not.toMatch(/PROFILES_DOMAIN/);
+    // The object type has a default (pia-notification); the key the profiles are found by has none.
+    expect(result.stderr).toMatch(/--sink customer-profiles: .*PROFILES_KEY is not set/);
+    expect(result.stderr).not.toMatch(/PROFILES_DOMAIN|PROFILES_OBJECT_TYPE/);
   });
 
   it("refuses an unknown sink", async () => {

@@ -26,16 +26,12 @@ export const PROFILES_KEY_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
 /** Object type names: the API's pattern, at most 255 characters. */
 export const PROFILES_OBJECT_TYPE_PATTERN = /^[a-zA-Z_][a-zA-Z_0-9-]{0,254}$/;
 
+/** A fresh value each call (mutable, as the SDK's input types are). */
 export interface ProfilesObjectTypeDefinition {
-  readonly Description: string;
-  readonly AllowProfileCreation: true;
-  readonly Fields: Readonly<Record<string, { readonly Source: string; readonly ContentType: "STRING" }>>;
-  readonly Keys: Readonly<
-    Record<
-      string,
-      readonly [{ readonly StandardIdentifiers: readonly string[]; readonly FieldNames: readonly string[] }]
-    >
-  >;
+  Description: string;
+  AllowProfileCreation: true;
+  Fields: Record<string, { Source: string; ContentType: "STRING" }>;
+  Keys: Record<string, { StandardIdentifiers: ("PROFILE" | "UNIQUE")[]; FieldNames: string[] }[]>;
 }
 
 /** The object type's settings (PutProfileObjectType's, beside the domain and the name). */
