@@ -33,6 +33,7 @@ export const CONFIGURED_SETTINGS: Readonly<Record<string, Readonly<Record<string
     sinks: "pinpoint,customer-profiles,webhook",
     pinpointAppId: "0123456789abcdef0123456789abcdef",
     profilesDomain: "pia-profiles",
+    profilesKey: "appUserId",
     profilesObjectType: "PiaEvent",
     // A bus given by ARN (dev packages the default bus, given by name).
     eventBusName: "arn:aws:events:us-east-1:123456789012:event-bus/marketing",

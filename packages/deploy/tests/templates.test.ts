@@ -570,6 +570,126 @@ describe("the notifier's sink permissions", () => {
     expect(await derive(custom({ pinpointAppId: "app" }))).toMatchObject({ offersPinpoint: "false" });
   });
 
+  it("creates pia's object type in the named profiles domain: PROFILE key profilesKey on the user id, UNIQUE key on the notification id, profile creation allowed", async () => {
+    const definition = JSON.parse(
+      await readFile(join(REPO_ROOT, notifier.path, "src/profiles/objectType.json"), "utf8"),
+    ) as { description: string; fields: string[] };
+    const prod = templateOf(notifier, "prod");
+    const types = resourcesOfType(prod, "AWS::CustomerProfiles::ObjectType");
+    expect(types).toStrictEqual([
+      [
+        "ProfilesObjectType",
+        {
+          DomainName: settings.profilesDomain,
+          ObjectTypeName: settings.profilesObjectType,
+          Description: definition.description,
+          AllowProfileCreation: true,
+          Fields: definition.fields.map((name) => ({
+            Name: name,
+            ObjectTypeField: { Source: `_source.${name}`, ContentType: "STRING" },
+          })),
+          Keys: [
+            {
+              Name: settings.profilesKey,
+              ObjectTypeKeyList: [{ StandardIdentifiers: ["PROFILE"], FieldNames: ["userId"] }],
+            },
+            {
+              Name: "piaNotificationId",
+              ObjectTypeKeyList: [{ StandardIdentifiers: ["UNIQUE"], FieldNames: ["id"] }],
+            },
+          ],
+        },
+      ],
+    ]);
+    expect(definition.fields).toEqual(expect.arrayContaining(["id", "userId", "type", "name", "value"]));
+    // Kept like the tables on a protected stage: removing the stack must not delete pia's objects.
+    expect(prod.Resources.ProfilesObjectType).toMatchObject({
+      DeletionPolicy: "Retain",
+      UpdateReplacePolicy: "Retain",
+    });
+    // dev names no domain.
+    expect(resourcesOfType(templateOf(notifier, "dev"), "AWS::CustomerProfiles::ObjectType")).toStrictEqual(
+      [],
+    );
+  });
+
+  it("lets the function search and update profiles in the domain and put objects of pia's type only, never change object types", () => {
+    const domain = `arn:aws:profile:us-east-1:123456789012:domains/${settings.profilesDomain}`;
+    expect(
+      statementsFor("prod", "profile:").map(({ source: _source, ...statement }) => statement),
+    ).toStrictEqual([
+      { Effect: "Allow", Action: ["profile:SearchProfiles", "profile:UpdateProfile"], Resource: [domain] },
+      {
+        Effect: "Allow",
+        Action: ["profile:PutProfileObject"],
+        Resource: [`${domain}/object-types/${settings.profilesObjectType}`],
+      },
+    ]);
+    expect(statementsFor("dev", "profile:")).toStrictEqual([]);
+    expect(
+      resolve(
+        templateOf(notifier, "prod"),
+        templateOf(notifier, "prod").Resources.NotifyLambdaFunction?.Properties,
+      ),
+    ).toMatchObject({
+      Environment: {
+        Variables: {
+          PROFILES_DOMAIN: settings.profilesDomain,
+          PROFILES_KEY: settings.profilesKey,
+          PROFILES_OBJECT_TYPE: settings.profilesObjectType,
+        },
+      },
+    });
+  });
+
+  it("defaults the sink to customer-profiles when a profiles domain is named, else to eventbridge, and the object type to pia-notification", async () => {
+    const defaultSink = createRequire(import.meta.url)(
+      join(REPO_ROOT, notifier.path, "serverless.defaultSink.cjs"),
+    ) as (context: { resolveVariable: (name: string) => Promise<unknown> }) => Promise<string>;
+    const withDomain = (profilesDomain: string) => ({
+      resolveVariable: async (name: string) =>
+        name === "self:custom.profilesDomain" ? profilesDomain : undefined,
+    });
+    expect(await defaultSink(withDomain("shop"))).toBe("customer-profiles");
+    expect(await defaultSink(withDomain(""))).toBe("eventbridge");
+    const dev = resolve(
+      templateOf(notifier, "dev"),
+      templateOf(notifier, "dev").Resources.NotifyLambdaFunction?.Properties,
+    );
+    expect(dev).toMatchObject({
+      Environment: { Variables: { SINK: "eventbridge", PROFILES_OBJECT_TYPE: "pia-notification" } },
+    });
+  });
+
+  it("refuses to package the customer-profiles sink without a domain, or a domain without the key its profiles are found by", async () => {
+    const derive = createRequire(import.meta.url)(
+      join(REPO_ROOT, notifier.path, "serverless.sinks.cjs"),
+    ) as (context: {
+      resolveVariable: (name: string) => Promise<unknown>;
+    }) => Promise<Record<string, unknown>>;
+    const custom = (values: Record<string, string>) => ({
+      resolveVariable: async (name: string) =>
+        ({
+          sink: "eventbridge",
+          sinks: "",
+          eventBusName: "default",
+          profilesDomain: "",
+          profilesKey: "",
+          ...values,
+        })[name.replace(/^self:custom\./, "")],
+    });
+    await expect(derive(custom({ sink: "customer-profiles" }))).rejects.toThrow(/profilesDomain is empty/);
+    await expect(derive(custom({ profilesDomain: "shop" }))).rejects.toThrow(/profilesKey is empty/);
+    await expect(
+      derive(custom({ profilesDomain: "shop", profilesKey: "piaNotificationId" })),
+    ).rejects.toThrow(/pia's own UNIQUE key/);
+    expect(
+      await derive(custom({ sink: "customer-profiles", profilesDomain: "shop", profilesKey: "appUserId" })),
+    ).toMatchObject({
+      profilesObjectType: { Keys: [{ Name: "appUserId" }, { Name: "piaNotificationId" }] },
+    });
+  });
+
   it("runs at most 10 invocations at once, which the Pinpoint sink's default rate is sized for", () => {
     for (const stage of STAGES) {
       const mappings = resourcesOfType(templateOf(notifier, stage), "AWS::Lambda::EventSourceMapping");
