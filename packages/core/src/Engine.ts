@@ -7,7 +7,7 @@ import { SKIP_REASONS } from "./event.js";
 import { IdentitySet } from "./IdentitySet.js";
 import type { Notification } from "./notification.js";
 import { makeNotification } from "./notification.js";
-import { parseRecord } from "./parseRecord.js";
+import { type RecordReader, recordReader } from "./recordReader.js";
 import type { Rule } from "./rule.js";
 
 /** Every record lands in exactly one of `applied`, `duplicate`, `ignored` or a skip reason. */
@@ -59,7 +59,11 @@ export class Engine {
   #ignored = 0;
   #notifications = 0;
 
-  constructor(rules: readonly Rule[]) {
+  readonly #reader: RecordReader;
+
+  /** `reader`: how lines are read (default: `recordReader()`, the `auto` format). */
+  constructor(rules: readonly Rule[], reader: RecordReader = recordReader()) {
+    this.#reader = reader;
     let index = 0;
     for (const rule of rules) {
       if (!rule.enabled) continue;
@@ -71,24 +75,26 @@ export class Engine {
     }
   }
 
-  /** Reads one raw record (one NDJSON line) and returns the notifications it fires. */
+  /**
+   * Reads one NDJSON line and returns the notifications it fires. A line is one record, except a
+   * Segment batch envelope, which is one record per call it holds (in list order).
+   */
   ingest(line: string): Notification[] {
-    this.#records++;
-    const outcome = parseRecord(line);
-    if (outcome.kind === "skipped") {
-      this.#skipped[outcome.reason]++;
-      return [];
+    const fired: Notification[] = [];
+    for (const outcome of this.#reader.read(line)) {
+      this.#records++;
+      if (outcome.kind === "skipped") {
+        this.#skipped[outcome.reason]++;
+      } else if (outcome.kind === "ignored") {
+        this.#ignored++;
+      } else if (!this.#seen.add(outcome.event.identity)) {
+        this.#duplicate++;
+      } else {
+        this.#applied++;
+        for (const notification of this.apply(outcome.event)) fired.push(notification);
+      }
     }
-    if (outcome.kind === "ignored") {
-      this.#ignored++;
-      return [];
-    }
-    if (!this.#seen.add(outcome.event.identity)) {
-      this.#duplicate++;
-      return [];
-    }
-    this.#applied++;
-    return this.apply(outcome.event);
+    return fired;
   }
 
   /**

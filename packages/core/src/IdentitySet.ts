@@ -62,9 +62,10 @@ function fingerprint(identity: string, out: Uint32Array): void {
  * kept as a 128-bit fingerprint (16 bytes in a flat open-addressing table, about 27-53 bytes per
  * identity with the load kept between 0.3 and 0.6) instead of its string.
  *
- * `h:` identities already are 128 bits of SHA-256 and are decoded; any other identity (`id:…`)
- * is fingerprinted by the first 16 bytes of its SHA-256. The two never hash the same input: an
- * `h:` identity hashes a serialization that starts with a digit or a quote, never with "id:".
+ * `h:` identities already are 128 bits of SHA-256 and are decoded; any other identity (`id:…`,
+ * `segment:…`, `mapped:…`) is fingerprinted by the first 16 bytes of its SHA-256. The two never
+ * hash the same input: an `h:` identity hashes a serialization that starts with a digit, a quote,
+ * `S` or `M`, never with "id:", "segment:" or "mapped:".
  * So two different identities from `eventIdentity` are taken as the same only if their
  * fingerprints collide: about 1 in 10^20 for a billion identities. (A bare string like "0" is
  * not such an identity: it would share the fingerprint of the `h:` identity of that content.)

@@ -27,3 +27,32 @@ export function parseStrictDate(text: string): number | undefined {
   date.setUTCFullYear(year, month - 1, day);
   return date.getTime();
 }
+
+const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * Epoch milliseconds of an RFC 3339 date-time (the ISO 8601 profile Segment and most libraries
+ * write): `YYYY-MM-DDTHH:MM:SS`, an optional fraction of 1-9 digits, then `Z` or `±HH:MM`. The date
+ * must be real, the time and the offset in range (hours 00-23, minutes and seconds 00-59, so no leap
+ * second); digits past the millisecond are dropped (the time rounds down), since pia keeps
+ * milliseconds. `undefined` for anything else: no zone, a space or `t` for `T`, `+0200`, a bare date.
+ */
+export function parseIsoDateTime(text: string): number | undefined {
+  if (text.length > 40) return undefined;
+  const match = DATE_TIME.exec(text);
+  if (match === null) return undefined;
+  const day = parseStrictDate(match[1] as string);
+  const hours = Number(match[2]);
+  const minutes = Number(match[3]);
+  const seconds = Number(match[4]);
+  if (day === undefined || hours > 23 || minutes > 59 || seconds > 59) return undefined;
+  const millis = match[5] === undefined ? 0 : Number(match[5].slice(0, 3).padEnd(3, "0"));
+  let offset = 0;
+  if (match[6] !== undefined) {
+    const offsetHours = Number(match[7]);
+    const offsetMinutes = Number(match[8]);
+    if (offsetHours > 23 || offsetMinutes > 59) return undefined;
+    offset = (match[6] === "-" ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
+  }
+  return day + ((hours * 60 + minutes) * 60 + seconds) * 1000 + millis - offset;
+}

@@ -1,14 +1,23 @@
-/** A Pinpoint record that passed every check of docs/rules.md section 2 (before de-duplication). */
+/**
+ * A record that passed every check of docs/rules.md section 2 (before de-duplication), whatever its
+ * input format: a Pinpoint record, a Segment `track` call or an app's own JSON read through a mapping.
+ */
 export interface PiaEvent {
-  /** `id:<event_id>` or `h:<content hash>`; equal identities are the same event. */
+  /**
+   * Equal identities are the same event: `id:<event_id>` (Pinpoint), `segment:<messageId>`,
+   * `mapped:<eventId>`, or `h:<content hash>`, each format hashing into its own space.
+   */
   readonly identity: string;
-  /** `application.app_id`, else `endpoint.ApplicationId`, else the empty string. */
+  /**
+   * Pinpoint: `application.app_id`, else `endpoint.ApplicationId`; Segment: `context.app.namespace`;
+   * a mapping: its `appId`; else the empty string.
+   */
   readonly appId: string;
   readonly userId: string;
   /** `endpoint.Id`, else `client.client_id`, when present: the endpoint a sink may address. */
   readonly endpointId?: string;
   readonly eventType: string;
-  /** `event_timestamp`, epoch milliseconds. */
+  /** The event's time, epoch milliseconds (Pinpoint's `event_timestamp`). */
   readonly timestamp: number;
   /** Only the string-valued attributes; filters compare strings. */
   readonly attributes: Readonly<Record<string, string>>;
@@ -36,5 +45,6 @@ export type SkipReason = (typeof SKIP_REASONS)[number];
 /** Outcome of reading one record: every record lands in exactly one of these. */
 export type RecordOutcome =
   | { readonly kind: "event"; readonly event: PiaEvent }
+  /** `eventType`: the ignored event type, or a Segment call's type (`identify`, `page`, ...). */
   | { readonly kind: "ignored"; readonly eventType: string }
   | { readonly kind: "skipped"; readonly reason: SkipReason; readonly detail: string };

@@ -125,6 +125,39 @@ function first16BytesBase64url(digest: string): string {
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
 
 /** The canonical text of a JSON number token, or of the parsed value when the token is not one. */
-function exactNumberText(text: string, value: number): string {
+export function exactNumberText(text: string, value: number): string {
   return JSON_NUMBER.test(text) ? canonicalDecimal(toDecimal(text)) : canonicalNumber(value);
+}
+
+/**
+ * The content identity of a record of another format (docs/rules.md, "Other input formats"):
+ * `h:` + the same 16-byte SHA-256 prefix as above, over `tag` followed by the length-prefixed
+ * `fields`. The tag (`S` for Segment calls, `M` for mapped records) is a letter, and a Pinpoint
+ * serialization starts with a digit or a quote, so the formats' hashes never hash the same text:
+ * the same event written in two formats has two identities, and redeliveries within a format meet.
+ */
+export function contentIdentity(tag: "S" | "M", fields: readonly string[]): string {
+  let body = "";
+  for (const text of fields) body += field(text);
+  const serialized = isWellFormed(body) ? tag + body : tag + JSON.stringify(body);
+  return `h:${first16BytesBase64url(hash("sha256", serialized, "base64url"))}`;
+}
+
+/** Attributes as sorted key/value fields, non-string values as sorted-key JSON (as for Pinpoint). */
+export function attributeFields(attributes: Record<string, unknown>): string[] {
+  const keys = Object.keys(attributes).sort();
+  const fields = [String(keys.length)];
+  for (const key of keys) {
+    const value = attributes[key];
+    fields.push(key, typeof value === "string" ? `s${value}` : `j${stableJson(value)}`);
+  }
+  return fields;
+}
+
+/** Metrics as sorted name/value fields: the order a record lists them in does not change its identity. */
+export function metricFields(metrics: ReadonlyArray<readonly [string, string]>): string[] {
+  const sorted = metrics.length > 1 ? [...metrics].sort(byName) : metrics;
+  const fields = [String(sorted.length)];
+  for (const [name, text] of sorted) fields.push(name, text);
+  return fields;
 }

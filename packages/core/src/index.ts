@@ -1,7 +1,7 @@
 export type { CompiledRule, RuleKind } from "./compileRule.js";
 export { compileRule, matchesEvent, metricText } from "./compileRule.js";
 export { counterKey } from "./counterKey.js";
-export { DAY_MS, parseStrictDate } from "./dates.js";
+export { DAY_MS, parseIsoDateTime, parseStrictDate } from "./dates.js";
 export type { CounterState, Firing, MatchFiring, RuleMatch, RuleStep } from "./decideRule.js";
 export { advanceClock, applyMatches, isClosingDue, isSettled } from "./decideRule.js";
 export { canonicalDecimal, Decimal, isPlainDecimal, toDecimal, ZERO } from "./decimal.js";
@@ -18,12 +18,22 @@ export type { Notification } from "./notification.js";
 export { formatNotification, makeNotification } from "./notification.js";
 export { type PreviewOptions, PreviewTally, type PreviewUser, type RulePreview } from "./PreviewTally.js";
 export { parseRulesJson, parseRulesYaml } from "./parseCanonicalRules.js";
+export type { EventMapping, MappingIssue, MappingPath, TimestampUnit } from "./parseEventMapping.js";
+export {
+  InvalidMappingError,
+  MAX_MAPPING_CHARS,
+  parseEventMapping,
+  TIMESTAMP_UNITS,
+} from "./parseEventMapping.js";
 export { parseRecord } from "./parseRecord.js";
 export type { CsvColumn, RuleRow } from "./parseRuleRows.js";
 export { CSV_COLUMNS, NO_DATE, OPERATOR_WORDS, parseRuleRows, tableAction } from "./parseRuleRows.js";
 export { parseRulesCsv } from "./parseRulesCsv.js";
 export { parseRulesFile } from "./parseRulesFile.js";
 export { previewRule } from "./previewRule.js";
+export { SEGMENT_OTHER_CALLS } from "./readSegmentCall.js";
+export type { InputFormat, RecordReader, RecordReaderOptions } from "./recordReader.js";
+export { INPUT_FORMATS, recordReader } from "./recordReader.js";
 export type {
   CountCondition,
   DateWindow,

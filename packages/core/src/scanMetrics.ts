@@ -178,3 +178,62 @@ export function scanTopLevelValueText(text: string, key: string): string | undef
   });
   return end === -1 ? undefined : found;
 }
+
+/**
+ * The index where the value at `path` starts, walking object members from the value that starts at
+ * `from` (default: the whole text); each step takes the last member of that name, as `JSON.parse`
+ * keeps. Lists are not walked. -1 when a step is missing, not an object, or the text is malformed.
+ * Each step reads the value it enters once, so the cost is at most the text's length per step.
+ */
+export function locateValue(text: string, path: readonly string[], from = skipWhitespace(text, 0)): number {
+  let at = from;
+  for (const key of path) {
+    if (text.charCodeAt(at) !== OPEN_BRACE) return -1;
+    let found = -1;
+    const end = walkObject(text, at, {
+      member(name, valueStart) {
+        if (name === key) found = valueStart;
+      },
+    });
+    if (end === -1 || found === -1) return -1;
+    at = found;
+  }
+  return at;
+}
+
+/** The members of the object at `path` (see `locateValue`) in text order, values as raw JSON text. */
+export function scanObjectAt(
+  text: string,
+  path: readonly string[],
+  from?: number,
+): Array<[string, string]> | undefined {
+  const at = locateValue(text, path, from);
+  if (at === -1 || text.charCodeAt(at) !== OPEN_BRACE) return undefined;
+  return scanEntries(text, at);
+}
+
+/** The raw JSON text of the value at `path` (see `locateValue`), or `undefined`. */
+export function scanValueTextAt(text: string, path: readonly string[], from?: number): string | undefined {
+  const at = locateValue(text, path, from);
+  if (at === -1) return undefined;
+  const end = endOfValue(text, at);
+  return end === -1 ? undefined : text.slice(at, end);
+}
+
+/** Where each element of the list at `index` (an opening bracket) starts, or `undefined` when malformed. */
+export function scanListStarts(text: string, index: number): number[] | undefined {
+  if (text.charCodeAt(index) !== OPEN_BRACKET) return undefined;
+  const starts: number[] = [];
+  let i = skipWhitespace(text, index + 1);
+  if (text.charCodeAt(i) === CLOSE_BRACKET) return starts;
+  for (;;) {
+    const end = endOfValue(text, i);
+    if (end === -1) return undefined;
+    starts.push(i);
+    i = skipWhitespace(text, end);
+    const next = text.charCodeAt(i);
+    if (next === CLOSE_BRACKET) return starts;
+    if (next !== COMMA) return undefined;
+    i = skipWhitespace(text, i + 1);
+  }
+}
