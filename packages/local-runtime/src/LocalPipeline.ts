@@ -5,7 +5,7 @@ import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type AggregateCounts, buildAggregateHandler } from "@pia/aggregate";
 import { buildRulesTable, DEFAULTS } from "@pia/aws";
-import type { Rule } from "@pia/core";
+import type { EventMapping, InputFormat, Rule } from "@pia/core";
 import { buildIngestHandler, type IngestCounts } from "@pia/ingest";
 import { type LocalStack, startLocalStack } from "@pia/local-stack";
 import { buildNotifyHandler, buildOneSink, type NotifyCounts, type SinkConfig } from "@pia/notifier";
@@ -51,6 +51,10 @@ export interface LocalPipelineOptions {
   readonly onProgress?: (records: number) => void;
   /** Ingest writes the events table's preview index (`PREVIEW_INDEX=true`), which rule previews query. */
   readonly previewIndex?: boolean;
+  /** The records' format, as ingest's `INPUT_FORMAT` (default `auto`). */
+  readonly inputFormat?: InputFormat;
+  /** With `json`: the mapping, as ingest's `INPUT_MAPPING`. */
+  readonly inputMapping?: EventMapping;
 }
 
 export interface LocalRunSummary {
@@ -264,6 +268,8 @@ async function wire(stack: LocalStack, options: LocalPipelineOptions, started: n
       eventRetentionDays: DEFAULTS.ingest.eventRetentionDays,
       quarantineRetentionDays: DEFAULTS.ingest.quarantineRetentionDays,
       previewIndex: options.previewIndex === true,
+      ...(options.inputFormat === undefined ? {} : { inputFormat: options.inputFormat }),
+      ...(options.inputMapping === undefined ? {} : { inputMapping: options.inputMapping }),
     },
     dynamodb: clients.kinesis.documents,
     logger,

@@ -5,6 +5,7 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import middy from "@middy/core";
 import { emitCounts, emitCountsBy } from "@pia/aws";
+import { recordReader } from "@pia/core";
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
 import { buildWriteEvents } from "./adapters/buildWriteEvents.js";
 import { buildWriteQuarantine } from "./adapters/buildWriteQuarantine.js";
@@ -55,6 +56,10 @@ export function buildIngestHandler(deps: IngestHandlerDeps) {
     eventRetentionDays: config.eventRetentionDays,
     quarantineRetentionDays: config.quarantineRetentionDays,
     previewIndex: config.previewIndex === true,
+    reader: recordReader({
+      format: config.inputFormat ?? "auto",
+      ...(config.inputMapping === undefined ? {} : { mapping: config.inputMapping }),
+    }),
   });
   const { metrics } = deps;
   const handler = middy<KinesisStreamEvent, KinesisStreamBatchResponse>()

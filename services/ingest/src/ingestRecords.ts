@@ -1,11 +1,18 @@
 import { type EventItem, toEventItem } from "@pia/aws";
-import { DAY_MS, type PiaEvent, parseRecord, type RecordOutcome, SKIP_REASONS } from "@pia/core";
+import {
+  DAY_MS,
+  type PiaEvent,
+  type RecordOutcome,
+  type RecordReader,
+  recordReader,
+  SKIP_REASONS,
+} from "@pia/core";
 import { checkItemLimits, fitsIndexKeys } from "./checkItemLimits.js";
 import type { IngestConfig } from "./config.js";
 import type { Log, Now, WriteEvents, WriteQuarantine } from "./ports.js";
 import { type QuarantineItem, type QuarantineReason, toQuarantineItem } from "./quarantineItem.js";
 
-/** One Kinesis record: one Pinpoint event as base64 JSON. */
+/** One Kinesis record: one event as base64 JSON (a Segment batch envelope: several). */
 export interface IngestRecord {
   readonly sequenceNumber: string;
   /** Base64 of the record's bytes. */
@@ -20,6 +27,7 @@ export interface IngestRecord {
  * whose item could not be written and that are reported for redelivery.
  */
 export interface IngestCounts {
+  /** Records read: a Segment batch envelope counts once per call it holds. */
   readonly records: number;
   /** New events of this batch, sent to the events table. */
   readonly applied: number;
@@ -44,6 +52,8 @@ export interface IngestDeps
   readonly writeQuarantine: WriteQuarantine;
   readonly now: Now;
   readonly log: Log;
+  /** How a record is read (default: `recordReader()`, the `auto` format). */
+  readonly reader?: RecordReader;
 }
 
 const QUARANTINE_REASONS: readonly QuarantineReason[] = [...SKIP_REASONS, "parse_error"];
@@ -80,13 +90,15 @@ function eventItemOf(event: PiaEvent, expiresAt: number, previewIndex: boolean):
   return toEventItem(event, expiresAt);
 }
 
-/** `parseRecord`, which must never throw; if it ever does, the record is kept rather than the shard blocked. */
-function readRecord(payload: string): RecordOutcome | { kind: "failed"; detail: string } {
+type ReadOutcome = RecordOutcome | { kind: "failed"; detail: string };
+
+/** The reader, which must never throw; if it ever does, the record is kept rather than the shard blocked. */
+function readRecord(reader: RecordReader, payload: string): ReadOutcome[] {
   try {
-    return parseRecord(payload);
+    return reader.read(payload);
   } catch (error: unknown) {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    return { kind: "failed", detail: `the record parser failed (${message.slice(0, 500)})` };
+    return [{ kind: "failed", detail: `the record parser failed (${message.slice(0, 500)})` }];
   }
 }
 
@@ -116,6 +128,7 @@ function unwritten<T extends { pk: string; sk: string }>(
 export function makeIngestRecords(
   deps: IngestDeps,
 ): (records: readonly IngestRecord[]) => Promise<IngestResult> {
+  const reader = deps.reader ?? recordReader();
   return async function ingestRecords(records) {
     const now = deps.now();
     const skipped = Object.fromEntries(QUARANTINE_REASONS.map((reason) => [reason, 0])) as Record<
@@ -129,9 +142,23 @@ export function makeIngestRecords(
     /** Identity -> the sequence numbers of the item written (or quarantined) for it. */
     const byIdentity = new Map<string, string[]>();
 
-    const quarantine = (record: IngestRecord, payload: string, reason: QuarantineReason, detail: string) => {
+    let total = 0;
+    /** `part`: the call's place in a Segment batch envelope, so that its calls get one item each. */
+    const quarantine = (
+      record: IngestRecord,
+      payload: string,
+      reason: QuarantineReason,
+      detail: string,
+      part: number | undefined,
+    ) => {
       skipped[reason]++;
-      const input = { reason, detail, payload, sequenceNumber: record.sequenceNumber };
+      const input = {
+        reason,
+        detail,
+        payload,
+        sequenceNumber: record.sequenceNumber,
+        ...(part === undefined ? {} : { part }),
+      };
       const arrivedAt = record.approximateArrivalTimestamp;
       const item = toQuarantineItem(
         arrivedAt === undefined ? input : { ...input, arrivedAt },
@@ -145,31 +172,35 @@ export function makeIngestRecords(
 
     for (const record of records) {
       const payload = Buffer.from(record.data, "base64").toString("utf8");
-      const outcome = readRecord(payload);
-      if (outcome.kind === "ignored") {
-        ignored++;
-      } else if (outcome.kind === "skipped") {
-        quarantine(record, payload, outcome.reason, outcome.detail);
-      } else if (outcome.kind === "failed") {
-        quarantine(record, payload, "parse_error", outcome.detail);
-      } else {
-        const { event } = outcome;
-        const seen = byIdentity.get(event.identity);
-        if (seen !== undefined) {
-          duplicate++;
-          // Redelivered with the first record when that one's item is not written.
-          seen.push(record.sequenceNumber);
-          continue;
-        }
-        const expiresAt = eventExpiresAt(event.timestamp, now, deps.eventRetentionDays);
-        const item = eventItemOf(event, expiresAt, deps.previewIndex === true);
-        const problem = checkItemLimits(item);
-        if (problem === undefined) {
-          const sequenceNumbers = [record.sequenceNumber];
-          events.push({ item, sequenceNumbers });
-          byIdentity.set(event.identity, sequenceNumbers);
+      const outcomes = readRecord(reader, payload);
+      total += outcomes.length;
+      for (const [index, outcome] of outcomes.entries()) {
+        const part = outcomes.length > 1 ? index : undefined;
+        if (outcome.kind === "ignored") {
+          ignored++;
+        } else if (outcome.kind === "skipped") {
+          quarantine(record, payload, outcome.reason, outcome.detail, part);
+        } else if (outcome.kind === "failed") {
+          quarantine(record, payload, "parse_error", outcome.detail, part);
         } else {
-          byIdentity.set(event.identity, quarantine(record, payload, "too_large", problem));
+          const { event } = outcome;
+          const seen = byIdentity.get(event.identity);
+          if (seen !== undefined) {
+            duplicate++;
+            // Redelivered with the first record when that one's item is not written.
+            seen.push(record.sequenceNumber);
+            continue;
+          }
+          const expiresAt = eventExpiresAt(event.timestamp, now, deps.eventRetentionDays);
+          const item = eventItemOf(event, expiresAt, deps.previewIndex === true);
+          const problem = checkItemLimits(item);
+          if (problem === undefined) {
+            const sequenceNumbers = [record.sequenceNumber];
+            events.push({ item, sequenceNumbers });
+            byIdentity.set(event.identity, sequenceNumbers);
+          } else {
+            byIdentity.set(event.identity, quarantine(record, payload, "too_large", problem, part));
+          }
         }
       }
     }
@@ -208,7 +239,7 @@ export function makeIngestRecords(
     return {
       batchItemFailures,
       counts: {
-        records: records.length,
+        records: total,
         applied: events.length,
         duplicate,
         ignored,

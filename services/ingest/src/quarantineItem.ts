@@ -12,7 +12,10 @@ export type QuarantineReason = SkipReason | "parse_error";
 export interface QuarantineItem {
   /** `<reason>#<UTC day of ingestion>`: one day's records of one reason read with one query. */
   readonly pk: string;
-  /** `<ingestion epoch ms, 16 digits>#<Kinesis sequence number>`: arrival order, then source position. */
+  /**
+   * `<ingestion epoch ms, 16 digits>#<Kinesis sequence number>`, then `#<call>` for a call of a
+   * Segment batch envelope: arrival order, then source position.
+   */
   readonly sk: string;
   readonly reason: QuarantineReason;
   /** Which check failed (never a value from the record). */
@@ -53,6 +56,8 @@ export interface QuarantineInput {
   /** The record's payload as UTF-8 text. */
   readonly payload: string;
   readonly sequenceNumber: string;
+  /** The call's place in a Segment batch envelope, whose calls are quarantined one item each. */
+  readonly part?: number;
   /** Kinesis approximate arrival, epoch ms. */
   readonly arrivedAt?: number;
 }
@@ -66,7 +71,7 @@ export function toQuarantineItem(input: QuarantineInput, now: number, retentionD
   const keyTime = arrived === undefined || Number.isNaN(arrived.getTime()) ? now : arrived.getTime();
   return {
     pk: `${input.reason}#${new Date(keyTime).toISOString().slice(0, 10)}`,
-    sk: `${String(keyTime).padStart(TIME_DIGITS, "0")}#${input.sequenceNumber}`,
+    sk: `${String(keyTime).padStart(TIME_DIGITS, "0")}#${input.sequenceNumber}${input.part === undefined ? "" : `#${input.part}`}`,
     reason: input.reason,
     detail: input.detail,
     raw: raw.text,

@@ -11,6 +11,7 @@ describe("loadConfig", () => {
       eventRetentionDays: 400,
       quarantineRetentionDays: 14,
       previewIndex: false,
+      inputFormat: "auto",
     });
   });
 
@@ -21,6 +22,17 @@ describe("loadConfig", () => {
     ["", false],
   ])("reads PREVIEW_INDEX=%j as %j", (value, previewIndex) => {
     expect(loadConfig({ ...TABLES, PREVIEW_INDEX: value }).previewIndex).toBe(previewIndex);
+  });
+
+  it("reads the input format and the mapping's JSON text", () => {
+    const config = loadConfig({
+      ...TABLES,
+      INPUT_FORMAT: "json",
+      INPUT_MAPPING: '{"userId":"user.id","eventType":"name","timestamp":"at","timestampUnit":"iso"}',
+    });
+    expect(config).toMatchObject({ inputFormat: "json", inputMapping: { userId: { keys: ["user", "id"] } } });
+    expect(loadConfig({ ...TABLES, INPUT_FORMAT: "segment" })).toMatchObject({ inputFormat: "segment" });
+    expect(loadConfig({ ...TABLES, INPUT_FORMAT: "segment" }).inputMapping).toBeUndefined();
   });
 
   it("reads the retentions when set", () => {
@@ -52,6 +64,14 @@ describe("loadConfig", () => {
       { ...TABLES, PREVIEW_INDEX: "yes" },
       ["PREVIEW_INDEX"],
       /PREVIEW_INDEX is "yes": set it to true or false/,
+    ],
+    [{ ...TABLES, INPUT_FORMAT: "csv" }, ["INPUT_FORMAT"], /one of auto, pinpoint, segment, json/],
+    [{ ...TABLES, INPUT_FORMAT: "json" }, ["INPUT_MAPPING"], /json format needs the mapping/],
+    [{ ...TABLES, INPUT_MAPPING: "userId: u" }, ["INPUT_MAPPING"], /INPUT_FORMAT is auto/],
+    [
+      { ...TABLES, INPUT_FORMAT: "json", INPUT_MAPPING: '{"userId":"u","eventType":"","timestap":"t"}' },
+      ["INPUT_MAPPING"],
+      /timestap is not a mapping key \(did you mean timestamp\?\).*eventType is empty.*timestamp is required/,
     ],
   ])("refuses %j naming %j", (env, variables, message) => {
     const error = (() => {

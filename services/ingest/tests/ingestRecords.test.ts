@@ -1,4 +1,4 @@
-import { MAX_RECORD_BYTES, SKIP_REASONS } from "@pia/core";
+import { MAX_RECORD_BYTES, recordReader, SKIP_REASONS } from "@pia/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type IngestRecord, makeIngestRecords } from "../src/ingestRecords.js";
@@ -427,5 +427,46 @@ describe("counts (property)", () => {
         },
       ),
     );
+  });
+});
+
+describe("other input formats", () => {
+  const track = (fields: Record<string, unknown> = {}) => ({
+    type: "track",
+    event: "purchase",
+    userId: "customer-1042",
+    timestamp: "2024-03-14T23:30:00-02:00",
+    properties: { product: "chair", price: 129.99 },
+    ...fields,
+  });
+
+  it("unpacks a Segment batch: each call a record, bad calls quarantined one item each", async () => {
+    const tables = fakeTables();
+    const ingestRecords = makeIngestRecords({
+      ...tables,
+      now: () => NOW,
+      log: recordingLog(),
+      eventRetentionDays: 400,
+      quarantineRetentionDays: 14,
+      reader: recordReader({ format: "segment" }),
+    });
+    const result = await ingestRecords([
+      record("1", {
+        batch: [
+          track({ messageId: "m-1" }),
+          track({ userId: undefined }),
+          track({ timestamp: "yesterday" }),
+          { type: "identify", userId: "customer-1042" },
+          track({ messageId: "m-1" }),
+        ],
+      }),
+      record("2", track({ messageId: "m-2" })),
+    ]);
+    expect(result.batchItemFailures).toStrictEqual([]);
+    expect(result.counts).toMatchObject({ records: 6, applied: 2, duplicate: 1, ignored: 1 });
+    expect(result.counts.skipped).toMatchObject({ no_user: 1, bad_timestamp: 1 });
+    expect(tables.events.map(({ sk }) => sk)).toStrictEqual(["segment:m-1", "segment:m-2"]);
+    expect(tables.quarantine.map(({ sk }) => sk.split("#").slice(1).join("#"))).toStrictEqual(["1#1", "1#2"]);
+    expect(tables.events[0]).toMatchObject({ ts: Date.UTC(2024, 2, 15, 1, 30) });
   });
 });

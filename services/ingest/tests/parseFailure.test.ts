@@ -2,14 +2,20 @@ import { describe, expect, it, vi } from "vitest";
 import { makeIngestRecords } from "../src/ingestRecords.js";
 import { fakeTables, NOW, pinpointEvent, record, recordingLog } from "./fixtures.js";
 
-// A parser bug must not block the shard: make parseRecord throw on one marked record.
+// A parser bug must not block the shard: make the record reader throw on one marked record.
 vi.mock("@pia/core", async (importOriginal) => {
   const core = await importOriginal<typeof import("@pia/core")>();
   return {
     ...core,
-    parseRecord: (line: string) => {
-      if (line.includes("explode")) throw new RangeError("parser bug");
-      return core.parseRecord(line);
+    recordReader: (...args: Parameters<typeof core.recordReader>) => {
+      const reader = core.recordReader(...args);
+      return {
+        format: reader.format,
+        read: (line: string) => {
+          if (line.includes("explode")) throw new RangeError("parser bug");
+          return reader.read(line);
+        },
+      };
     },
   };
 });
