@@ -12,7 +12,7 @@ export function formatSummary(result: SimulateResult): string {
     `records read       ${number(result.records)} in ${(result.elapsedMs / 1000).toFixed(2)} s`,
     `  applied          ${number(result.applied)}`,
     `  duplicate        ${number(result.duplicate)}`,
-    `  ignored          ${number(result.ignored)} (system "_" and our own "trk_" events)`,
+    `  ignored          ${number(result.ignored)} (system "_" and our own "trk_" events, Segment calls other than track)`,
     `  skipped          ${number(skippedTotal)}${skipped.length === 0 ? "" : ` (${skipped.map(([reason, n]) => `${reason} ${number(n)}`).join(", ")})`}`,
   ];
   if (result.blankLines > 0) lines.push(`blank lines        ${number(result.blankLines)} (not records)`);

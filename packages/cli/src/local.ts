@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "@pia/aws";
-import { formatIssue, type SinkName } from "@pia/core";
+import { type EventMapping, formatIssue, type InputFormat, type SinkName } from "@pia/core";
 import type { LocalRunSummary } from "@pia/local-runtime";
 import { LocalPipeline, runLocalPipeline, serveRulesUi } from "@pia/local-runtime";
 import { loadSinkConfig, type SinkConfig } from "@pia/notifier";
@@ -15,6 +15,9 @@ import { readLines } from "./readLines.js";
 export interface LocalOptions {
   readonly rulesFile: string;
   readonly eventsFile: string;
+  /** The records' format (default `auto`); `json` needs `mapping`. */
+  readonly format?: InputFormat;
+  readonly mapping?: EventMapping;
   readonly out: string;
   readonly now: number;
   readonly stderr: NodeJS.WriteStream;
@@ -29,6 +32,8 @@ export interface LocalFlags {
   readonly out?: string;
   readonly now?: string;
   readonly ui?: boolean;
+  readonly format: InputFormat;
+  readonly mapping?: string;
   readonly port: number;
   readonly sink: SinkName;
   readonly pinpointApp?: string;
@@ -99,6 +104,8 @@ export async function runLocal(options: LocalOptions): Promise<LocalRunSummary> 
       out: options.out,
       now: options.now,
       ...(options.sink === undefined ? {} : { sink: options.sink }),
+      ...(options.format === undefined ? {} : { inputFormat: options.format }),
+      ...(options.mapping === undefined ? {} : { inputMapping: options.mapping }),
       kinesisBatchSize: 1000,
       streamBatchSize: 1000,
       onProgress: (n) => progress.tick(n),
@@ -111,6 +118,9 @@ export async function runLocal(options: LocalOptions): Promise<LocalRunSummary> 
 export interface LocalUiOptions {
   readonly rulesFile?: string;
   readonly eventsFile?: string;
+  /** The format of `eventsFile`'s records and of the pipeline's ingest (default `auto`). */
+  readonly format?: InputFormat;
+  readonly mapping?: EventMapping;
   /** The file sink's NDJSON (replaced); default: a temporary file, removed at the end. */
   readonly out?: string;
   /** The schedule's clock for the run, and the rules API's: previews' "today", changes' time. */
@@ -163,6 +173,8 @@ export async function runLocalUi(options: LocalUiOptions): Promise<LocalRunSumma
       out,
       previewIndex: true,
       ...(options.sink === undefined ? {} : { sink: options.sink }),
+      ...(options.format === undefined ? {} : { inputFormat: options.format }),
+      ...(options.mapping === undefined ? {} : { inputMapping: options.mapping }),
       kinesisBatchSize: 1000,
       streamBatchSize: 1000,
       onProgress: (n) => progress.tick(n),

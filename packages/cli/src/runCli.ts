@@ -1,4 +1,4 @@
-import { formatIssue, InvalidRulesError, SINK_NAMES } from "@pia/core";
+import { formatIssue, INPUT_FORMATS, InvalidMappingError, InvalidRulesError, SINK_NAMES } from "@pia/core";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type { QueueFlags } from "./dlqCommands.js";
 import { EXIT, UsageError } from "./errors.js";
@@ -8,6 +8,7 @@ import type { LocalFlags } from "./local.js";
 import { parseNow } from "./parseNow.js";
 import { ProfilesError, type ProfilesSetupFlags, setupProfiles } from "./profilesCommands.js";
 import { RulesTableError } from "./RulesTableError.js";
+import { type InputFlags, resolveInput } from "./resolveInput.js";
 import { type Env, resolveRulesTarget, type TableFlags } from "./resolveRulesTarget.js";
 import {
   importHoneycodeRules,
@@ -68,6 +69,23 @@ function wholeNumber(min: number) {
   };
 }
 
+/** `--format` and `--mapping`, on every command that reads events. */
+function withInputOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        "--format <format>",
+        "the records' format: pinpoint records, segment track calls, json through --mapping; auto tells pinpoint and segment apart per record",
+      )
+        .choices([...INPUT_FORMATS])
+        .default("auto"),
+    )
+    .option(
+      "--mapping <file>",
+      "with --format json: YAML or JSON naming where each field is (docs/rules.md)",
+    );
+}
+
 /** The flags of every command on the rules table. */
 function withTableOptions(command: Command): Command {
   return command
@@ -110,17 +128,21 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
     )
     .exitOverride();
 
-  program
-    .command("simulate")
-    .description("Evaluate rules on an NDJSON export of Pinpoint records, in memory (docs/rules.md)")
-    .requiredOption("--rules <file>", "rules: .csv (12/13-column table), .json or .yaml (canonical)")
-    .requiredOption("--events <file>", "NDJSON, one Pinpoint event-stream record per line (.gz accepted)")
+  withInputOptions(
+    program
+      .command("simulate")
+      .description("Evaluate rules on an NDJSON file of events, in memory (docs/rules.md)")
+      .requiredOption("--rules <file>", "rules: .csv (12/13-column table), .json or .yaml (canonical)")
+      .requiredOption("--events <file>", "NDJSON, one record per line in --format (.gz accepted)"),
+  )
     .option("--out <file>", "write notifications (NDJSON) here instead of stdout")
     .option("--now <iso>", "clock for closing (window) rules; no offset means UTC (default: the real time)")
-    .action(async (options: { rules: string; events: string; out?: string; now?: string }) => {
+    .action(async (options: { rules: string; events: string; out?: string; now?: string } & InputFlags) => {
+      const input = await resolveInput(options);
       const result = await simulate({
         rulesFile: options.rules,
         eventsFile: options.events,
+        ...input,
         ...(options.out === undefined ? {} : { out: options.out }),
         now: options.now === undefined ? io.now() : parseNow(options.now),
         stdout: io.stdout,
@@ -130,13 +152,15 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
       if (options.out !== undefined) io.stderr.write(`notifications written to ${options.out}\n`);
     });
 
-  program
-    .command("local")
-    .description(
-      "Run the whole pipeline locally (DynamoDB Local + a local SQS, the services' real handlers); same output as simulate",
-    )
-    .option("--rules <file>", "rules: .csv (12/13-column table), .json or .yaml (canonical)")
-    .option("--events <file>", "NDJSON, one Pinpoint event-stream record per line (.gz accepted)")
+  withInputOptions(
+    program
+      .command("local")
+      .description(
+        "Run the whole pipeline locally (DynamoDB Local + a local SQS, the services' real handlers); same output as simulate",
+      )
+      .option("--rules <file>", "rules: .csv (12/13-column table), .json or .yaml (canonical)")
+      .option("--events <file>", "NDJSON, one record per line in --format (.gz accepted)"),
+  )
     .option("--out <file>", "the file sink: notifications as NDJSON (replaced)")
     .option(
       "--now <iso>",
@@ -179,7 +203,9 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
       );
       if (options.ui === true) {
         const now = options.now === undefined ? undefined : parseNow(options.now);
+        const input = await resolveInput(options);
         await runLocalUi({
+          ...input,
           ...(options.rules === undefined ? {} : { rulesFile: options.rules }),
           ...(options.events === undefined ? {} : { eventsFile: options.events }),
           ...(options.out === undefined ? {} : { out: options.out }),
@@ -206,9 +232,11 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
           `required option${missing.length === 1 ? "" : "s"} ${missing.join(", ")} not specified (only --ui runs without them)`,
         );
       }
+      const input = await resolveInput(options);
       const summary = await runLocal({
         rulesFile: rules,
         eventsFile: events,
+        ...input,
         out,
         now: options.now === undefined ? io.now() : parseNow(options.now),
         stderr: io.stderr,
@@ -369,6 +397,14 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
       ),
     )
     .option("--gzip", "write events.ndjson.gz")
+    .addOption(
+      new Option(
+        "--format <format>",
+        "the records' form: Pinpoint records or Segment track calls, same events",
+      )
+        .choices(["pinpoint", "segment"])
+        .default("pinpoint"),
+    )
     .action(
       async (options: {
         out: string;
@@ -377,11 +413,13 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
         seed: number;
         rules?: number;
         gzip?: boolean;
+        format: "pinpoint" | "segment";
       }) => {
         const written = await writeSample(options.out, {
           users: options.users,
           events: options.events,
           seed: options.seed,
+          format: options.format,
           ...(options.rules === undefined ? {} : { rules: options.rules }),
           ...(options.gzip === undefined ? {} : { gzip: options.gzip }),
         });
@@ -407,7 +445,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? EXIT.ok : EXIT.invalid;
     }
-    if (error instanceof InvalidRulesError) {
+    if (error instanceof InvalidRulesError || error instanceof InvalidMappingError) {
       io.stderr.write(`${error.message}\n`);
       return EXIT.invalid;
     }

@@ -1,5 +1,12 @@
 import type { EngineSummary, Notification } from "@pia/core";
-import { Engine, formatIssue, formatNotification } from "@pia/core";
+import {
+  Engine,
+  type EventMapping,
+  formatIssue,
+  formatNotification,
+  type InputFormat,
+  recordReader,
+} from "@pia/core";
 import { loadRulesFile } from "./loadRulesFile.js";
 import { NdjsonWriter } from "./NdjsonWriter.js";
 import { startProgress } from "./progress.js";
@@ -8,6 +15,9 @@ import { readLines } from "./readLines.js";
 export interface SimulateOptions {
   readonly rulesFile: string;
   readonly eventsFile: string;
+  /** The records' format (default `auto`); `json` needs `mapping`. */
+  readonly format?: InputFormat;
+  readonly mapping?: EventMapping;
   /** NDJSON file for the notifications; stdout when absent. */
   readonly out?: string;
   /** Clock for closing rules, epoch ms. */
@@ -30,7 +40,11 @@ export async function simulate(options: SimulateOptions): Promise<SimulateResult
   const started = performance.now();
   const { rules, warnings } = await loadRulesFile(options.rulesFile);
   for (const warning of warnings) options.stderr.write(`${formatIssue(warning, options.rulesFile)}\n`);
-  const engine = new Engine(rules);
+  const reader = recordReader({
+    format: options.format ?? "auto",
+    ...(options.mapping === undefined ? {} : { mapping: options.mapping }),
+  });
+  const engine = new Engine(rules, reader);
   const writer = new NdjsonWriter(options.out ?? options.stdout);
   const progress = startProgress(options.stderr, "records read");
   const emit = async (notifications: Notification[]) => {

@@ -8,6 +8,7 @@ import {
   generateSampleEvents,
   generateSampleRulesCsv,
   ndjsonChunks,
+  type SampleFormat,
   type SampleRulesOptions,
 } from "@pia/sample";
 
@@ -17,6 +18,8 @@ export interface WriteSampleOptions {
   readonly seed: number;
   readonly rules?: number;
   readonly gzip?: boolean;
+  /** `pinpoint` (default) or `segment`: the same events in either form. */
+  readonly format?: SampleFormat;
 }
 
 /**
@@ -30,7 +33,12 @@ export async function writeSample(
   await mkdir(dir, { recursive: true });
   const eventsFile = join(dir, options.gzip === true ? "events.ndjson.gz" : "events.ndjson");
   const rulesFile = join(dir, "rules.csv");
-  const lines = generateSampleEvents({ users: options.users, events: options.events, seed: options.seed });
+  const lines = generateSampleEvents({
+    users: options.users,
+    events: options.events,
+    seed: options.seed,
+    ...(options.format === undefined ? {} : { format: options.format }),
+  });
   const source = Readable.from(ndjsonChunks(lines), { objectMode: false });
   const sink = createWriteStream(eventsFile);
   if (options.gzip === true) await pipeline(source, createGzip(), sink);

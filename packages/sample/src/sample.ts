@@ -1,10 +1,12 @@
 /**
- * Deterministic, realistic sample data: Pinpoint event-stream records (NDJSON) and a rules CSV.
+ * Deterministic, realistic sample data: Pinpoint event-stream records or the same events as Segment
+ * track calls (NDJSON), and a rules CSV.
  *
  * Everything here is driven by one small seeded PRNG, so the same options give byte-identical
  * output on every machine and Node version.
  */
 import { CSV_COLUMNS, DAY_MS } from "@pia/core";
+import { NON_FINITE, segmentLine, toSegmentCall } from "./toSegmentCall.js";
 
 export interface SampleEventsOptions {
   readonly users: number;
@@ -14,7 +16,15 @@ export interface SampleEventsOptions {
   readonly from?: string;
   /** Number of days the event timestamps spread over. Default 181 (2021-01-01..2021-06-30). */
   readonly days?: number;
+  /**
+   * `pinpoint` (default) or `segment`: the same events, malformed lines of the same skip reasons and
+   * redeliveries, so both files give the same notifications.
+   */
+  readonly format?: SampleFormat;
 }
+
+export const SAMPLE_FORMATS = ["pinpoint", "segment"] as const;
+export type SampleFormat = (typeof SAMPLE_FORMATS)[number];
 
 export interface SampleRulesOptions {
   /** Generate this many rules from templates; absent: the hand-picked default set. */
@@ -443,29 +453,43 @@ function buildRecord(random: Random, spec: RecordSpec): JsonObject {
   return record;
 }
 
-function malformedLine(random: Random, kind: MalformedKind, record: JsonObject): string {
+function malformedLine(
+  random: Random,
+  kind: MalformedKind,
+  record: JsonObject,
+  format: SampleFormat,
+): string {
+  const write = (value: Json) =>
+    format === "segment" && !Array.isArray(value) && typeof value === "object" && value !== null
+      ? segmentLine(toSegmentCall(value))
+      : JSON.stringify(value);
   switch (kind) {
     case "truncated_json": {
-      const line = JSON.stringify(record);
+      const line = write(record);
       // Any proper prefix of an object's JSON text is invalid JSON (the closing brace is last).
       return line.slice(0, random.range(20, line.length - 2));
     }
     case "json_array":
-      return JSON.stringify([record]);
+      return format === "segment" ? `[${write(record)}]` : JSON.stringify([record]);
     case "missing_event_type": {
       const { event_type: _dropped, ...rest } = record;
-      return JSON.stringify(rest);
+      return write(rest);
     }
     case "string_timestamp":
+      if (format === "segment") {
+        // An epoch number where Segment wants an ISO date-time: the same bad_timestamp.
+        return segmentLine({ ...toSegmentCall(record), timestamp: record.event_timestamp ?? null });
+      }
       return JSON.stringify({ ...record, event_timestamp: String(record.event_timestamp) });
     case "nan_metric":
     case "null_metric": {
       const metrics = record.metrics;
       const base = typeof metrics === "object" && metrics !== null && !Array.isArray(metrics) ? metrics : {};
-      const bad = kind === "nan_metric" ? "NaN" : null;
+      // Segment properties take any value, so only a number JSON cannot hold is a bad metric there.
+      const bad = format === "segment" ? NON_FINITE : kind === "nan_metric" ? "NaN" : null;
       // Keep the metric's name; only its value is broken.
       const name = Object.keys(base)[0] ?? "price";
-      return JSON.stringify({ ...record, metrics: { ...base, [name]: bad } });
+      return write({ ...record, metrics: { ...base, [name]: bad } });
     }
   }
 }
@@ -501,6 +525,9 @@ export function* generateSampleEvents(options: SampleEventsOptions): Generator<s
   const span = days * DAY_MS;
   const end = start + span - 1;
 
+  const format = options.format ?? "pinpoint";
+  const write = (record: JsonObject) =>
+    format === "segment" ? segmentLine(toSegmentCall(record)) : JSON.stringify(record);
   const random = new Random(seed);
   const users = makeUsers(random, userCount, start);
   const activity = activityTable(random, userCount);
@@ -542,19 +569,19 @@ export function* generateSampleEvents(options: SampleEventsOptions): Generator<s
         endpoint,
         content: customContent(random, type),
       });
-      yield malformedLine(random, kind, record);
+      yield malformedLine(random, kind, record, format);
       continue;
     }
     if (roll < 0.025 && recent.length > 0) {
       const original = random.pick(recent);
       const arrival = (original.arrival_timestamp as number) + random.range(1_000, 15 * MINUTE_MS);
-      yield JSON.stringify({ ...original, arrival_timestamp: arrival });
+      yield write({ ...original, arrival_timestamp: arrival });
       continue;
     }
     if (roll < 0.055) {
       const type = random.weighted(CUSTOM_MIX);
       const anonymous = random.chance(0.5) ? "no_endpoint" : "no_user_id";
-      yield JSON.stringify(
+      yield write(
         buildRecord(random, {
           type,
           timestamp,
@@ -573,16 +600,14 @@ export function* generateSampleEvents(options: SampleEventsOptions): Generator<s
         [SYSTEM_EVENTS[2], 15],
         [SYSTEM_EVENTS[3], 10],
       ] as const);
-      yield JSON.stringify(
+      yield write(
         buildRecord(random, { type, timestamp, user, endpoint, content: systemContent(random, type) }),
       );
       continue;
     }
     if (roll < 0.16) {
       const type = random.pick(OWN_EVENTS);
-      yield JSON.stringify(
-        buildRecord(random, { type, timestamp, user, endpoint, content: { attributes: {} } }),
-      );
+      yield write(buildRecord(random, { type, timestamp, user, endpoint, content: { attributes: {} } }));
       continue;
     }
     const type = random.weighted(CUSTOM_MIX);
@@ -596,7 +621,7 @@ export function* generateSampleEvents(options: SampleEventsOptions): Generator<s
     // A ring of the latest records: redeliveries come soon after the original, as from Kinesis retries.
     recent[recentNext] = record;
     recentNext = (recentNext + 1) % RECENT_MAX;
-    yield JSON.stringify(record);
+    yield write(record);
   }
 }
 
