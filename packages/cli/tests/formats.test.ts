@@ -262,6 +262,33 @@ describe("the same events in the three formats", () => {
   });
 });
 
+describe("pia sample --format segment", () => {
+  it("writes the same events as the Pinpoint sample: same notifications and counts", async () => {
+    const runs = [];
+    for (const format of ["pinpoint", "segment"]) {
+      const out = join(dir, `sample-${format}`);
+      const written = await pia(
+        "sample",
+        "--out",
+        out,
+        "--users",
+        "60",
+        "--events",
+        "3000",
+        "--format",
+        format,
+      );
+      expect(written.code, written.stderr).toBe(0);
+      runs.push(await simulate(`sample-${format}/events.ndjson`, "--format", format));
+    }
+    const [pinpoint, segment] = runs;
+    expect(pinpoint?.notifications.length).toBeGreaterThan(0);
+    expect(segment?.notifications).toStrictEqual(pinpoint?.notifications);
+    expect(counts(segment?.stderr ?? "")).toStrictEqual(counts(pinpoint?.stderr ?? ""));
+    expect(await readFile(join(dir, "sample-segment/events.ndjson"), "utf8")).toMatch(/"type":"track"/);
+  });
+});
+
 describe("--format and --mapping usage", () => {
   it.each([
     [["--format", "json"], /--format json needs --mapping/],
