@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { parseEventMapping } from "../src/parseEventMapping.js";
 import { parseRecord } from "../src/parseRecord.js";
+import { recordReader } from "../src/recordReader.js";
 
 const USER = '"event_type":"purchase","event_timestamp":1612345678901,"endpoint":{"User":{"UserId":"u-1"}}';
 
@@ -58,5 +60,37 @@ describe("parseRecord scans each record in linear time", () => {
   ])("reads an attribute of deeply %s (JSON.parse accepts it) without exhausting the stack", (_, value) => {
     const outcome = parseRecord(record(`"attributes":{"deep":${value},"x":"y"}`));
     expect(outcome).toMatchObject({ kind: "event", event: { attributes: { x: "y" } } });
+  });
+});
+
+const CALL =
+  '{"type":"track","event":"e","userId":"u","timestamp":"2021-01-01T00:00:00Z","properties":{"7":1,"x":2}}';
+const STEPS = 30;
+
+describe("the other formats scan each line in linear time", () => {
+  it("a Segment batch whose every call needs the exact path: each call scanned from its own start", () => {
+    const line = `{"batch":[${Array.from({ length: RUN / 8 }, () => CALL).join(",")}]}`;
+    let outcomes: ReturnType<ReturnType<typeof recordReader>["read"]> = [];
+    const reads = countCharReads(() => {
+      outcomes = recordReader({ format: "segment" }).read(line);
+    });
+    expect(outcomes).toHaveLength(RUN / 8);
+    expect(outcomes.every((outcome) => outcome.kind === "event")).toBe(true);
+    expect(reads).toBeLessThanOrEqual(4 * line.length);
+  });
+
+  it("a mapped metrics path of 30 steps: each step reads what it enters once more", () => {
+    const path = Array(STEPS).fill("m").join(".");
+    const reader = recordReader({
+      format: "json",
+      mapping: parseEventMapping(`userId: u\neventType: e\ntimestamp: t\nmetrics: ${path}`),
+    });
+    const line = `{"u":"a","e":"b","t":1,${'"m":{'.repeat(STEPS)}"7":1.${"2".repeat(RUN)}${"}".repeat(STEPS)}}`;
+    let outcomes: ReturnType<typeof reader.read> = [];
+    const reads = countCharReads(() => {
+      outcomes = reader.read(line);
+    });
+    expect(outcomes).toMatchObject([{ kind: "event" }]);
+    expect(reads).toBeLessThanOrEqual((STEPS + 4) * line.length);
   });
 });
