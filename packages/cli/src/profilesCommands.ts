@@ -15,6 +15,7 @@ import {
   profilesObjectTypeDefinition,
 } from "@pia/notifier";
 import { UsageError } from "./errors.js";
+import { ProfilesError } from "./ProfilesError.js";
 import { DEFAULT_REGION, type Env } from "./resolveRulesTarget.js";
 
 export interface ProfilesSetupFlags {
@@ -23,11 +24,6 @@ export interface ProfilesSetupFlags {
   readonly objectType?: string;
   readonly region?: string;
   readonly endpoint?: string;
-}
-
-/** A Customer Profiles call failed for a reason other than the domain's content (exit 1). */
-export class ProfilesError extends Error {
-  override readonly name = "ProfilesError";
 }
 
 function errorName(error: unknown): string {

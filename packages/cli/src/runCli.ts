@@ -5,8 +5,9 @@ import { EXIT, UsageError } from "./errors.js";
 import { formatSummary } from "./formatSummary.js";
 import { loadRulesFile } from "./loadRulesFile.js";
 import type { LocalFlags } from "./local.js";
+import { ProfilesError } from "./ProfilesError.js";
 import { parseNow } from "./parseNow.js";
-import { ProfilesError, type ProfilesSetupFlags, setupProfiles } from "./profilesCommands.js";
+import type { ProfilesSetupFlags } from "./profilesCommands.js";
 import { RulesTableError } from "./RulesTableError.js";
 import { type InputFlags, resolveInput } from "./resolveInput.js";
 import { type Env, resolveRulesTarget, type TableFlags } from "./resolveRulesTarget.js";
@@ -299,6 +300,7 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
       "Customer Profiles endpoint (default: the SDK's, which honours AWS_ENDPOINT_URL_CUSTOMER_PROFILES)",
     )
     .action(async (flags: ProfilesSetupFlags) => {
+      const { setupProfiles } = await import("./profilesCommands.js");
       await setupProfiles(flags, env, io.stdout);
     });
 
