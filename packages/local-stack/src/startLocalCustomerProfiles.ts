@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { LocalStackError } from "./LocalStackError.js";
-import { trackResource } from "./trackResource.js";
+import { trackHttpServer } from "./trackHttpServer.js";
 
 /**
  * A running stand-in for the Amazon Connect Customer Profiles REST API, for the calls pia makes
@@ -557,20 +556,10 @@ export async function startLocalCustomerProfiles(
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
   });
-  const address = server.address();
-  if (typeof address !== "object" || address === null) {
-    server.close();
-    throw new LocalStackError("the local Customer Profiles server did not report its port; start it again");
-  }
-  const close = (done: (error?: Error) => void) => {
-    server.close(done);
-    server.closeAllConnections();
-  };
-  const untrack = trackResource({ killNow: () => close(() => {}) });
-  let stopping: Promise<void> | undefined;
+  const tracked = trackHttpServer(server, "Customer Profiles");
 
   return {
-    endpoint: `http://127.0.0.1:${address.port}`,
+    endpoint: tracked.endpoint,
     throttleEvery(every) {
       throttleEvery = every;
       received = 0;
@@ -591,16 +580,6 @@ export async function startLocalCustomerProfiles(
       const stored = api.domains.get(domainName)?.objects.get(objectTypeName);
       return [...(stored?.values() ?? [])].map(({ profileId, object }) => ({ profileId, object }));
     },
-    stop: () => {
-      stopping ??= new Promise<void>((resolve, reject) => {
-        close((error) => {
-          untrack();
-          const code = (error as NodeJS.ErrnoException | undefined)?.code;
-          if (error === undefined || code === "ERR_SERVER_NOT_RUNNING") resolve();
-          else reject(error);
-        });
-      });
-      return stopping;
-    },
+    stop: tracked.stop,
   };
 }
