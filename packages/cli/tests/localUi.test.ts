@@ -2,19 +2,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../src/runCli.js";
-
-function capture(): { stream: NodeJS.WriteStream; text: () => string } {
-  const stream = new PassThrough();
-  const chunks: Buffer[] = [];
-  stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-  return {
-    stream: stream as unknown as NodeJS.WriteStream,
-    text: () => Buffer.concat(chunks).toString("utf8"),
-  };
-}
+import { capture } from "./capture.js";
 
 async function pia(argv: string[], untilStopped?: (url: string) => Promise<void>) {
   const stdout = capture();

@@ -1,7 +1,6 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import {
   CreateDomainCommand,
   CustomerProfilesClient,
@@ -12,28 +11,7 @@ import type { NotificationMessage } from "@pia/aws";
 import { type LocalCustomerProfiles, startLocalCustomerProfiles } from "@pia/local-stack";
 import { buildOneSink } from "@pia/notifier";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { runCli } from "../src/runCli.js";
-
-function capture(): { stream: NodeJS.WriteStream; text: () => string } {
-  const stream = new PassThrough();
-  const chunks: Buffer[] = [];
-  stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-  return {
-    stream: stream as unknown as NodeJS.WriteStream,
-    text: () => Buffer.concat(chunks).toString("utf8"),
-  };
-}
-
-async function pia(...argv: string[]) {
-  const stdout = capture();
-  const stderr = capture();
-  const code = await runCli(argv, {
-    stdout: stdout.stream,
-    stderr: stderr.stream,
-    now: () => Date.UTC(2030, 0, 1),
-  });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
+import { pia } from "./capture.js";
 
 let local: LocalCustomerProfiles;
 let client: CustomerProfilesClient;

@@ -1,23 +1,13 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import type { PushResult, RulesTableTarget } from "@pia/aws";
 import { InvalidStoredRulesError, RulesTableWriteError } from "@pia/aws";
 import type { Rule } from "@pia/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RulesStore } from "../src/rulesCommands.js";
 import { type CliDeps, runCli } from "../src/runCli.js";
-
-function capture(): { stream: NodeJS.WriteStream; text: () => string } {
-  const stream = new PassThrough();
-  const chunks: Buffer[] = [];
-  stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-  return {
-    stream: stream as unknown as NodeJS.WriteStream,
-    text: () => Buffer.concat(chunks).toString("utf8"),
-  };
-}
+import { capture } from "./capture.js";
 
 /** A store in memory that records what the commands asked of it, or fails with `failure`. */
 class FakeStore implements RulesStore {

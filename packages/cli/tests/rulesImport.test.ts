@@ -1,4 +1,3 @@
-import { PassThrough } from "node:stream";
 import type {
   HoneycodeRows,
   HoneycodeRowsPage,
@@ -10,16 +9,7 @@ import type { Rule } from "@pia/core";
 import { describe, expect, it } from "vitest";
 import type { RulesStore } from "../src/rulesCommands.js";
 import { runCli } from "../src/runCli.js";
-
-function capture(): { stream: NodeJS.WriteStream; text: () => string } {
-  const stream = new PassThrough();
-  const chunks: Buffer[] = [];
-  stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-  return {
-    stream: stream as unknown as NodeJS.WriteStream,
-    text: () => Buffer.concat(chunks).toString("utf8"),
-  };
-}
+import { capture } from "./capture.js";
 
 /** A rules table in memory that records every open and push. */
 class FakeStore implements RulesStore {

@@ -1,31 +1,9 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../src/runCli.js";
-
-function capture(): { stream: NodeJS.WriteStream; text: () => string } {
-  const stream = new PassThrough();
-  const chunks: Buffer[] = [];
-  stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-  return {
-    stream: stream as unknown as NodeJS.WriteStream,
-    text: () => Buffer.concat(chunks).toString("utf8"),
-  };
-}
-
-async function pia(...argv: string[]) {
-  const stdout = capture();
-  const stderr = capture();
-  const code = await runCli(argv, {
-    stdout: stdout.stream,
-    stderr: stderr.stream,
-    now: () => Date.UTC(2030, 0, 1),
-  });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
+import { pia } from "./capture.js";
 
 const RULES_CSV = [
   "RuleType,EventName,AttributeName,AttributeValue,Operator-C,Target-C,Operator-V,Target-V,ResetWhenReachTarget,StartDate,FinishDate,Key",
