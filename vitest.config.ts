@@ -27,6 +27,7 @@ export default defineConfig({
         },
       },
       { test: { name: "ingest", root: "services/ingest", include: ["tests/**/*.test.ts"] } },
+      { test: { name: "collect", root: "services/collect", include: ["tests/**/*.test.ts"] } },
       {
         test: {
           name: "aggregate",
