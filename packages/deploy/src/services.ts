@@ -40,6 +40,13 @@ export const CONFIGURED_SETTINGS: Readonly<Record<string, Readonly<Record<string
     webhookUrl: "https://hooks.example.com/pia",
     webhookSecretParameter: "/pia/prod/webhook-secret",
   },
+  // The stream's and the write key parameter's customer managed keys.
+  collect: {
+    kinesisKmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    writeKeyKmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/5678abcd-12ab-34cd-56ef-1234567890ab",
+    collectThrottleRate: "50",
+    collectThrottleBurst: "80",
+  },
   timeseries: { scheduleReservedConcurrency: "1" },
   rules: {
     jwtIssuerUrl: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example",
@@ -70,6 +77,14 @@ const queue = ({ stage, region }: PackageTarget) => ({
 export const SERVICES: readonly ServiceToPackage[] = [
   { name: "ingest", path: "services/ingest", handlers: ["ingest"], params: () => ({}) },
   { name: "notifier", path: "services/notifier", handlers: ["notify"], params: () => ({}) },
+  {
+    name: "collect",
+    path: "services/collect",
+    handlers: ["collect"],
+    params: ({ stage, region }) => ({
+      kinesisStreamArn: `arn:aws:kinesis:${region}:${PLACEHOLDER_ACCOUNT}:stream/pia-${stage}-pinpoint-events`,
+    }),
+  },
   {
     name: "aggregate",
     path: "services/aggregate",

@@ -48,10 +48,13 @@ const DYNAMODB_STREAM_SOURCE = [
 const SQS_SOURCE = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"];
 /** The Kinesis mapping reads a stream encrypted with a customer managed key with the function's role. */
 const KINESIS_KEY = ["kms:Decrypt"];
+/** Kinesis itself asks for a data key when a producer puts on a stream with a customer managed key. */
+const KINESIS_PRODUCER_KEY = ["kms:GenerateDataKey"];
 const PLATFORM = new Set([
   ...LOGS,
   ...KINESIS_SOURCE,
   ...KINESIS_KEY,
+  ...KINESIS_PRODUCER_KEY,
   ...DYNAMODB_STREAM_SOURCE,
   ...SQS_SOURCE,
 ]);
@@ -116,6 +119,11 @@ const EXPECTED_ACTIONS: Readonly<Record<string, Readonly<Record<Stage, readonly 
     ],
   },
   rules: { dev: RULES_API, prod: RULES_API },
+  collect: {
+    dev: [...LOGS, "kinesis:PutRecords", "ssm:GetParameter"],
+    // prod: the stream's and the write key parameter's customer managed keys are given.
+    prod: [...LOGS, "kinesis:PutRecords", "ssm:GetParameter", ...KINESIS_PRODUCER_KEY, "kms:Decrypt"],
+  },
   timeseries: {
     dev: [
       ...LOGS,
@@ -157,6 +165,7 @@ const COMMAND_ACTIONS: Readonly<Record<string, readonly string[]>> = {
     "dynamodb:ConditionCheckItem",
   ],
   SendMessageBatchCommand: ["sqs:SendMessage"],
+  PutRecordsCommand: ["kinesis:PutRecords"],
   UpdateEndpointCommand: ["mobiletargeting:UpdateEndpoint"],
   GetUserEndpointsCommand: ["mobiletargeting:GetUserEndpoints"],
   PutEventsCommand: ["mobiletargeting:PutEvents", "events:PutEvents"],
@@ -801,6 +810,127 @@ describe("the rules API", () => {
     expect(prodApi?.CorsConfiguration).toMatchObject({
       AllowOrigins: [CONFIGURED_SETTINGS.rules?.editorOrigin],
     });
+  });
+});
+
+describe("the collection endpoint", () => {
+  const collect = SERVICES.find(({ name }) => name === "collect") as ServiceToPackage;
+  const stream = (stage: Stage) =>
+    `arn:aws:kinesis:us-east-1:123456789012:stream/pia-${stage}-pinpoint-events`;
+  const statementsFor = (stage: Stage, prefix: string) =>
+    roleStatements(templateOf(collect, stage), "IamRoleLambdaExecution").filter((statement) =>
+      statement.Action.some((action) => action.startsWith(prefix)),
+    );
+
+  it.each(STAGES)(
+    "routes POST /v1/track and /v1/batch to the function, which checks the write key (%s)",
+    (stage) => {
+      const routes = resourcesOfType(templateOf(collect, stage), "AWS::ApiGatewayV2::Route").map(
+        ([, route]) => route,
+      );
+      expect(routes.map((route) => route.RouteKey).sort()).toStrictEqual([
+        "POST /v1/batch",
+        "POST /v1/track",
+      ]);
+      for (const route of routes) expect(route.AuthorizationType).toBeUndefined();
+      const [[, fn] = []] = resourcesOfType(templateOf(collect, stage), "AWS::Lambda::Function");
+      expect(
+        (fn?.Environment as { Variables?: Record<string, string> } | undefined)?.Variables,
+      ).toMatchObject({
+        STREAM_ARN: stream(stage),
+        WRITE_KEY_PARAMETER: `/pia/${stage}/collect-write-key`,
+      });
+    },
+  );
+
+  it("throttles the stage's default route: 100 rps, burst 200 by default; as configured otherwise", () => {
+    const settings = (stage: Stage) =>
+      resourcesOfType(templateOf(collect, stage), "AWS::ApiGatewayV2::Stage").map(
+        ([, apiStage]) => apiStage.DefaultRouteSettings as Record<string, unknown>,
+      );
+    const numbers = (list: Array<Record<string, unknown>>) =>
+      list.map((s) => [Number(s.ThrottlingRateLimit), Number(s.ThrottlingBurstLimit)]);
+    expect(numbers(settings("dev"))).toStrictEqual([[100, 200]]);
+    expect(numbers(settings("prod"))).toStrictEqual([
+      [
+        Number(CONFIGURED_SETTINGS.collect?.collectThrottleRate),
+        Number(CONFIGURED_SETTINGS.collect?.collectThrottleBurst),
+      ],
+    ]);
+  });
+
+  it.each(STAGES)(
+    "puts on the ingest stream and reads the write key parameter, nothing else (%s)",
+    (stage) => {
+      expect(statementsFor(stage, "kinesis:")).toMatchObject([
+        { Action: ["kinesis:PutRecords"], Resource: [stream(stage)] },
+      ]);
+      expect(statementsFor(stage, "ssm:")).toMatchObject([
+        {
+          Action: ["ssm:GetParameter"],
+          Resource: [`arn:aws:ssm:us-east-1:123456789012:parameter/pia/${stage}/collect-write-key`],
+        },
+      ]);
+    },
+  );
+
+  it("uses customer managed keys only when given: a data key of the stream's, decryption with the parameter's", () => {
+    const settings = CONFIGURED_SETTINGS.collect ?? {};
+    expect(statementsFor("prod", "kms:")).toMatchObject([
+      { Action: ["kms:GenerateDataKey"], Resource: [settings.kinesisKmsKeyArn] },
+      { Action: ["kms:Decrypt"], Resource: [settings.writeKeyKmsKeyArn] },
+    ]);
+    expect(statementsFor("dev", "kms:")).toStrictEqual([]);
+  });
+
+  it.each(STAGES)(
+    "alarms on 5xx answers, function errors, throttles and calls not put on the stream (%s)",
+    async (stage) => {
+      const alarms = resourcesOfType(templateOf(collect, stage), "AWS::CloudWatch::Alarm").map(
+        ([, alarm]) => [
+          `${alarm.Namespace} ${alarm.MetricName}`,
+          (alarm.Dimensions as Array<{ Name: string; Value: string }>).map(
+            ({ Name, Value }) => `${Name}=${Value}`,
+          ),
+        ],
+      );
+      expect(alarms).toStrictEqual(
+        expect.arrayContaining([
+          ["AWS/ApiGateway 5xx", ["ApiId=own:HttpApi", "Stage=$default"]],
+          ["AWS/Lambda Errors", ["FunctionName=own:CollectLambdaFunction"]],
+          ["AWS/Lambda Throttles", ["FunctionName=own:CollectLambdaFunction"]],
+          ["pia CallsNotPut", ["service=pia-collect"]],
+        ]),
+      );
+      // The metric the alarm watches is the one the function emits.
+      expect(
+        await readFile(join(REPO_ROOT, collect.path, ".esbuild/.build/src/handlers/collect.mjs"), "utf8"),
+      ).toContain("CallsNotPut:");
+    },
+  );
+
+  it("offers an app's identity pool role a policy to put on the stream directly, and outputs it with the stream and the URL", () => {
+    for (const stage of STAGES) {
+      const [[, policy] = []] = resourcesOfType(templateOf(collect, stage), "AWS::IAM::ManagedPolicy");
+      const statements = (
+        (policy?.PolicyDocument as { Statement?: unknown[] } | undefined)?.Statement ?? []
+      ).filter((s) => s !== undefined);
+      expect(statements).toStrictEqual([
+        { Effect: "Allow", Action: ["kinesis:PutRecord", "kinesis:PutRecords"], Resource: [stream(stage)] },
+        ...(stage === "prod"
+          ? [
+              {
+                Effect: "Allow",
+                Action: ["kms:GenerateDataKey"],
+                Resource: [CONFIGURED_SETTINGS.collect?.kinesisKmsKeyArn],
+              },
+            ]
+          : []),
+      ]);
+      expect(Object.keys(templateOf(collect, stage).Outputs ?? {}).sort()).toStrictEqual(
+        expect.arrayContaining(["CollectApiUrl", "IngestStreamArn", "StreamProducerPolicyArn"]),
+      );
+    }
   });
 });
 

@@ -17,7 +17,7 @@ export const DEFAULT_WRITE_KEY_CACHE_SECONDS = 60;
 export const DEFAULT_PUT_BUDGET_MS = 3000;
 
 const STREAM_ARN = /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]{1,128}$/;
-const PARAMETER_NAME = /^[A-Za-z0-9_.\-/]{1,2048}$/;
+const PARAMETER_NAME = /^\/[A-Za-z0-9_.\-/]{1,2047}$/;
 
 /** Reads and checks the environment once, at cold start; every problem is reported at once. */
 export function loadConfig(env: Env): CollectConfig {
@@ -39,7 +39,7 @@ export function loadConfig(env: Env): CollectConfig {
   if (writeKeyParameter !== "" && !PARAMETER_NAME.test(writeKeyParameter)) {
     read.problem(
       "WRITE_KEY_PARAMETER",
-      `is "${writeKeyParameter}": set it to an SSM parameter name (letters, digits, _ . - /), not an ARN`,
+      `is "${writeKeyParameter}": set it to an SSM parameter name starting with / (letters, digits, _ . - /), not an ARN`,
     );
   }
   const cacheSeconds = read.wholeNumber(
