@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { ConfigError } from "@pia/aws";
 import { type EventMapping, formatIssue, type InputFormat, type SinkName } from "@pia/core";
 import type { LocalRunSummary } from "@pia/local-runtime";
-import { LocalPipeline, runLocalPipeline, serveRulesUi } from "@pia/local-runtime";
+import { LocalPipeline, runLocalPipeline, serialize, serveRulesUi } from "@pia/local-runtime";
 import { loadSinkConfig, type SinkConfig } from "@pia/notifier";
 import { UsageError } from "./errors.js";
 import { loadRulesFile } from "./loadRulesFile.js";
@@ -35,6 +35,7 @@ export interface LocalFlags {
   readonly format: InputFormat;
   readonly mapping?: string;
   readonly port: number;
+  readonly writeKey?: string;
   readonly sink: SinkName;
   readonly pinpointApp?: string;
   readonly profilesDomain?: string;
@@ -127,12 +128,26 @@ export interface LocalUiOptions {
   readonly clock: () => number;
   /** The editor's port on localhost; 0 picks a free one. */
   readonly port: number;
+  /** The collection endpoint's write key (`--write-key`, default `DEFAULT_LOCAL_WRITE_KEY`). */
+  readonly writeKey?: string;
+  /** How often the schedule runs while serving, on `clock` (default `LOCAL_SCHEDULE_EVERY_MS`). */
+  readonly scheduleEveryMs?: number;
   readonly stdout: NodeJS.WriteStream;
   readonly stderr: NodeJS.WriteStream;
   readonly sink?: SinkConfig;
   /** Settles when serving should stop (`pia`: at Ctrl-C); given the editor's URL. */
   readonly untilStopped: (url: string) => Promise<void>;
 }
+
+/**
+ * The local collection endpoint's write key when `--write-key` is not given: fixed and documented,
+ * so an app's dev settings keep working from one run to the next. It guards a server that listens
+ * on the loopback interface only; a deployed stage's key lives in SSM (services/collect).
+ */
+export const DEFAULT_LOCAL_WRITE_KEY = "pia-local-write-key";
+
+/** While serving, the schedule runs this often, so closing rules are decided for posted events. */
+export const LOCAL_SCHEDULE_EVERY_MS = 5000;
 
 function portInUse(port: number): UsageError {
   return new UsageError(
@@ -207,18 +222,65 @@ async function runThenServe(
     const counts = await countByRule(out);
     options.stderr.write(`${formatLocalSummary(summary, counts)}\n`);
   }
-  const ui = await serveRulesUi({ stack: pipeline.stack, port: options.port, now: options.clock }).catch(
-    (error: unknown) => {
-      throw (error as NodeJS.ErrnoException).code === "EADDRINUSE" ? portInUse(options.port) : error;
-    },
-  );
+  // Posted calls and the schedule take turns on the pipeline, which runs one thing at a time.
+  const inTurn = serialize();
+  const writeKey = options.writeKey ?? DEFAULT_LOCAL_WRITE_KEY;
+  const collect = {
+    writeKey,
+    put: (lines: readonly string[]) =>
+      inTurn(async () => {
+        await pipeline.feed(lines);
+        await pipeline.drain();
+      }),
+  };
+  const ui = await serveRulesUi({
+    stack: pipeline.stack,
+    port: options.port,
+    now: options.clock,
+    collect,
+  }).catch((error: unknown) => {
+    throw (error as NodeJS.ErrnoException).code === "EADDRINUSE" ? portInUse(options.port) : error;
+  });
   options.stdout.write(`rules editor: ${ui.url} (the rules API is under it; Ctrl-C stops everything)\n`);
+  options.stdout.write(
+    `collection endpoint: ${ui.url}v1/batch and ${ui.url}v1/track (Segment's HTTP API; Basic auth, write key ${writeKey} as user name)\n`,
+  );
+  const schedule = runScheduleEvery(options.scheduleEveryMs ?? LOCAL_SCHEDULE_EVERY_MS, () =>
+    inTurn(() => pipeline.runSchedule(options.clock())).catch((error: unknown) => {
+      options.stderr.write(
+        `the local schedule failed: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+    }),
+  );
   try {
     await options.untilStopped(ui.url);
   } finally {
     await ui.close();
+    schedule.stop();
+    // The pipeline stops after what is under way.
+    await inTurn(async () => {});
   }
   return summary;
+}
+
+/** Runs `task` every `ms`, counted from the end of the previous run, until stopped. */
+function runScheduleEvery(ms: number, task: () => Promise<void>): { stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const next = () => {
+    timer = setTimeout(() => {
+      void task().finally(() => {
+        if (!stopped) next();
+      });
+    }, ms);
+  };
+  next();
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 const number = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 1 });

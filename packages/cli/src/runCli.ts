@@ -176,6 +176,10 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
         .argParser(portNumber)
         .default(8787),
     )
+    .option(
+      "--write-key <key>",
+      "with --ui: the write key of the collection endpoint (POST /v1/track, /v1/batch, Basic auth; default pia-local-write-key)",
+    )
     .addOption(
       new Option(
         "--sink <name>",
@@ -212,6 +216,7 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
           ...(options.out === undefined ? {} : { out: options.out }),
           clock: now === undefined ? io.now : () => now,
           port: options.port,
+          ...(options.writeKey === undefined ? {} : { writeKey: options.writeKey }),
           stdout: io.stdout,
           stderr: io.stderr,
           ...(options.sink === "file" ? {} : { sink: localSinkConfig(options, env) }),

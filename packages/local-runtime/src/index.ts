@@ -25,6 +25,7 @@ export type { LocalRunOptions } from "./runLocalPipeline.js";
 export { runLocalPipeline } from "./runLocalPipeline.js";
 export type { SqsMappingOptions } from "./SqsMapping.js";
 export { SqsMapping } from "./SqsMapping.js";
-export { type RulesUi, type RulesUiOptions, serveRulesUi } from "./serveRulesUi.js";
+export { serialize } from "./serialize.js";
+export { type LocalCollect, type RulesUi, type RulesUiOptions, serveRulesUi } from "./serveRulesUi.js";
 export type { RequestTally } from "./tallyRequests.js";
 export { emptyTally, tallyDynamoDb } from "./tallyRequests.js";

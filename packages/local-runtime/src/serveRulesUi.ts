@@ -9,6 +9,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { lambdaContext } from "@pia/aws";
+import { buildCollectHandler, COLLECT_ROUTES } from "@pia/collect";
 import type { LocalStack } from "@pia/local-stack";
 import {
   type ApiEvent,
@@ -31,6 +32,19 @@ export interface RulesUiOptions {
   readonly now?: () => number;
   /** The folder of the editor's files (default: `editor/` of `@pia/rules`). */
   readonly editorDir?: string;
+  /** Also serve the collection endpoint (`POST /v1/track`, `/v1/batch`) with this write key. */
+  readonly collect?: LocalCollect;
+}
+
+/** The local collection endpoint: its write key, and where the calls go. */
+export interface LocalCollect {
+  /** The one key Basic auth accepts (Segment's form: the key as user name, no password). */
+  readonly writeKey: string;
+  /**
+   * Puts the calls, one JSON record a line, as the stream would hand them to ingest; the
+   * endpoint answers 200 once it has settled (`pia local`: fed and drained through the pipeline).
+   */
+  put(lines: readonly string[]): Promise<void>;
 }
 
 export interface RulesUi {
@@ -148,7 +162,8 @@ const sendJson = (response: ServerResponse, status: number, message: string) =>
  * the real rules Lambda handler (`@pia/rules`), given each request as an HTTP API v2.0 event, on
  * the stack's rules table (and its events table, which previews read). It listens on the loopback
  * interface only and refuses requests for another host (DNS rebinding) and changes sent from
- * another origin (a page elsewhere posting to localhost).
+ * another origin (a page elsewhere posting to localhost). With `collect`, it also serves the
+ * collect Lambda's handler (`@pia/collect`) on `/v1/track` and `/v1/batch`.
  */
 export async function serveRulesUi(options: RulesUiOptions): Promise<RulesUi> {
   const { stack } = options;
@@ -172,6 +187,20 @@ export async function serveRulesUi(options: RulesUiOptions): Promise<RulesUi> {
     logger: new Logger({ serviceName: "pia-local-rules", logLevel: "ERROR" }),
     ...(options.now === undefined ? {} : { now: options.now }),
   });
+  // The collect Lambda's handler, the same checks and answers, with the calls put by `put`.
+  const { collect } = options;
+  const collectHandler =
+    collect === undefined
+      ? undefined
+      : buildCollectHandler({
+          readWriteKeys: async () => [collect.writeKey],
+          putRecords: async (records) => {
+            await collect.put(records.map((record) => record.data));
+            return [];
+          },
+          putBudgetMs: 0,
+          logger: new Logger({ serviceName: "pia-local-collect", logLevel: "ERROR" }),
+        });
   const author = localAuthor();
   let port = options.port;
 
@@ -200,6 +229,10 @@ export async function serveRulesUi(options: RulesUiOptions): Promise<RulesUi> {
       return;
     }
     const event = toApiEvent(request, url, await readBody(request), author);
+    if (collectHandler !== undefined && Object.hasOwn(COLLECT_ROUTES, url.pathname)) {
+      send(response, await collectHandler(event, lambdaContext("pia-local-collect")));
+      return;
+    }
     send(response, await handler(event, lambdaContext("pia-local-rules")));
   }
 
