@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -116,6 +116,102 @@ describe("pia local --ui", () => {
     await expect(fetch(served ?? "")).rejects.toThrow();
   });
 });
+
+describe("pia local --ui's collection endpoint", () => {
+  it("runs a Segment batch posted while it serves through the pipeline: count rules at once, closing rules at the schedule", async () => {
+    const out = join(dir, "collected.ndjson");
+    let failure: unknown;
+    const result = await pia(
+      [
+        "local",
+        "--ui",
+        "--port",
+        "0",
+        "--rules",
+        join(dir, "rules.csv"),
+        "--out",
+        out,
+        "--now",
+        "2021-02-01",
+        "--write-key",
+        "wk_local",
+      ],
+      async (url) => {
+        try {
+          await postSegmentBatch(url, out);
+        } catch (error: unknown) {
+          failure = error;
+        }
+      },
+    );
+    if (failure !== undefined) throw failure;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      /collection endpoint: http:\/\/localhost:\d+\/v1\/batch .*write key wk_local/,
+    );
+  }, 90_000);
+});
+
+const segmentCall = (
+  event: string,
+  userId: string,
+  timestamp: string,
+  messageId: string,
+  properties = {},
+) => ({
+  type: "track",
+  event,
+  userId,
+  timestamp,
+  messageId,
+  properties,
+});
+
+async function notificationsIn(file: string): Promise<Array<{ ruleId: string; userId: string }>> {
+  const text = await readFile(file, "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as { ruleId: string; userId: string });
+}
+
+async function postSegmentBatch(url: string, out: string): Promise<void> {
+  const body = JSON.stringify({
+    batch: [
+      segmentCall("pageview", "seg-1", "2021-01-05T10:00:00.000Z", "m1"),
+      segmentCall("pageview", "seg-1", "2021-01-06T10:00:00.000+02:00", "m2"),
+      segmentCall("purchase", "seg-2", "2021-01-10T12:00:00Z", "m3", { product: "chair", price: 50 }),
+    ],
+    context: { library: { name: "analytics-node", version: "2.1.0" } },
+    sentAt: "2021-01-10T12:00:01Z",
+  });
+  const post = (key: string) =>
+    fetch(new URL("v1/batch", url), {
+      method: "POST",
+      headers: {
+        authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}`,
+        "content-type": "application/json",
+      },
+      body,
+    });
+  expect((await post("pia-local-write-key")).status).toBe(401);
+  const accepted = await post("wk_local");
+  expect(accepted.status).toBe(200);
+  // Answered once fed and drained: the count rule has fired.
+  expect(await notificationsIn(out)).toMatchObject([{ ruleId: "aggregatorpageview", userId: "seg-1" }]);
+  // The date rule closed on 2021-01-31: the schedule, every few seconds on --now's clock, decides it.
+  const deadline = Date.now() + 30_000;
+  while (
+    !(await notificationsIn(out)).some(({ ruleId }) => ruleId === "cheap-chairs") &&
+    Date.now() < deadline
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  expect((await notificationsIn(out)).map(({ ruleId, userId }) => `${ruleId} ${userId}`).sort()).toEqual([
+    "aggregatorpageview seg-1",
+    "cheap-chairs seg-2",
+  ]);
+}
 
 async function checkServing(url: string): Promise<void> {
   const page = await fetch(url);
