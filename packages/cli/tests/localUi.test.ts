@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runLocalUi } from "../src/local.js";
 import { runCli } from "../src/runCli.js";
 import { capture } from "./capture.js";
 
@@ -120,36 +121,48 @@ describe("pia local --ui", () => {
 describe("pia local --ui's collection endpoint", () => {
   it("runs a Segment batch posted while it serves through the pipeline: count rules at once, closing rules at the schedule", async () => {
     const out = join(dir, "collected.ndjson");
+    const stdout = capture();
+    const stderr = capture();
+    // The clock is the test's: the window of cheap-chairs (January 2021) closes while serving.
+    let now = Date.parse("2021-01-20T00:00:00Z");
     let failure: unknown;
-    const result = await pia(
-      [
-        "local",
-        "--ui",
-        "--port",
-        "0",
-        "--rules",
-        join(dir, "rules.csv"),
-        "--out",
-        out,
-        "--now",
-        "2021-02-01",
-        "--write-key",
-        "wk_local",
-      ],
-      async (url) => {
+    await runLocalUi({
+      rulesFile: join(dir, "rules.csv"),
+      out,
+      clock: () => now,
+      port: 0,
+      writeKey: "wk_local",
+      scheduleEveryMs: 100,
+      stdout: stdout.stream,
+      stderr: stderr.stream,
+      untilStopped: async (url) => {
         try {
-          await postSegmentBatch(url, out);
+          await postSegmentBatch(url, out, () => {
+            now = Date.parse("2021-02-01T00:00:00Z");
+          });
         } catch (error: unknown) {
           failure = error;
         }
       },
-    );
+    });
     if (failure !== undefined) throw failure;
-    expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(
+    expect(stdout.text()).toMatch(
       /collection endpoint: http:\/\/localhost:\d+\/v1\/batch .*write key wk_local/,
     );
   }, 90_000);
+
+  it("prints the default write key when --write-key is not given", async () => {
+    const result = await pia(["local", "--ui", "--port", "0"], async (url) => {
+      const response = await fetch(new URL("v1/track", url), {
+        method: "POST",
+        headers: { authorization: `Basic ${Buffer.from("pia-local-write-key:").toString("base64")}` },
+        body: JSON.stringify({ event: "pageview", userId: "u1", timestamp: "2021-01-01T00:00:00Z" }),
+      });
+      expect(response.status).toBe(200);
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("write key pia-local-write-key as user name");
+  }, 60_000);
 });
 
 const segmentCall = (
@@ -175,7 +188,7 @@ async function notificationsIn(file: string): Promise<Array<{ ruleId: string; us
     .map((line) => JSON.parse(line) as { ruleId: string; userId: string });
 }
 
-async function postSegmentBatch(url: string, out: string): Promise<void> {
+async function postSegmentBatch(url: string, out: string, closeWindow: () => void): Promise<void> {
   const body = JSON.stringify({
     batch: [
       segmentCall("pageview", "seg-1", "2021-01-05T10:00:00.000Z", "m1"),
@@ -199,7 +212,9 @@ async function postSegmentBatch(url: string, out: string): Promise<void> {
   expect(accepted.status).toBe(200);
   // Answered once fed and drained: the count rule has fired.
   expect(await notificationsIn(out)).toMatchObject([{ ruleId: "aggregatorpageview", userId: "seg-1" }]);
-  // The date rule closed on 2021-01-31: the schedule, every few seconds on --now's clock, decides it.
+  expect((await notificationsIn(out)).map(({ ruleId }) => ruleId)).not.toContain("cheap-chairs");
+  // The date rule closes on 2021-01-31: the schedule, running on the clock while serving, decides it.
+  closeWindow();
   const deadline = Date.now() + 30_000;
   while (
     !(await notificationsIn(out)).some(({ ruleId }) => ruleId === "cheap-chairs") &&
