@@ -330,24 +330,34 @@ describe("--format and --mapping usage", () => {
   });
 });
 
-describe("pia local with Segment calls", () => {
-  it("gives what pia simulate gives", async () => {
-    const specs = generate(7, 24);
-    await writeFile(join(dir, "local.ndjson"), segmentLines(specs).join("\n"));
-    const simulated = await simulate("local.ndjson", "--format", "segment");
-    const out = join(dir, "local.out.ndjson");
+describe("pia local in each format", () => {
+  const specs = generate(7, 60);
+  const inputs: Record<string, { lines: () => string[]; flags: () => string[] }> = {
+    pinpoint: { lines: () => specs.map(pinpointLine), flags: () => [] },
+    segment: { lines: () => segmentLines(specs), flags: () => ["--format", "segment"] },
+    json: {
+      lines: () => specs.map(jsonLine),
+      flags: () => ["--format", "json", "--mapping", join(dir, "mapping.yaml")],
+    },
+  };
+
+  it.each(Object.keys(inputs))("gives what pia simulate gives (%s)", async (format) => {
+    const input = inputs[format] as (typeof inputs)[string];
+    const file = `local-${format}.ndjson`;
+    await writeFile(join(dir, file), input.lines().join("\n"));
+    const simulated = await simulate(file, ...input.flags());
+    const out = join(dir, `local-${format}.out.ndjson`);
     const result = await pia(
       "local",
       "--rules",
       join(dir, "rules.csv"),
       "--events",
-      join(dir, "local.ndjson"),
+      join(dir, file),
       "--out",
       out,
       "--now",
       "2021-04-01",
-      "--format",
-      "segment",
+      ...input.flags(),
     );
     expect(result.code, result.stderr).toBe(0);
     const local = (await readFile(out, "utf8"))
