@@ -1,6 +1,6 @@
 import type { HoneycodeRows, HoneycodeTable, RulesTable, RulesTableTarget } from "@pia/aws";
 import type { LoadedRules, Rule } from "@pia/core";
-import { formatIssue, InvalidRulesError } from "@pia/core";
+import { formatIssue, InvalidRulesError, isRollingWindow } from "@pia/core";
 import { loadRulesFile } from "./loadRulesFile.js";
 import { RulesTableError, toRulesTableError } from "./RulesTableError.js";
 import type { Env } from "./resolveRulesTarget.js";
@@ -151,7 +151,9 @@ function describeCondition(rule: Rule): string {
 }
 
 function describeWindow(rule: Rule): string {
-  if (rule.window !== undefined) return `${rule.window.from}..${rule.window.to}`;
+  const { window } = rule;
+  if (isRollingWindow(window)) return `last ${window.last}${rule.reset ? ", reset" : ""}`;
+  if (window !== undefined) return `${window.from}..${window.to}`;
   return rule.reset ? "lifetime, reset" : "lifetime";
 }
 

@@ -1,4 +1,4 @@
-import { type CompiledRule, compileRule, matchesEvent, metricText } from "./compileRule.js";
+import { type CounterRule, compileRule, matchesEvent, metricText } from "./compileRule.js";
 import { advanceClock, applyMatches, type CounterState } from "./decideRule.js";
 import type { PiaEvent } from "./event.js";
 import type { Rule } from "./rule.js";
@@ -76,7 +76,7 @@ function byAppThenUser(a: PreviewUser, b: PreviewUser): number {
  * the last `settle()`.
  */
 export class PreviewTally {
-  readonly #compiled: CompiledRule;
+  readonly #compiled: CounterRule;
   readonly #options: PreviewOptions;
   readonly #users = new Map<string, UserTally>();
   /** Users with matches waiting for `settle()`, and those matches. */
@@ -87,7 +87,12 @@ export class PreviewTally {
     if (!Number.isSafeInteger(options.sampleSize) || options.sampleSize < 0) {
       throw new RangeError(`sampleSize must be a whole number >= 0, not ${options.sampleSize}`);
     }
-    this.#compiled = compileRule(rule);
+    const compiled = compileRule(rule);
+    // A preview reads stored events day by day, and keeps totals, not the events a window needs.
+    if (compiled.kind === "rolling") {
+      throw new RangeError(`previewing ${rule.id}: rolling windows (window.last) cannot be previewed yet`);
+    }
+    this.#compiled = compiled;
     this.#options = options;
   }
 

@@ -1,6 +1,6 @@
 import { hash } from "node:crypto";
 import { ruleKind } from "./compileRule.js";
-import type { Rule } from "./rule.js";
+import { isRollingWindow, type Rule } from "./rule.js";
 
 /** Base64url characters of SHA-256 kept: 72 bits, ample for the few versions one rule id goes through. */
 const FINGERPRINT_LENGTH = 12;
@@ -24,11 +24,15 @@ export function counterKey(rule: Rule): string {
   const counted = [
     rule.event,
     Object.entries(rule.where ?? {}).sort(byName),
-    rule.window === undefined ? null : [rule.window.from, rule.window.to],
+    rule.window === undefined
+      ? null
+      : isRollingWindow(rule.window)
+        ? { last: rule.window.last }
+        : [rule.window.from, rule.window.to],
     rule.sum === undefined ? null : { metric: rule.sum.metric ?? null },
     ruleKind(rule),
-    // A window rule never resets (see compileRule); its `reset` flag must not split its counters.
-    rule.reset && rule.window === undefined,
+    // A date window rule never resets (see compileRule); its `reset` flag must not split its counters.
+    rule.reset && (rule.window === undefined || isRollingWindow(rule.window)),
   ];
   const fingerprint = hash("sha256", JSON.stringify(counted), "base64url").slice(0, FINGERPRINT_LENGTH);
   return `${rule.id}#${fingerprint}`;

@@ -1,5 +1,5 @@
 import { CSV_COLUMNS, NO_DATE, OPERATOR_WORDS, tableAction } from "./parseRuleRows.js";
-import type { Operator, Rule } from "./rule.js";
+import { isRollingWindow, type Operator, type Rule } from "./rule.js";
 import { escapeFormula } from "./spreadsheetText.js";
 
 /** The table's word of each operator it has (the first word `parseRuleRows` reads as it). */
@@ -11,6 +11,10 @@ const WORD_OF_OPERATOR: ReadonlyMap<Operator, string> = new Map(
 
 /** A rule as a row of the 12-column table (13 cells, MetricName included), or why the table cannot say it. */
 export function ruleRowOf(rule: Rule): { readonly cells: readonly string[] } | { readonly reason: string } {
+  const { window } = rule;
+  if (isRollingWindow(window)) {
+    return { reason: `it has a rolling window (last ${window.last}), which the table has no column for` };
+  }
   const where = Object.entries(rule.where ?? {});
   if (where.length > 1) return { reason: "it has more than one attribute filter" };
   const [filter] = where;
@@ -28,7 +32,7 @@ export function ruleRowOf(rule: Rule): { readonly cells: readonly string[] } | {
   if (action.sink !== undefined) {
     return { reason: `it sends to the ${action.sink} sink, which the table cannot say` };
   }
-  const dated = rule.window !== undefined;
+  const dated = window !== undefined;
   const derived = tableAction({ dated, event: rule.event, filterValue: filter?.[1], reset: rule.reset });
   const value = (a: typeof action) => (a.type === "attribute" ? a.value : undefined);
   if (action.type !== derived.type || action.name !== derived.name || value(action) !== value(derived)) {
@@ -46,8 +50,8 @@ export function ruleRowOf(rule: Rule): { readonly cells: readonly string[] } | {
     sumWord,
     rule.sum === undefined ? "999" : String(rule.sum.value),
     rule.reset ? "yes" : "no",
-    rule.window?.from ?? NO_DATE,
-    rule.window?.to ?? NO_DATE,
+    window?.from ?? NO_DATE,
+    window?.to ?? NO_DATE,
     rule.id,
     rule.sum?.metric ?? "na",
   ];

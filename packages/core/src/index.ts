@@ -1,4 +1,4 @@
-export type { CompiledRule, RuleKind } from "./compileRule.js";
+export type { CompiledRule, CounterRule, RollingRule, RuleKind } from "./compileRule.js";
 export { compileRule, matchesEvent, metricText } from "./compileRule.js";
 export { counterKey } from "./counterKey.js";
 export { DAY_MS, parseIsoDateTime, parseStrictDate } from "./dates.js";
@@ -38,10 +38,12 @@ export type {
   CountCondition,
   DateWindow,
   Operator,
+  RollingWindow,
   Rule,
   RuleAction,
+  RuleWindow,
   SinkName,
   SumCondition,
 } from "./rule.js";
-export { OPERATORS, SINK_NAMES } from "./rule.js";
+export { isRollingWindow, MAX_ROLLING_MS, OPERATORS, rollingLengthMs, SINK_NAMES } from "./rule.js";
 export { DEFAULT_ATTRIBUTE_VALUE, validateRules } from "./ruleSchema.js";

@@ -2,7 +2,17 @@ import { z } from "zod";
 import { parseStrictDate } from "./dates.js";
 import { canonicalDecimal, isPlainDecimal, toDecimal } from "./decimal.js";
 import { InvalidRulesError, type LoadedRules, type RuleIssue } from "./issues.js";
-import { OPERATORS, type Operator, type Rule, type RuleAction, SINK_NAMES, type SinkName } from "./rule.js";
+import {
+  isRollingWindow,
+  OPERATORS,
+  type Operator,
+  type Rule,
+  type RuleAction,
+  type RuleWindow,
+  rollingLengthMs,
+  SINK_NAMES,
+  type SinkName,
+} from "./rule.js";
 
 /** A path in a parsed document: keys of mappings and indexes of lists. */
 export type DocumentPath = readonly (string | number)[];
@@ -240,7 +250,7 @@ export const sumConditionSchema = z.strictObject(
   mapping('sum: { metric: price, op: ">=", value: 180.5 }'),
 );
 
-export const windowSchema = z
+const dateWindowSchema = z
   .strictObject({ from: dateSchema, to: dateSchema }, mapping("window: { from: 2021-01-01, to: 2021-01-31 }"))
   .superRefine((window, ctx) => {
     const from = parseStrictDate(window.from);
@@ -254,6 +264,35 @@ export const windowSchema = z
       });
     }
   });
+
+/** A rolling window's length: a whole number without leading zeros and `d` or `h`, 1h..400d. */
+export function readRollingLength(value: unknown): Checked<string> {
+  const what = "write a whole number and a unit, d (days) or h (hours), from 1h to 400d (9600h), e.g. 7d";
+  if (value === undefined) return { ok: false, problem: `add last: ${what}` };
+  if (typeof value === "string" && rollingLengthMs(value) !== undefined) return { ok: true, value };
+  if (typeof value === "string" && /^\d+[dh]$/.test(value) && !value.startsWith("0")) {
+    return { ok: false, problem: `${describeValue(value)} is outside 1h..400d (9600h); ${what}` };
+  }
+  return { ok: false, problem: `${describeValue(value)} is not a window length; ${what}` };
+}
+
+const rollingWindowSchema = z.strictObject(
+  { last: checkedValue(readRollingLength) },
+  mapping("window: { last: 7d }"),
+);
+
+/**
+ * A date range (`from`, `to`) or a rolling window (`last`). Which one is read from the presence of
+ * `last`, so that each gets its own errors rather than a union's "matches neither".
+ */
+export const windowSchema = z.unknown().transform((value, ctx): RuleWindow => {
+  const schema: z.ZodType<RuleWindow> =
+    isRecord(value) && "last" in value ? rollingWindowSchema : dateWindowSchema;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, input: value } as never);
+  return z.NEVER;
+});
 
 const actionNameSchema = text("add name: the user attribute to set or the trk_ event to fire").superRefine(
   problemCheck(nonEmpty("the action name")),
@@ -340,6 +379,7 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   count: Object.keys(countConditionSchema.shape),
   sum: Object.keys(sumConditionSchema.shape),
   window: ["from", "to"],
+  rolling: ["last"],
   attribute: Object.keys(attributeActionSchema.shape),
   event: Object.keys(eventActionSchema.shape),
 };
@@ -386,6 +426,9 @@ function editDistance(a: string, b: string): number {
 }
 
 function unknownKeyMessage(key: string, known: readonly string[], container: string): string {
+  if (container === "rolling" && (key === "from" || key === "to")) {
+    return `"last" excludes "${key}": a window is either the last N days or hours (last) or a date range (from, to); remove one of them`;
+  }
   if (container === "event" && key === "value") {
     return 'unknown key "value": an event action has no value (only attribute actions set one); remove it';
   }
@@ -400,6 +443,7 @@ function unknownKeyMessage(key: string, known: readonly string[], container: str
 function containerOf(rulePath: DocumentPath, raw: Record<string, unknown>): string {
   if (rulePath.length === 0) return "rule";
   const head = String(rulePath[0]);
+  if (head === "window") return isRecord(raw.window) && "last" in raw.window ? "rolling" : "window";
   if (head === "action") return isRecord(raw.action) && raw.action.type === "event" ? "event" : "attribute";
   return head;
 }
@@ -434,14 +478,70 @@ function toRule(data: CanonicalRuleOutput): Rule {
       : {
           sum: { ...(sum.metric === undefined ? {} : { metric: sum.metric }), op: sum.op, value: sum.value },
         }),
-    ...(window === undefined ? {} : { window: { from: window.from, to: window.to } }),
+    ...(window === undefined
+      ? {}
+      : { window: isRollingWindow(window) ? { last: window.last } : { from: window.from, to: window.to } }),
     action,
-    reset: window === undefined ? data.reset : false,
+    // A date window ignores reset (warned below); a rolling rule keeps it (checked below).
+    reset: window === undefined || isRollingWindow(window) ? data.reset : false,
     enabled: data.enabled,
   };
 }
 
 const FEWER_THAN: readonly unknown[] = ["<", "<="] satisfies Operator[];
+
+const STREAMING_OPERATORS: readonly unknown[] = [">", ">="] satisfies Operator[];
+
+/**
+ * A rolling rule may reset only when it fires an event each time the target is reached: with `=`,
+ * `<` or `<=` the user can be "in" with an empty window, and an attribute it would set again and
+ * again while removing it never.
+ */
+function rollingResetIssues(raw: Record<string, unknown>) {
+  const found: { severity: "error"; rulePath: DocumentPath; message: string }[] = [];
+  for (const key of ["count", "sum"] as const) {
+    const condition = raw[key];
+    if (isRecord(condition) && condition.op !== undefined && !STREAMING_OPERATORS.includes(condition.op)) {
+      found.push({
+        severity: "error",
+        rulePath: ["reset"],
+        message: `reset on a rolling window needs ">" or ">=" in every comparison, and ${key} uses "${String(condition.op)}"; remove reset or use > / >=`,
+      });
+    }
+  }
+  if (isRecord(raw.action) && raw.action.type !== "event") {
+    found.push({
+      severity: "error",
+      rulePath: ["reset"],
+      message:
+        "reset on a rolling window needs an event action (type: event, name: trk_...): an attribute is set once and removed on exit, so it cannot fire again; remove reset or fire an event",
+    });
+  }
+  return found;
+}
+
+/**
+ * A rolling rule's exit removes its attribute, so another rule setting the same attribute would
+ * see its value removed (or a removed one set again): allowed, but said.
+ */
+function sharedAttributeIssues(rules: readonly { readonly index: number; readonly rule: Rule }[]) {
+  const found: { index: number; ruleId: string; message: string }[] = [];
+  for (const { index, rule } of rules) {
+    if (!isRollingWindow(rule.window) || rule.action.type !== "attribute") continue;
+    const name = rule.action.name;
+    const others = rules
+      .filter((other) => other.index !== index)
+      .filter((other) => other.rule.action.type === "attribute" && other.rule.action.name === name)
+      .map((other) => other.rule.id);
+    if (others.length === 0) continue;
+    found.push({
+      index,
+      ruleId: rule.id,
+      message: `the attribute ${describeValue(name)} is also set by ${others.map((id) => describeValue(id)).join(", ")}; when this rolling rule's user leaves the window, the attribute is removed, whichever rule set it. Give this rule an attribute of its own`,
+    });
+  }
+  return found;
+}
 
 /** Checks across the fields of one rule; they work on the raw input so they run even when fields are invalid. */
 function crossFieldIssues(raw: Record<string, unknown>) {
@@ -464,6 +564,8 @@ function crossFieldIssues(raw: Record<string, unknown>) {
         });
       }
     }
+  } else if (isRecord(raw.window) && "last" in raw.window) {
+    if (raw.reset === true) found.push(...rollingResetIssues(raw));
   } else if (raw.reset === true) {
     found.push({
       severity: "warning",
@@ -530,6 +632,7 @@ export function checkRules(input: unknown): CheckedRules {
   }
 
   const firstIndexOfId = new Map<string, number>();
+  const indexed: { index: number; rule: Rule }[] = [];
   list.forEach((raw, index) => {
     const ruleIssue = (
       severity: "error" | "warning",
@@ -576,8 +679,22 @@ export function checkRules(input: unknown): CheckedRules {
         );
       }
     }
-    if (parsed.success) rules.push(toRule(parsed.data));
+    if (parsed.success) {
+      rules.push(toRule(parsed.data));
+      indexed.push({ index, rule: rules[rules.length - 1] as Rule });
+    }
   });
+  for (const { index, ruleId, message } of sharedAttributeIssues(indexed)) {
+    const rulePath = ["action", "name"];
+    issues.push({
+      severity: "warning",
+      path: [...prefix, index, ...rulePath],
+      ruleIndex: index,
+      rulePath,
+      ruleId,
+      message,
+    });
+  }
   return { rules, issues };
 }
 

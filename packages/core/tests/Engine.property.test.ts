@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Operator, Rule } from "../src/index.js";
+import type { DateWindow, Operator, Rule } from "../src/index.js";
 import { DAY_MS, Engine } from "../src/index.js";
 
 /**
@@ -46,7 +46,7 @@ const ruleArb = (id: string) =>
     .filter(
       (r) => r.window !== undefined || ![r.count?.op, r.sum?.op].some((op) => op === "<" || op === "<="),
     )
-    .map((r): Rule & { cents?: number } => {
+    .map((r): Rule & { window?: DateWindow; cents?: number } => {
       const day = (offset: number) => new Date(START + offset * DAY_MS).toISOString().slice(0, 10);
       return {
         id,
@@ -80,7 +80,7 @@ function compare(left: number, op: Operator, right: number): boolean {
           : left <= right;
 }
 
-function holds(rule: Rule & { cents?: number }, events: Ev[]): boolean {
+function holds(rule: Rule & { window?: DateWindow; cents?: number }, events: Ev[]): boolean {
   const count = events.length;
   const cents = events.reduce((total, e) => total + (e.cents ?? 0), 0);
   return (
@@ -89,7 +89,11 @@ function holds(rule: Rule & { cents?: number }, events: Ev[]): boolean {
   );
 }
 
-function naive(rules: (Rule & { cents?: number })[], events: Ev[], now: number): string[] {
+function naive(
+  rules: (Rule & { window?: DateWindow; cents?: number })[],
+  events: Ev[],
+  now: number,
+): string[] {
   const out: string[] = [];
   for (const rule of rules) {
     const from = rule.window === undefined ? -Infinity : Date.parse(`${rule.window.from}T00:00:00Z`);

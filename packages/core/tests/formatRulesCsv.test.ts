@@ -37,6 +37,11 @@ describe("formatRulesCsv", () => {
     ["a sink", { action: { type: "attribute", name: "e", value: "Ready", sink: "webhook" } }, "webhook sink"],
     ["an action of its own", { action: { type: "attribute", name: "mine", value: "Ready" } }, "not the one"],
     ["a padded name", { event: " e", action: { type: "attribute", name: " e", value: "Ready" } }, "trims"],
+    [
+      "a rolling window",
+      { window: { last: "7d" } },
+      "rolling window (last 7d), which the table has no column",
+    ],
   ])("leaves out a rule with %s, saying why", (_, overrides, reason) => {
     const { text, leftOut } = formatRulesCsv([{ ...base, ...overrides }]);
     expect(text).toBe(`${HEADER}\r\n`);

@@ -1,5 +1,13 @@
 import { eventDay } from "@pia/aws";
-import { DAY_MS, type PiaEvent, PreviewTally, type PreviewUser, parseStrictDate, type Rule } from "@pia/core";
+import {
+  DAY_MS,
+  isRollingWindow,
+  type PiaEvent,
+  PreviewTally,
+  type PreviewUser,
+  parseStrictDate,
+  type Rule,
+} from "@pia/core";
 import { MAX_PREVIEW_DAYS } from "./config.js";
 import { PreviewUnavailableError } from "./errors.js";
 import type { Now, ReadEventsByTypeDay } from "./ports.js";
@@ -78,6 +86,8 @@ function dayStart(day: string): number {
 function daysToRead(rule: Rule, now: number, days: number): DayRange {
   const today = now - (now % DAY_MS);
   const window = rule.window;
+  // validateRule refuses rolling windows (pipelineIssues): the events table is read by UTC day.
+  if (isRollingWindow(window)) throw new RangeError(`rule ${rule.id}: a rolling window cannot be previewed`);
   const last = window === undefined ? today : Math.min(dayStart(window.to), today);
   const wanted = window === undefined ? today - (days - 1) * DAY_MS : dayStart(window.from);
   const first = Math.max(wanted, last - (MAX_PREVIEW_DAYS - 1) * DAY_MS);

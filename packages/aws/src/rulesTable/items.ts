@@ -1,5 +1,5 @@
 import type { Rule, RuleIssue } from "@pia/core";
-import { counterKey } from "@pia/core";
+import { counterKey, isRollingWindow } from "@pia/core";
 import { InvalidStoredRulesError, validateStoredRules } from "../ruleSource.js";
 
 // The rules table's vocabulary: every partition, sort key and attribute name of `TABLES.rules` is
@@ -102,7 +102,9 @@ export function canonicalRuleJson(rule: Rule): string {
       : {
           sum: { ...(sum.metric === undefined ? {} : { metric: sum.metric }), op: sum.op, value: sum.value },
         }),
-    ...(window === undefined ? {} : { window: { from: window.from, to: window.to } }),
+    ...(window === undefined
+      ? {}
+      : { window: isRollingWindow(window) ? { last: window.last } : { from: window.from, to: window.to } }),
     action: {
       ...(action.type === "attribute"
         ? { type: action.type, name: action.name, value: action.value }
