@@ -1,6 +1,6 @@
 import type { CompiledRule } from "./compileRule.js";
 import { compileRule, matchesEvent, metricText } from "./compileRule.js";
-import type { CounterState } from "./decideRule.js";
+import type { Firing, RollingFiring, RuleState } from "./decideRule.js";
 import { advanceClock, applyMatches, isClosingDue, isSettled } from "./decideRule.js";
 import type { PiaEvent, SkipReason } from "./event.js";
 import { SKIP_REASONS } from "./event.js";
@@ -21,12 +21,12 @@ export interface EngineSummary {
   readonly notificationsByRule: Readonly<Record<string, number>>;
 }
 
-/** Everything kept for one (app, user): a counter per rule, by the rule's position. */
+/** Everything kept for one (app, user): a state per rule, by the rule's position. */
 interface UserCounters {
   readonly appId: string;
   readonly userId: string;
   endpointId: string | undefined;
-  readonly states: (CounterState | undefined)[];
+  readonly states: (RuleState | undefined)[];
 }
 
 interface IndexedRule {
@@ -36,9 +36,10 @@ interface IndexedRule {
 
 /**
  * The in-memory engine behind `pia simulate`: records in input order, per (app, user, rule)
- * counters, streaming decisions after each event and closing decisions at `close(now)`.
- * Memory grows with the (user, rule) pairs, plus a 16-byte fingerprint per distinct event (about
- * 27-53 bytes with its hash table) for exact de-duplication.
+ * states, streaming and rolling decisions after each event, closing decisions and the expiries of
+ * rolling windows at `close(now)`. Memory grows with the (user, rule) pairs and the events inside
+ * each rolling window (expired ones are dropped as events come), plus a 16-byte fingerprint per
+ * distinct event (about 27-53 bytes with its hash table) for exact de-duplication.
  */
 export class Engine {
   readonly #rulesByEvent = new Map<string, IndexedRule[]>();
@@ -120,18 +121,29 @@ export class Engine {
       const match = { timestamp: event.timestamp, metric: metricText(compiled, event) };
       const step = applyMatches(compiled, state, [match]);
       user.states[index] = step.state;
-      for (const { at } of step.firings) fired.push(this.#notify(compiled, user, at));
+      for (const firing of step.firings) fired.push(this.#notify(compiled, user, firing));
     }
     return fired;
   }
 
   /**
    * Decides every closing rule whose window has closed at `now` (epoch ms), once: a later call,
-   * or events read afterwards, do not change a decision already made.
+   * or events read afterwards, do not change a decision already made. Brings every rolling state
+   * to `now`: each expiry instant up to it is decided, in time order.
    */
   close(now: number): Notification[] {
     const fired: Notification[] = [];
     for (const { compiled, index } of this.#rules) {
+      if (compiled.kind === "rolling") {
+        for (const user of this.#users.values()) {
+          const state = user.states[index];
+          if (state === undefined) continue;
+          const step = advanceClock(compiled, state, now);
+          user.states[index] = step.state;
+          for (const firing of step.firings) fired.push(this.#notify(compiled, user, firing));
+        }
+        continue;
+      }
       if (this.#decided.has(compiled) || !isClosingDue(compiled, now)) continue;
       this.#decided.add(compiled);
       for (const user of this.#users.values()) {
@@ -139,7 +151,7 @@ export class Engine {
         if (state === undefined) continue;
         const step = advanceClock(compiled, state, now);
         user.states[index] = step.state;
-        for (const { at } of step.firings) fired.push(this.#notify(compiled, user, at));
+        for (const firing of step.firings) fired.push(this.#notify(compiled, user, firing));
       }
     }
     return fired;
@@ -168,9 +180,9 @@ export class Engine {
     return user;
   }
 
-  #notify(compiled: CompiledRule, user: UserCounters, at: number): Notification {
+  #notify(compiled: CompiledRule, user: UserCounters, firing: Firing | RollingFiring): Notification {
     this.#notifications++;
     this.#byRule.set(compiled.rule.id, (this.#byRule.get(compiled.rule.id) ?? 0) + 1);
-    return makeNotification(compiled.rule, user, at);
+    return makeNotification(compiled.rule, user, firing.at, "seq" in firing ? firing : undefined);
   }
 }

@@ -1,4 +1,4 @@
-import type { CompiledRule } from "./compileRule.js";
+import type { CompiledRule, CounterRule, RollingRule } from "./compileRule.js";
 import { conditionHolds } from "./compileRule.js";
 import type { Decimal } from "./decimal.js";
 import { ZERO } from "./decimal.js";
@@ -21,6 +21,30 @@ export interface CounterState {
   readonly fired: boolean;
 }
 
+/**
+ * What is kept per (app, user, rule) of a rolling-window rule (docs/rules.md section 4.4): the
+ * matching events still inside the window, in time order, with their sum; whether the user is in;
+ * `w`, the latest instant evaluated; and how many notifications the state has given (for `seq`).
+ * Events leave as soon as they expire, so it holds no more than one window's worth.
+ */
+export interface RollingState {
+  readonly kind: "rolling";
+  readonly events: readonly WindowEvent[];
+  readonly sum: Decimal;
+  readonly in: boolean;
+  readonly w: number;
+  readonly notified: number;
+}
+
+/** A matching event inside a rolling window: its time and the metric text it adds to the sum. */
+export interface WindowEvent {
+  readonly at: number;
+  readonly metric: string | undefined;
+}
+
+/** The state of any rule for one user: totals (lifetime, date window) or a window's events (rolling). */
+export type RuleState = CounterState | RollingState;
+
 /** A matching event reduced to what deciding needs: its time and the metric text it adds to the sum. */
 export interface RuleMatch {
   readonly timestamp: number;
@@ -38,27 +62,66 @@ export interface MatchFiring<M extends RuleMatch> extends Firing {
   readonly match: M;
 }
 
+/**
+ * A notification of a rolling rule: an entry, or (attribute actions) an exit, whose `value` is
+ * `""` so that the sink removes the attribute. `seq` is its position among the state's
+ * notifications (1, 2, ...): entries and exits can share an instant, so `at` cannot order them.
+ * `match` is the event evaluated when it fired, absent when the passing of time fired it.
+ */
+export interface RollingFiring<M extends RuleMatch = RuleMatch> extends Firing {
+  readonly seq: number;
+  /** The attribute value to set, `""` on exit; absent for event actions. */
+  readonly value?: string;
+  readonly match?: M;
+}
+
 /** A (user, rule) state after a step, and what fired during it, in order. */
-export interface RuleStep<F extends Firing> {
-  readonly state: CounterState;
+export interface RuleStep<F extends Firing, S extends RuleState = CounterState> {
+  readonly state: S;
   readonly firings: readonly F[];
 }
 
 const EMPTY_COUNTER: CounterState = { count: 0, sum: ZERO, fired: false };
 
+/*
+ * Rolling windows (docs/rules.md section 4.4) keep the window's events rather than totals, since
+ * an event leaves the count when it expires, which no running total can undo without the event.
+ */
+
 /**
  * Applies matching events, in the order given, to a user's state of a rule (`undefined`: the
- * user's first match). Each adds 1 to the count and its metric to the sum; a streaming rule is then
- * decided on the running totals and fires at the match's time: once per user, or (reset rules)
- * each time the target is reached anew, starting again from 0. A closing rule only counts here;
- * it is decided by `advanceClock`.
+ * user's first match). For a lifetime or date-window rule each adds 1 to the count and its metric
+ * to the sum; a streaming rule is then decided on the running totals and fires at the match's time:
+ * once per user, or (reset rules) each time the target is reached anew, starting again from 0. A
+ * closing rule only counts here; it is decided by `advanceClock`. A rolling rule first lets time
+ * pass up to the event (expiries before it), then takes it into its window and decides at once.
  */
 export function applyMatches<M extends RuleMatch>(
-  compiled: CompiledRule,
+  compiled: CounterRule,
   state: CounterState | undefined,
   matches: Iterable<M>,
-): RuleStep<MatchFiring<M>> {
-  let current = state ?? EMPTY_COUNTER;
+): RuleStep<MatchFiring<M>>;
+export function applyMatches<M extends RuleMatch>(
+  compiled: RollingRule,
+  state: RollingState | undefined,
+  matches: Iterable<M>,
+): RuleStep<RollingFiring<M>, RollingState>;
+export function applyMatches<M extends RuleMatch>(
+  compiled: CompiledRule,
+  state: RuleState | undefined,
+  matches: Iterable<M>,
+): RuleStep<MatchFiring<M> | RollingFiring<M>, RuleState>;
+export function applyMatches<M extends RuleMatch>(
+  compiled: CompiledRule,
+  state: RuleState | undefined,
+  matches: Iterable<M>,
+): RuleStep<MatchFiring<M> | RollingFiring<M>, RuleState> {
+  if (compiled.kind === "rolling") {
+    const window = RollingWindow.of<M>(compiled, rollingStateOf(compiled, state));
+    for (const match of matches) window.applyMatch(match);
+    return window.step();
+  }
+  let current = counterStateOf(compiled, state) ?? EMPTY_COUNTER;
   const firings: MatchFiring<M>[] = [];
   for (const match of matches) {
     current = addMatch(compiled, current, match.metric);
@@ -74,25 +137,49 @@ export function applyMatches<M extends RuleMatch>(
  * Brings a user's state of a rule to the instant `now` (epoch ms): what the passing of time decides.
  * For a closing rule whose window has closed, that is its once-only decision on the window's
  * totals, for a user with at least one matching event, stamped with the window's last
- * millisecond; a state that has fired fires no more. Time decides nothing for streaming rules.
+ * millisecond; a state that has fired fires no more. For a rolling rule, it is every expiry
+ * instant up to `now` included, in time order: the user may exit, or (a "fewer than" or `= 0`)
+ * enter. Time decides nothing for streaming rules.
  */
-export function advanceClock(compiled: CompiledRule, state: CounterState, now: number): RuleStep<Firing> {
+export function advanceClock(compiled: CounterRule, state: CounterState, now: number): RuleStep<Firing>;
+export function advanceClock(
+  compiled: RollingRule,
+  state: RollingState,
+  now: number,
+): RuleStep<RollingFiring<never>, RollingState>;
+export function advanceClock(
+  compiled: CompiledRule,
+  state: RuleState,
+  now: number,
+): RuleStep<Firing | RollingFiring<never>, RuleState>;
+export function advanceClock(
+  compiled: CompiledRule,
+  state: RuleState,
+  now: number,
+): RuleStep<Firing | RollingFiring<never>, RuleState> {
+  if (compiled.kind === "rolling") {
+    const window = RollingWindow.of<never>(compiled, rollingStateOf(compiled, state));
+    window.passTime(now, true);
+    return window.step();
+  }
+  const counter = counterStateOf(compiled, state) ?? EMPTY_COUNTER;
   const close = closeOf(compiled);
   if (
     close === undefined ||
     now < close ||
-    state.fired ||
-    state.count === 0 ||
-    !conditionHolds(compiled, state.count, state.sum)
+    counter.fired ||
+    counter.count === 0 ||
+    !conditionHolds(compiled, counter.count, counter.sum)
   ) {
-    return { state, firings: [] };
+    return { state: counter, firings: [] };
   }
-  return { state: { ...state, fired: true }, firings: [{ at: close - 1 }] };
+  return { state: { ...counter, fired: true }, firings: [{ at: close - 1 }] };
 }
 
 /**
  * Whether `advanceClock` to `now` decides anything for this rule: a closing rule whose window has
  * closed (now >= `to` + 1 day, 00:00 UTC). Callers use it to pick the rules whose states to visit.
+ * Rolling rules are decided per state, when each is due (`nextDue`).
  */
 export function isClosingDue(compiled: CompiledRule, now: number): boolean {
   const close = closeOf(compiled);
@@ -100,15 +187,46 @@ export function isClosingDue(compiled: CompiledRule, now: number): boolean {
 }
 
 /**
+ * The earliest instant at which the passing of time can change this state: for a rolling rule,
+ * its earliest pending expiry instant (the first event in the window leaves then); for a closing
+ * rule not yet decided, the close of its window. Undefined when time alone changes nothing. A
+ * scheduler calls `advanceClock` once its clock reaches it.
+ */
+export function nextDue(compiled: CompiledRule, state: RuleState): number | undefined {
+  if (compiled.kind === "rolling") {
+    const first = rollingStateOf(compiled, state)?.events[0];
+    return first === undefined ? undefined : first.at + compiled.length;
+  }
+  const counter = counterStateOf(compiled, state);
+  return counter?.fired === true ? undefined : closeOf(compiled);
+}
+
+/**
  * Whether nothing can change a user's state of a rule anymore: a once-per-user streaming rule that
  * has fired. Its totals no longer matter, so callers need neither apply nor store more matches.
+ * A rolling rule is never settled: its user can always leave or come back.
  */
-export function isSettled(compiled: CompiledRule, state: CounterState | undefined): boolean {
-  return compiled.kind === "streaming" && state?.fired === true;
+export function isSettled(compiled: CompiledRule, state: RuleState | undefined): boolean {
+  return compiled.kind === "streaming" && state !== undefined && !isRollingState(state) && state.fired;
+}
+
+function isRollingState(state: RuleState): state is RollingState {
+  return "kind" in state && state.kind === "rolling";
+}
+
+/** A state of the wrong shape for its rule is a caller's bug: refused, never decided on. */
+function rollingStateOf(compiled: RollingRule, state: RuleState | undefined): RollingState | undefined {
+  if (state === undefined || isRollingState(state)) return state;
+  throw new TypeError(`rule ${compiled.rule.id} has a rolling window: its state must be a RollingState`);
+}
+
+function counterStateOf(compiled: CounterRule, state: RuleState | undefined): CounterState | undefined {
+  if (state === undefined || !isRollingState(state)) return state;
+  throw new TypeError(`rule ${compiled.rule.id} has no rolling window: its state must be a CounterState`);
 }
 
 /** Adds 1 to the count and the metric to the sum (kept only when the rule compares the sum). */
-function addMatch(compiled: CompiledRule, state: CounterState, metric: string | undefined): CounterState {
+function addMatch(compiled: CounterRule, state: CounterState, metric: string | undefined): CounterState {
   const sum = compiled.rule.sum === undefined || metric === undefined ? state.sum : state.sum.plus(metric);
   return { count: state.count + 1, sum, fired: state.fired };
 }
@@ -116,4 +234,132 @@ function addMatch(compiled: CompiledRule, state: CounterState, metric: string | 
 /** The instant a closing rule is decided at: the end of its window (exclusive). */
 function closeOf(compiled: CompiledRule): number | undefined {
   return compiled.kind === "closing" ? compiled.windowEnd : undefined;
+}
+
+/**
+ * One rolling state being worked on: a private copy of its events, changed in place while a call
+ * applies matches or passes time (docs/rules.md section 4.4), then handed back as a new state.
+ */
+class RollingWindow<M extends RuleMatch> {
+  readonly #compiled: RollingRule;
+  /** In time order; ties keep the order they were applied in. */
+  readonly #events: WindowEvent[];
+  #sum: Decimal;
+  #in: boolean;
+  /** The latest instant evaluated; undefined until the user's first match. */
+  #w: number | undefined;
+  #notified: number;
+  readonly #firings: RollingFiring<M>[] = [];
+
+  private constructor(compiled: RollingRule, state: RollingState | undefined) {
+    this.#compiled = compiled;
+    this.#events = [...(state?.events ?? [])];
+    this.#sum = state?.sum ?? ZERO;
+    this.#in = state?.in ?? false;
+    this.#w = state?.w;
+    this.#notified = state?.notified ?? 0;
+  }
+
+  static of<M extends RuleMatch>(compiled: RollingRule, state: RollingState | undefined): RollingWindow<M> {
+    return new RollingWindow<M>(compiled, state);
+  }
+
+  /**
+   * A matching event at s: too late for any open window when s <= w - L; else the expiries before
+   * s pass first, then the event joins the window and the rule is decided at max(w, s). A late
+   * event (s < w) is so counted at w, the latest instant already decided, not back in time.
+   */
+  applyMatch(match: M): void {
+    const s = match.timestamp;
+    const w = this.#w;
+    if (w !== undefined && s <= w - this.#compiled.length) return;
+    this.passTime(s, false);
+    const at = Math.max(this.#w ?? s, s);
+    this.#dropUntil(at - this.#compiled.length);
+    this.#insert({ at: s, metric: match.metric });
+    this.#w = at;
+    this.#evaluate(at, match);
+  }
+
+  /**
+   * Processes the pending expiry instants before `until` (or up to it, `inclusive`), in time order.
+   * Every event in the window expires after w (those at or before w - L are dropped when w moves),
+   * so the pending instants are the expiries of the events in the window, earliest first.
+   */
+  passTime(until: number, inclusive: boolean): void {
+    for (;;) {
+      const first = this.#events[0];
+      if (first === undefined) return;
+      const x = first.at + this.#compiled.length;
+      if (inclusive ? x > until : x >= until) return;
+      this.#dropUntil(x - this.#compiled.length);
+      this.#w = Math.max(this.#w ?? x, x);
+      this.#evaluate(x, undefined);
+    }
+  }
+
+  step(): RuleStep<RollingFiring<M>, RollingState> {
+    if (this.#w === undefined) throw new Error("a rolling state starts with a match, not with time");
+    const state: RollingState = {
+      kind: "rolling",
+      events: this.#events,
+      sum: this.#sum,
+      in: this.#in,
+      w: this.#w,
+      notified: this.#notified,
+    };
+    return { state, firings: this.#firings };
+  }
+
+  /** Drops the events at or before `last` (those whose window has passed). */
+  #dropUntil(last: number): void {
+    let gone = 0;
+    for (const event of this.#events) {
+      if (event.at > last) break;
+      if (this.#keepsSum() && event.metric !== undefined) this.#sum = this.#sum.minus(event.metric);
+      gone++;
+    }
+    if (gone > 0) this.#events.splice(0, gone);
+  }
+
+  /** Adds an event in time order, after any of the same instant (a late one lands inside). */
+  #insert(event: WindowEvent): void {
+    let index = this.#events.length;
+    while (index > 0 && (this.#events[index - 1]?.at ?? 0) > event.at) index--;
+    this.#events.splice(index, 0, event);
+    if (this.#keepsSum() && event.metric !== undefined) this.#sum = this.#sum.plus(event.metric);
+  }
+
+  #keepsSum(): boolean {
+    return this.#compiled.rule.sum !== undefined;
+  }
+
+  /** Decides C at `at` on the window's events: an entry, an exit, or nothing. */
+  #evaluate(at: number, match: M | undefined): void {
+    const holds = conditionHolds(this.#compiled, this.#events.length, this.#sum);
+    const { action } = this.#compiled.rule;
+    if (holds && !this.#in) {
+      this.#in = true;
+      this.#fire(at, action.type === "attribute" ? action.value : undefined, match);
+      if (this.#compiled.resets) {
+        this.#events.length = 0;
+        this.#sum = ZERO;
+        this.#in = false;
+      }
+    } else if (!holds && this.#in) {
+      this.#in = false;
+      // An event says nothing on exit; an attribute is removed (value "").
+      if (action.type === "attribute") this.#fire(at, "", match);
+    }
+  }
+
+  #fire(at: number, value: string | undefined, match: M | undefined): void {
+    this.#notified++;
+    this.#firings.push({
+      at,
+      seq: this.#notified,
+      ...(value === undefined ? {} : { value }),
+      ...(match === undefined ? {} : { match }),
+    });
+  }
 }

@@ -2,8 +2,18 @@ export type { CompiledRule, CounterRule, RollingRule, RuleKind } from "./compile
 export { compileRule, matchesEvent, metricText } from "./compileRule.js";
 export { counterKey } from "./counterKey.js";
 export { DAY_MS, parseIsoDateTime, parseStrictDate } from "./dates.js";
-export type { CounterState, Firing, MatchFiring, RuleMatch, RuleStep } from "./decideRule.js";
-export { advanceClock, applyMatches, isClosingDue, isSettled } from "./decideRule.js";
+export type {
+  CounterState,
+  Firing,
+  MatchFiring,
+  RollingFiring,
+  RollingState,
+  RuleMatch,
+  RuleState,
+  RuleStep,
+  WindowEvent,
+} from "./decideRule.js";
+export { advanceClock, applyMatches, isClosingDue, isSettled, nextDue } from "./decideRule.js";
 export { canonicalDecimal, Decimal, isPlainDecimal, toDecimal, ZERO } from "./decimal.js";
 export type { EngineSummary } from "./Engine.js";
 export { Engine } from "./Engine.js";

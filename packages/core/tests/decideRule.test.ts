@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { CounterState, Rule } from "../src/index.js";
+import type { CounterRule, CounterState, Rule } from "../src/index.js";
 import {
   advanceClock,
   applyMatches,
@@ -17,7 +17,12 @@ const CLOSE = utc("2021-02-01T00:00:00.000");
 const LAST_MS = utc("2021-01-31T23:59:59.999");
 const NOW = utc("2021-03-01T00:00:00.000");
 
-const compiled = (spec: Partial<Rule>) => compileRule(rule({ id: "r", event: "purchase", ...spec }));
+/** These tests are of lifetime and date-window rules, which are decided on totals. */
+const compiled = (spec: Partial<Rule>): CounterRule => {
+  const c = compileRule(rule({ id: "r", event: "purchase", ...spec }));
+  if (c.kind === "rolling") throw new Error("expected a lifetime or date-window rule");
+  return c;
+};
 const state = (count: number, sum: string, fired = false): CounterState => ({
   count,
   sum: toDecimal(sum),

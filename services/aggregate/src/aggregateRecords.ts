@@ -10,7 +10,7 @@ import {
   pendingMessages,
   toMessageBody,
 } from "@pia/aws";
-import type { CompiledRule, PiaEvent, Rule } from "@pia/core";
+import type { CounterRule, PiaEvent, Rule } from "@pia/core";
 import {
   applyMatches,
   canonicalDecimal,
@@ -68,7 +68,7 @@ export interface AggregateDeps {
 }
 
 interface IndexedRule {
-  readonly compiled: CompiledRule;
+  readonly compiled: CounterRule;
   readonly key: string;
 }
 
@@ -92,7 +92,11 @@ function indexRules(rules: readonly Rule[]): Map<string, IndexedRule[]> {
   const byEvent = new Map<string, IndexedRule[]>();
   for (const rule of rules) {
     if (!rule.enabled) continue;
-    const indexed = { compiled: compileRule(rule), key: counterKey(rule) };
+    const compiled = compileRule(rule);
+    // The pipeline does not run rolling windows yet (pushing refuses them: pipelineIssues). One
+    // stored anyway is skipped: counting it as totals would fire as if it were a lifetime rule.
+    if (compiled.kind === "rolling") continue;
+    const indexed = { compiled, key: counterKey(rule) };
     const list = byEvent.get(rule.event);
     if (list === undefined) byEvent.set(rule.event, [indexed]);
     else list.push(indexed);

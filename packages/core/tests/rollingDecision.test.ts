@@ -1,0 +1,312 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { CompiledRule, Operator, RollingRule, RollingState, Rule } from "../src/index.js";
+import { advanceClock, applyMatches, compileRule, isSettled, nextDue, ZERO } from "../src/index.js";
+import { rule } from "./fixtures.js";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Every instant below is an offset from here. */
+const T0 = Date.UTC(2021, 0, 1);
+
+const rolling = (spec: Partial<Rule>): RollingRule => {
+  const compiled = compileRule(rule({ id: "r", event: "lesson", ...spec }));
+  if (compiled.kind !== "rolling") throw new Error("expected a rolling rule");
+  return compiled;
+};
+
+const EVENT_ACTION = { type: "event", name: "trk_r" } as const;
+
+/** An event as (offset from T0 in ms, metric text). */
+type At = readonly [number, string?];
+
+/** What a firing says, with `at` as an offset from T0, and whether an event (not time) fired it. */
+interface Said {
+  at: number;
+  seq: number;
+  value?: string;
+  byEvent: boolean;
+}
+
+/** Applies the events one by one, in the order given (input order), then brings the state to `now`. */
+function run(compiled: RollingRule, events: readonly At[], now: number) {
+  let state: RollingState | undefined;
+  const said: Said[] = [];
+  const record = (firings: readonly { at: number; seq: number; value?: string; match?: unknown }[]) => {
+    for (const { at, seq, value, match } of firings) {
+      said.push({
+        at: at - T0,
+        seq,
+        ...(value === undefined ? {} : { value }),
+        byEvent: match !== undefined,
+      });
+    }
+  };
+  for (const [offset, metric] of events) {
+    const step = applyMatches(compiled, state, [{ timestamp: T0 + offset, metric }]);
+    record(step.firings);
+    state = step.state;
+  }
+  if (state === undefined) throw new Error("no events");
+  const end = advanceClock(compiled, state, T0 + now);
+  record(end.firings);
+  return { said, state: end.state };
+}
+
+const enter = (at: number, seq: number, byEvent: boolean, value = "Ready"): Said => ({
+  at,
+  seq,
+  value,
+  byEvent,
+});
+const exit = (at: number, seq: number, byEvent: boolean): Said => ({ at, seq, value: "", byEvent });
+const fire = (at: number, seq: number): Said => ({ at, seq, byEvent: true });
+
+describe("rolling windows: the examples of docs/rules.md 4.4", () => {
+  it.each<{ name: string; rule: RollingRule; events: At[]; now: number; said: Said[] }>([
+    {
+      name: "count > 5 in 7d enters with the 6th event within 7 days, exits when fewer than 6 remain",
+      rule: rolling({ count: { op: ">", value: 5 }, window: { last: "7d" } }),
+      events: [[0], [DAY], [2 * DAY], [3 * DAY], [4 * DAY], [5 * DAY]],
+      now: 30 * DAY,
+      said: [enter(5 * DAY, 1, true), exit(7 * DAY, 2, false)],
+    },
+    {
+      name: "count > 5 in 7d: six events spanning exactly 7 days are never 6 at once (the window is (t - L, t])",
+      rule: rolling({ count: { op: ">", value: 5 }, window: { last: "7d" } }),
+      events: [[0], [DAY], [2 * DAY], [3 * DAY], [4 * DAY], [7 * DAY]],
+      now: 30 * DAY,
+      said: [],
+    },
+    {
+      name: "count = 0 in 14d (lapsed) enters 14 days after the latest event and exits at the next one",
+      rule: rolling({ count: { op: "=", value: 0 }, window: { last: "14d" } }),
+      events: [[0], [3 * DAY], [20 * DAY]],
+      now: 40 * DAY,
+      said: [enter(17 * DAY, 1, false), exit(20 * DAY, 2, true), enter(34 * DAY, 3, false)],
+    },
+    {
+      name: "count < 2 in 7d enters at the first event, exits at the second, enters again as they expire",
+      rule: rolling({ count: { op: "<", value: 2 }, window: { last: "7d" } }),
+      events: [[0], [DAY]],
+      now: 30 * DAY,
+      said: [enter(0, 1, true), exit(DAY, 2, true), enter(7 * DAY, 3, false)],
+    },
+    {
+      name: "count >= 4 in 36h with reset fires at every 4th event within 36 hours",
+      rule: rolling({
+        count: { op: ">=", value: 4 },
+        window: { last: "36h" },
+        action: EVENT_ACTION,
+        reset: true,
+      }),
+      events: [
+        [0],
+        [10 * HOUR],
+        [20 * HOUR],
+        [30 * HOUR],
+        [40 * HOUR],
+        [50 * HOUR],
+        [60 * HOUR],
+        [70 * HOUR],
+      ],
+      now: 30 * DAY,
+      said: [fire(30 * HOUR, 1), fire(70 * HOUR, 2)],
+    },
+    {
+      name: "count >= 4 in 36h with reset: an event that expired before the 4th does not count",
+      rule: rolling({
+        count: { op: ">=", value: 4 },
+        window: { last: "36h" },
+        action: EVENT_ACTION,
+        reset: true,
+      }),
+      events: [[0], [10 * HOUR], [20 * HOUR], [40 * HOUR], [45 * HOUR]],
+      now: 30 * DAY,
+      said: [fire(45 * HOUR, 1)],
+    },
+  ])("$name", ({ rule: compiled, events, now, said }) => {
+    expect(run(compiled, events, now).said).toEqual(said);
+  });
+});
+
+describe("rolling windows: time, lateness and order", () => {
+  const twoInADay = rolling({ count: { op: ">", value: 1 }, window: { last: "24h" } });
+  it.each<{ name: string; rule: RollingRule; events: At[]; now: number; said: Said[]; kept: number[] }>([
+    {
+      name: "an event late by less than L is counted, and decided at w rather than back in time",
+      rule: twoInADay,
+      events: [[10 * HOUR], [5 * HOUR]],
+      now: 40 * HOUR,
+      said: [enter(10 * HOUR, 1, true), exit(29 * HOUR, 2, false)],
+      kept: [],
+    },
+    {
+      name: "an event late by L or more counts nowhere; one just inside counts",
+      rule: twoInADay,
+      events: [[30 * HOUR], [6 * HOUR], [6 * HOUR + 1]],
+      now: 30 * HOUR,
+      said: [enter(30 * HOUR, 1, true)],
+      kept: [6 * HOUR + 1, 30 * HOUR],
+    },
+    {
+      name: "expiries before an event pass first: out at 24h, then the event at 30h finds one left",
+      rule: twoInADay,
+      events: [[0], [HOUR], [30 * HOUR]],
+      now: 30 * HOUR,
+      said: [enter(HOUR, 1, true), exit(24 * HOUR, 2, false)],
+      kept: [30 * HOUR],
+    },
+    {
+      name: "two events in one millisecond enter together and leave at one expiry instant",
+      rule: rolling({ count: { op: ">", value: 1 }, window: { last: "1h" } }),
+      events: [[0], [0]],
+      now: DAY,
+      said: [enter(0, 1, true), exit(HOUR, 2, false)],
+      kept: [],
+    },
+    {
+      name: "an entry and an exit at one instant are ordered by seq (count = 1, two events in a millisecond)",
+      rule: rolling({ count: { op: "=", value: 1 }, window: { last: "1h" } }),
+      events: [[0], [0]],
+      now: 0,
+      said: [enter(0, 1, true), exit(0, 2, true)],
+      kept: [0, 0],
+    },
+    {
+      name: "advanceClock processes an expiry instant equal to now, not one after it",
+      rule: twoInADay,
+      events: [[0], [HOUR]],
+      now: 24 * HOUR,
+      said: [enter(HOUR, 1, true), exit(24 * HOUR, 2, false)],
+      kept: [HOUR],
+    },
+    {
+      name: "sums are exact over the window: 0.1 + 0.2 reaches 0.3, and leaves it when 0.1 expires",
+      rule: rolling({ sum: { metric: "m", op: ">=", value: "0.3" }, window: { last: "1h" } }),
+      events: [
+        [0, "0.1"],
+        [60_000, "0.2"],
+      ],
+      now: HOUR + 30_000,
+      said: [enter(60_000, 1, true), exit(HOUR, 2, false)],
+      kept: [60_000],
+    },
+    {
+      name: "an event action says nothing on exit, and fires again when the user comes back",
+      rule: rolling({ count: { op: ">", value: 1 }, window: { last: "1h" }, action: EVENT_ACTION }),
+      events: [[0], [60_000], [5 * HOUR], [5 * HOUR]],
+      now: DAY,
+      said: [fire(60_000, 1), fire(5 * HOUR, 2)],
+      kept: [],
+    },
+  ])("$name", ({ rule: compiled, events, now, said, kept }) => {
+    const result = run(compiled, events, now);
+    expect(result.said).toEqual(said);
+    expect(result.state.events.map(({ at }) => at - T0)).toEqual(kept);
+  });
+
+  it("a too-late event leaves the state as it was", () => {
+    const { state } = run(twoInADay, [[30 * HOUR]], 30 * HOUR);
+    const step = applyMatches(twoInADay, state, [{ timestamp: T0 + 6 * HOUR, metric: undefined }]);
+    expect(step).toEqual({ state, firings: [] });
+  });
+
+  it("nextDue is the earliest pending expiry instant, none once the window is empty", () => {
+    const first = applyMatches(twoInADay, undefined, [
+      { timestamp: T0 + 2 * HOUR, metric: undefined },
+      { timestamp: T0 + HOUR, metric: undefined },
+    ]).state;
+    expect(nextDue(twoInADay, first)).toBe(T0 + 25 * HOUR);
+    const emptied = advanceClock(twoInADay, first, T0 + 26 * HOUR).state;
+    expect(emptied.events).toEqual([]);
+    expect(nextDue(twoInADay, emptied)).toBeUndefined();
+    expect(isSettled(twoInADay, emptied)).toBe(false);
+  });
+
+  it("refuses a lifetime rule's totals as a rolling state, rather than decide on them", () => {
+    const general: CompiledRule = twoInADay;
+    expect(() => applyMatches(general, { count: 1, sum: ZERO, fired: false }, [])).toThrow(
+      /rolling window: its state must be a RollingState/,
+    );
+  });
+});
+
+/** The brute-force model: the condition over the events with time in (t - L, t]. */
+function holdsAt(
+  condition: { op: Operator; value: number; sum: { op: Operator; value: number } | undefined },
+  events: readonly { at: number; m: number }[],
+  t: number,
+  length: number,
+): { holds: boolean; inside: number } {
+  const inside = events.filter(({ at }) => at > t - length && at <= t);
+  const compare = (left: number, op: Operator, right: number) =>
+    ({ ">": left > right, ">=": left >= right, "=": left === right, "<": left < right, "<=": left <= right })[
+      op
+    ];
+  const sum = inside.reduce((total, { m }) => total + m, 0);
+  const holds =
+    compare(inside.length, condition.op, condition.value) &&
+    (condition.sum === undefined || compare(sum, condition.sum.op, condition.sum.value));
+  return { holds, inside: inside.length };
+}
+
+describe("rolling windows against a brute-force model", () => {
+  const op = fc.constantFrom<Operator>(">", ">=", "=", "<", "<=");
+  it("in order, without reset: the user is in exactly when the condition holds over (t - L, t]", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          hours: fc.integer({ min: 1, max: 12 }),
+          op,
+          value: fc.integer({ min: 0, max: 4 }),
+          sum: fc.option(fc.record({ op, value: fc.integer({ min: 0, max: 6 }) }), { nil: undefined }),
+          // Minutes on a 2-day stretch: ties and exact expiry instants happen often.
+          events: fc.array(
+            fc.record({ minute: fc.integer({ min: 0, max: 48 * 60 }), m: fc.integer({ min: 0, max: 3 }) }),
+            {
+              minLength: 1,
+              maxLength: 30,
+            },
+          ),
+          probes: fc.array(fc.integer({ min: 0, max: 72 * 60 }), { minLength: 1, maxLength: 10 }),
+        }),
+        ({ hours, op: countOp, value, sum, events, probes }) => {
+          const compiled = rolling({
+            count: { op: countOp, value },
+            ...(sum === undefined ? {} : { sum: { metric: "m", op: sum.op, value: String(sum.value) } }),
+            window: { last: `${hours}h` },
+          });
+          const length = hours * HOUR;
+          const timed = events
+            .map(({ minute, m }) => ({ at: minute * 60_000, m }))
+            .sort((a, b) => a.at - b.at);
+          let state: RollingState | undefined;
+          let seq = 0;
+          let applied = 0;
+          const check = (firings: readonly { seq: number; value?: string }[]) => {
+            for (const firing of firings) expect(firing.seq).toBe(++seq);
+          };
+          for (const t of [...probes].map((minute) => minute * 60_000).sort((a, b) => a - b)) {
+            while (applied < timed.length && (timed[applied]?.at ?? 0) <= t) {
+              const event = timed[applied++];
+              if (event === undefined) break;
+              const step = applyMatches(compiled, state, [{ timestamp: event.at, metric: String(event.m) }]);
+              check(step.firings);
+              state = step.state;
+            }
+            if (state === undefined) continue;
+            const step = advanceClock(compiled, state, t);
+            check(step.firings);
+            state = step.state;
+            const model = holdsAt({ op: countOp, value, sum }, timed.slice(0, applied), t, length);
+            expect(state.in).toBe(model.holds);
+            // Memory: exactly the events still inside the window are kept.
+            expect(state.events.length).toBe(model.inside);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
