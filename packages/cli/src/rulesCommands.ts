@@ -1,7 +1,7 @@
 import type { HoneycodeRows, HoneycodeTable, RulesTable, RulesTableTarget } from "@pia/aws";
 import type { LoadedRules, Rule } from "@pia/core";
 import { formatIssue, InvalidRulesError, isRollingWindow } from "@pia/core";
-import { loadRulesFile } from "./loadRulesFile.js";
+import { loadPipelineRulesFile } from "./loadRulesFile.js";
 import { RulesTableError, toRulesTableError } from "./RulesTableError.js";
 import type { Env } from "./resolveRulesTarget.js";
 
@@ -53,11 +53,12 @@ async function writeRules(loaded: LoadedRules, source: string, context: RulesCom
 }
 
 /**
- * `pia rules push FILE`: validates the whole file first (an invalid file throws
- * `InvalidRulesError` before the table is opened), then makes it the table's rule set.
+ * `pia rules push FILE`: validates the whole file first (an invalid file, or one with a rule the
+ * pipeline does not run, throws `InvalidRulesError` before the table is opened), then makes it the
+ * table's rule set.
  */
 export async function pushRules(file: string, context: RulesCommandContext): Promise<void> {
-  await writeRules(await loadRulesFile(file), file, context);
+  await writeRules(await loadPipelineRulesFile(file), file, context);
 }
 
 /** Opens the rows of Honeycode tables in a region (`openHoneycodeRows` in production; tests pass a fake). */

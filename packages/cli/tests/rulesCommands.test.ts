@@ -119,6 +119,23 @@ describe("pia rules push", () => {
     expect(store.pushed).toEqual([]);
   });
 
+  it("exits 2 on a rolling window, which the pipeline does not run yet, and never opens the table", async () => {
+    const rolling = join(dir, "rolling.yaml");
+    await writeFile(
+      rolling,
+      'rules:\n  - { id: lapsed, event: lesson, count: { op: "=", value: 0 }, window: { last: 14d }, action: { type: attribute, name: lapsed } }\n',
+    );
+    const store = new FakeStore();
+    const result = await pia(store, ["rules", "push", rolling, "--table", "t"]);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      "rules[0].window.last: rolling windows (window.last) run in pia simulate only; the pipeline does not run them yet",
+    );
+    expect(store.targets).toEqual([]);
+    expect(store.pushed).toEqual([]);
+  });
+
   it("prints the warnings of a valid file and pushes it", async () => {
     const warned = join(dir, "warned.csv");
     await writeFile(warned, `${HEADER}\ndate,purchase,na,999,greater,1,na,999,yes,2021-01-01,2021-01-31,w\n`);

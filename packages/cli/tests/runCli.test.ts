@@ -41,6 +41,83 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
+/** Rolling windows: three users' lessons (docs/rules.md 4.4's examples, as run in the docs). */
+const ROLLING_YAML = `
+- id: active
+  event: lesson
+  count: { op: ">", value: 2 }
+  window: { last: 7d }
+  action: { type: attribute, name: active }
+- id: lapsed
+  event: lesson
+  count: { op: "=", value: 0 }
+  window: { last: 14d }
+  action: { type: attribute, name: lapsed }
+- id: streak
+  event: lesson
+  count: { op: ">=", value: 2 }
+  window: { last: 36h }
+  action: { type: event, name: trk_streak }
+  reset: true
+`;
+const lesson = (user: string, ts: string) =>
+  JSON.stringify({
+    event_type: "lesson",
+    event_timestamp: Date.parse(ts),
+    endpoint: { Id: `ep-${user}`, User: { UserId: user } },
+    application: { app_id: "app" },
+  });
+
+describe("pia simulate with rolling windows", () => {
+  it('enters at the events, exits and lapses at the expiries up to --now, with seq and value "" on exit', async () => {
+    const rules = join(dir, "rolling.yaml");
+    const events = join(dir, "lessons.ndjson");
+    const out = join(dir, "rolling.ndjson");
+    await writeFile(rules, ROLLING_YAML);
+    await writeFile(
+      events,
+      [
+        lesson("u1", "2021-03-01T09:00:00Z"),
+        lesson("u1", "2021-03-02T09:00:00Z"),
+        lesson("u1", "2021-03-03T09:00:00Z"),
+        // Late by less than 7 days: counted for active, at the latest instant seen; late by more
+        // than 36 hours: counted nowhere for streak.
+        lesson("u1", "2021-02-28T09:00:00Z"),
+      ].join("\n"),
+    );
+    const result = await pia(
+      "simulate",
+      "--rules",
+      rules,
+      "--events",
+      events,
+      "--out",
+      out,
+      "--now",
+      "2021-03-20",
+    );
+    expect(result.code).toBe(0);
+    const line = (ruleId: string, name: string, at: string, seq: number, value?: string) =>
+      JSON.stringify({
+        appId: "app",
+        userId: "u1",
+        ruleId,
+        type: value === undefined ? "event" : "attribute",
+        name,
+        value,
+        at,
+        seq,
+      });
+    expect((await readFile(out, "utf8")).trim().split("\n")).toEqual([
+      line("streak", "trk_streak", "2021-03-02T09:00:00.000Z", 1),
+      line("active", "active", "2021-03-03T09:00:00.000Z", 1, "Ready"),
+      // The late lesson leaves first (Feb 28 + 7d), leaving 3; then Mar 1's, leaving 2.
+      line("active", "active", "2021-03-08T09:00:00.000Z", 2, ""),
+      line("lapsed", "lapsed", "2021-03-17T09:00:00.000Z", 1, "Ready"),
+    ]);
+  });
+});
+
 describe("pia simulate", () => {
   const expected = [
     '{"appId":"app","userId":"u1","ruleId":"aggregatorpageview","type":"attribute","name":"pageview","value":"Ready","at":"2021-01-02T00:00:00.000Z"}',
@@ -170,6 +247,15 @@ describe("pia local", () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/records fed\s+6\b/);
     expect(result.stderr).toMatch(/skipped\s+2 \(too_large 1, bad_json 1\)/);
+  });
+
+  it("refuses a rolling window before starting the local stack: the pipeline does not run them yet", async () => {
+    const rules = join(dir, "rolling.yaml");
+    await writeFile(rules, ROLLING_YAML);
+    const out = join(dir, "local-rolling.ndjson");
+    const result = await pia("local", "--rules", rules, "--events", join(dir, "events.ndjson"), "--out", out);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("rolling windows (window.last) run in pia simulate only");
   });
 
   it("runs the pipeline on the local stack with simulate's output, and reports its cost", async () => {

@@ -65,6 +65,20 @@ describe("aggregateRecords", () => {
     expect(delivered()).toEqual([`every-2|u1|${iso(2)}`, `spend|u2|${iso(5)}`, `views|u1|${iso(3)}`]);
   });
 
+  it("skips a stored rolling rule (the pipeline does not run them yet) rather than count it as totals", async () => {
+    const rolling = rule({
+      id: "rolling",
+      event: "pageview",
+      count: { op: ">", value: 0 },
+      window: { last: "1h" },
+    });
+    const { store, aggregate, delivered } = setup([rolling, ...RULES]);
+    const result = await aggregate(streamRecords([line("u1", 1), line("u1", 2), line("u1", 3)]));
+    expect(result.batchItemFailures).toEqual([]);
+    expect(delivered()).toEqual([`every-2|u1|${iso(2)}`, `views|u1|${iso(3)}`]);
+    expect([...store.counters.values()].map((item) => item.ruleId).sort()).toEqual(["every-2", "views"]);
+  });
+
   it("applies a re-delivered batch, or its tail, only once", async () => {
     const { store, aggregate, delivered } = setup();
     const records = streamRecords([1, 2, 3, 4, 5].map((ts) => line("u1", ts)));

@@ -19,4 +19,27 @@ describe("validateRule", () => {
       { path: "where.__proto__", message: expect.stringMatching(/"__proto__" is reserved/) },
     ]);
   });
+
+  it("refuses a rolling window, which the pipeline does not run yet, naming window.last", () => {
+    const draft = {
+      id: "lapsed",
+      event: "lesson",
+      count: { op: "=", value: 0 },
+      window: { last: "14d" },
+      action: { type: "attribute", name: "lapsed" },
+    };
+    expect(() => validateRule(draft)).toThrow(InvalidRuleError);
+    try {
+      validateRule(draft);
+    } catch (error: unknown) {
+      expect((error as InvalidRuleError).errors).toStrictEqual([
+        {
+          path: "window.last",
+          message: expect.stringMatching(
+            /^rolling windows \(window\.last\) run in pia simulate only; the pipeline does not run them yet/,
+          ),
+        },
+      ]);
+    }
+  });
 });

@@ -117,6 +117,7 @@ export function makeDecideClosingRules(
     for (const rule of await deps.loadRules()) {
       if (!rule.enabled) continue;
       const compiled = compileRule(rule);
+      // Rolling rules are never closing-due: the pipeline does not run them yet (pipelineIssues).
       if (!isClosingDue(compiled, now)) continue;
       const key = counterKey(rule);
       const claim = await deps.decisions.claim(key, run, deps.clock());

@@ -144,6 +144,14 @@ describe("decideClosingRules", () => {
     expect(w.decided.has(KEY)).toBe(true);
   });
 
+  it("ignores a stored rolling rule (the pipeline does not run them yet), whatever its counters hold", async () => {
+    const rolling: Rule = { ...closing, id: "lapsed", count: { op: "=", value: 0 }, window: { last: "14d" } };
+    const key = counterKey(rolling);
+    const w = world([counter("one", 1, { sk: key, counterKey: key, ruleId: "lapsed" })], [rolling]);
+    expect(await w.decide(WALL_CLOCK)).toMatchObject({ rulesDecided: 0, notifications: 0 });
+    expect(w.sent).toEqual([]);
+  });
+
   it("a run that fails to send is finished by the next, without firing twice", async () => {
     const w = world([counter("a", 1), counter("b", 2)]);
     w.faults.failSend = 1;
