@@ -1,7 +1,18 @@
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { CompiledRule, Operator, RollingRule, RollingState, Rule } from "../src/index.js";
-import { advanceClock, applyMatches, compileRule, isSettled, nextDue, ZERO } from "../src/index.js";
+import {
+  advanceClock,
+  applyMatches,
+  compileRule,
+  Engine,
+  formatNotification,
+  isSettled,
+  nextDue,
+  parseRulesFile,
+  ZERO,
+} from "../src/index.js";
 import { rule } from "./fixtures.js";
 
 const HOUR = 3_600_000;
@@ -308,5 +319,36 @@ describe("rolling windows against a brute-force model", () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("docs/examples/rolling-*.yaml/ndjson (docs/rules.md 4.4)", () => {
+  it("gives the notifications the docs show, each state's in seq order", () => {
+    const examples = new URL("../../../docs/examples/", import.meta.url);
+    const { rules } = parseRulesFile(
+      "rolling-rules.yaml",
+      readFileSync(new URL("rolling-rules.yaml", examples), "utf8"),
+    );
+    const engine = new Engine(rules);
+    const lines: string[] = [];
+    for (const line of readFileSync(new URL("rolling-events.ndjson", examples), "utf8").split("\n")) {
+      if (line !== "") lines.push(...engine.ingest(line).map(formatNotification));
+    }
+    lines.push(...engine.close(Date.UTC(2021, 3, 1)).map(formatNotification));
+    const said = lines.map((line) => {
+      const { userId, ruleId, value, at, seq } = JSON.parse(line) as Record<string, unknown>;
+      return `${userId} ${ruleId} ${String(value ?? "(event)")} ${at} ${seq}`;
+    });
+    expect(said.sort()).toEqual([
+      "ana active  2021-03-08T09:00:00.000Z 2",
+      "ana active Ready 2021-03-06T09:00:00.000Z 1",
+      "ben lapsed  2021-03-20T12:00:00.000Z 2",
+      "ben lapsed Ready 2021-03-15T12:00:00.000Z 1",
+      "cy needs-nudge  2021-03-12T18:00:00.000Z 2",
+      "cy needs-nudge Ready 2021-03-10T18:00:00.000Z 1",
+      "cy needs-nudge Ready 2021-03-17T18:00:00.000Z 3",
+      "dee quiz-streak (event) 2021-03-02T06:00:00.000Z 1",
+      "dee quiz-streak (event) 2021-03-03T20:00:00.000Z 2",
+    ]);
   });
 });
