@@ -345,6 +345,19 @@ describe("put", () => {
     expect(ddb.calls()).toHaveLength(0);
   });
 
+  it("refuses a rolling window before any request: the pipeline does not run them yet", async () => {
+    fakeTable();
+    const rolling: Rule = { ...rule("lapsed"), window: { last: "14d" } };
+    const error = await table()
+      .put([rule("a"), rolling])
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidRulesError);
+    expect((error as InvalidRulesError).issues).toEqual([
+      expect.objectContaining({ field: "rules[1].window.last", ruleId: "lapsed" }),
+    ]);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
   it("stores what it lists: canonical and CSV rules come back equal", async () => {
     fakeTable();
     const yaml = parseRulesYaml(`

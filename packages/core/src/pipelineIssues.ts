@@ -7,8 +7,9 @@ export const ROLLING_NOT_IN_PIPELINE =
 
 /**
  * What the deployed pipeline cannot run among valid rules: rolling windows, which its counters
- * (totals, decided by event or at a window's close) cannot decide. `pia rules push`, the rules API
- * and `pia local` refuse such rules here, so that none is stored and then silently mis-counted.
+ * (totals, decided by event or at a window's close) cannot decide. `pia rules push` and `pia local`
+ * (before they start), the rules API (validateRule) and the rules table's `put` (every file push,
+ * `pia local --ui` included) refuse such rules here, so that none is stored and then mis-counted.
  * Disabled rules are refused too: enabling one later would not be checked again.
  */
 export function pipelineIssues(rules: readonly Rule[]): RuleIssue[] {
