@@ -194,7 +194,8 @@ export function isClosingDue(compiled: CompiledRule, now: number): boolean {
  */
 export function nextDue(compiled: CompiledRule, state: RuleState): number | undefined {
   if (compiled.kind === "rolling") {
-    const first = rollingStateOf(compiled, state)?.events[0];
+    const rolling = rollingStateOf(compiled, state);
+    const first = rolling === undefined ? undefined : firstEvent(rolling);
     return first === undefined ? undefined : first.at + compiled.length;
   }
   const counter = counterStateOf(compiled, state);
@@ -237,13 +238,54 @@ function closeOf(compiled: CompiledRule): number | undefined {
 }
 
 /**
- * One rolling state being worked on: a private copy of its events, changed in place while a call
- * applies matches or passes time (docs/rules.md section 4.4), then handed back as a new state.
+ * A rolling state as this module hands it out: its events are the range [start, end) of a buffer
+ * that later states of the same (app, user, rule) may share. A buffer is only ever appended to, and
+ * only by the state whose range ends at the buffer's end, so no state's range ever changes: states
+ * stay immutable while an event in order costs O(1) rather than a copy of the window.
+ */
+class BufferedState implements RollingState {
+  readonly kind = "rolling";
+  readonly buffer: WindowEvent[];
+  readonly start: number;
+  readonly end: number;
+  readonly sum: Decimal;
+  readonly in: boolean;
+  readonly w: number;
+  readonly notified: number;
+
+  constructor(window: Omit<BufferedState, "kind" | "events">) {
+    this.buffer = window.buffer;
+    this.start = window.start;
+    this.end = window.end;
+    this.sum = window.sum;
+    this.in = window.in;
+    this.w = window.w;
+    this.notified = window.notified;
+  }
+
+  get events(): readonly WindowEvent[] {
+    return this.buffer.slice(this.start, this.end);
+  }
+}
+
+/** The earliest event in a rolling state's window, without copying the window. */
+function firstEvent(state: RollingState): WindowEvent | undefined {
+  return state instanceof BufferedState ? state.buffer[state.start] : state.events[0];
+}
+
+/**
+ * One rolling state being worked on (docs/rules.md section 4.4): its window as a range of a buffer
+ * that this call may append to when it owns the buffer's end, and copies otherwise; `step` hands
+ * back a new state.
  */
 class RollingWindow<M extends RuleMatch> {
   readonly #compiled: RollingRule;
-  /** In time order; ties keep the order they were applied in. */
-  readonly #events: WindowEvent[];
+  /** The window's events are #buffer[#start, #end), in time order (ties in the order applied). */
+  #buffer: WindowEvent[];
+  #start: number;
+  #end: number;
+  /** Whether this call may append to #buffer: no other state's range ends at its end. */
+  #owned: boolean;
   #sum: Decimal;
   #in: boolean;
   /** The latest instant evaluated; undefined until the user's first match. */
@@ -253,7 +295,18 @@ class RollingWindow<M extends RuleMatch> {
 
   private constructor(compiled: RollingRule, state: RollingState | undefined) {
     this.#compiled = compiled;
-    this.#events = [...(state?.events ?? [])];
+    if (state instanceof BufferedState) {
+      this.#buffer = state.buffer;
+      this.#start = state.start;
+      this.#end = state.end;
+      this.#owned = state.buffer.length === state.end;
+    } else {
+      // A state from elsewhere (or none): its array is the caller's, never to be written to.
+      this.#buffer = (state?.events ?? []) as WindowEvent[];
+      this.#start = 0;
+      this.#end = this.#buffer.length;
+      this.#owned = false;
+    }
     this.#sum = state?.sum ?? ZERO;
     this.#in = state?.in ?? false;
     this.#w = state?.w;
@@ -288,7 +341,7 @@ class RollingWindow<M extends RuleMatch> {
    */
   passTime(until: number, inclusive: boolean): void {
     for (;;) {
-      const first = this.#events[0];
+      const first = this.#start < this.#end ? this.#buffer[this.#start] : undefined;
       if (first === undefined) return;
       const x = first.at + this.#compiled.length;
       if (inclusive ? x > until : x >= until) return;
@@ -300,33 +353,49 @@ class RollingWindow<M extends RuleMatch> {
 
   step(): RuleStep<RollingFiring<M>, RollingState> {
     if (this.#w === undefined) throw new Error("a rolling state starts with a match, not with time");
-    const state: RollingState = {
-      kind: "rolling",
-      events: this.#events,
+    // Keeps a buffer at most twice its window (plus a little): dropped events are let go.
+    if (this.#start > 16 && this.#start * 2 > this.#buffer.length) this.#copyRange();
+    const state = new BufferedState({
+      buffer: this.#buffer,
+      start: this.#start,
+      end: this.#end,
       sum: this.#sum,
       in: this.#in,
       w: this.#w,
       notified: this.#notified,
-    };
+    });
     return { state, firings: this.#firings };
+  }
+
+  /** Gives this call a buffer of its own holding the window's events. */
+  #copyRange(): void {
+    this.#buffer = this.#buffer.slice(this.#start, this.#end);
+    this.#start = 0;
+    this.#end = this.#buffer.length;
+    this.#owned = true;
   }
 
   /** Drops the events at or before `last` (those whose window has passed). */
   #dropUntil(last: number): void {
-    let gone = 0;
-    for (const event of this.#events) {
-      if (event.at > last) break;
+    for (; this.#start < this.#end; this.#start++) {
+      const event = this.#buffer[this.#start];
+      if (event === undefined || event.at > last) return;
       if (this.#keepsSum() && event.metric !== undefined) this.#sum = this.#sum.minus(event.metric);
-      gone++;
     }
-    if (gone > 0) this.#events.splice(0, gone);
   }
 
   /** Adds an event in time order, after any of the same instant (a late one lands inside). */
   #insert(event: WindowEvent): void {
-    let index = this.#events.length;
-    while (index > 0 && (this.#events[index - 1]?.at ?? 0) > event.at) index--;
-    this.#events.splice(index, 0, event);
+    let index = this.#end;
+    while (index > this.#start && (this.#buffer[index - 1]?.at ?? 0) > event.at) index--;
+    // Appending to an owned buffer leaves every other state's range as it was; anything else copies.
+    if (!this.#owned || index !== this.#end) {
+      const offset = index - this.#start;
+      this.#copyRange();
+      index = offset;
+    }
+    this.#buffer.splice(index, 0, event);
+    this.#end++;
     if (this.#keepsSum() && event.metric !== undefined) this.#sum = this.#sum.plus(event.metric);
   }
 
@@ -336,13 +405,16 @@ class RollingWindow<M extends RuleMatch> {
 
   /** Decides C at `at` on the window's events: an entry, an exit, or nothing. */
   #evaluate(at: number, match: M | undefined): void {
-    const holds = conditionHolds(this.#compiled, this.#events.length, this.#sum);
+    const holds = conditionHolds(this.#compiled, this.#end - this.#start, this.#sum);
     const { action } = this.#compiled.rule;
     if (holds && !this.#in) {
       this.#in = true;
       this.#fire(at, action.type === "attribute" ? action.value : undefined, match);
       if (this.#compiled.resets) {
-        this.#events.length = 0;
+        this.#buffer = [];
+        this.#start = 0;
+        this.#end = 0;
+        this.#owned = true;
         this.#sum = ZERO;
         this.#in = false;
       }

@@ -223,6 +223,31 @@ describe("rolling windows: time, lateness and order", () => {
     expect(step).toEqual({ state, firings: [] });
   });
 
+  it("leaves every earlier state as it was: applying twice to one state, or to a state of plain data", () => {
+    const at = (hours: number) => ({ timestamp: T0 + hours * HOUR, metric: undefined });
+    const times = (state: RollingState) => state.events.map((event) => (event.at - T0) / HOUR);
+    const base = applyMatches(twoInADay, undefined, [at(1), at(2)]).state;
+    const later = applyMatches(twoInADay, base, [at(3)]).state;
+    const branch = applyMatches(twoInADay, base, [at(4), at(1.5)]).state;
+    expect([times(base), times(later), times(branch)]).toEqual([
+      [1, 2],
+      [1, 2, 3],
+      [1, 1.5, 2, 4],
+    ]);
+    // As a store would give it back: plain data, its array frozen so that any write would throw.
+    const plain: RollingState = {
+      kind: "rolling",
+      events: Object.freeze([...base.events]),
+      sum: base.sum,
+      in: base.in,
+      w: base.w,
+      notified: base.notified,
+    };
+    const step = applyMatches(twoInADay, plain, [at(30)]);
+    expect(times(step.state)).toEqual([30]);
+    expect(step.firings).toEqual([{ at: T0 + 25 * HOUR, seq: 2, value: "" }]);
+  });
+
   it("nextDue is the earliest pending expiry instant, none once the window is empty", () => {
     const first = applyMatches(twoInADay, undefined, [
       { timestamp: T0 + 2 * HOUR, metric: undefined },
@@ -277,7 +302,7 @@ describe("rolling windows against a brute-force model", () => {
             fc.record({ minute: fc.integer({ min: 0, max: 48 * 60 }), m: fc.integer({ min: 0, max: 3 }) }),
             {
               minLength: 1,
-              maxLength: 30,
+              maxLength: 80,
             },
           ),
           probes: fc.array(fc.integer({ min: 0, max: 72 * 60 }), { minLength: 1, maxLength: 10 }),
