@@ -290,7 +290,10 @@ export const windowSchema = z.unknown().transform((value, ctx): RuleWindow => {
     isRecord(value) && "last" in value ? rollingWindowSchema : dateWindowSchema;
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, input: value } as never);
+  // The inner schema's issues as they are (path relative to window, message, keys). The cast: under
+  // exactOptionalPropertyTypes zod's reported issues (`input: T | undefined`) do not type-check as
+  // the raw issues addIssue takes (`input?: T`), though they have the same fields.
+  for (const issue of parsed.error.issues) ctx.addIssue(issue as never);
   return z.NEVER;
 });
 
