@@ -29,6 +29,15 @@ interface UserCounters {
   readonly states: (RuleState | undefined)[];
 }
 
+/**
+ * Watches the engine at work without changing it (\`pia explain\`): \`applied\` sees every event
+ * after de-duplication, with the ids of the rules it was applied to (matched, not yet decided or
+ * settled), in input order.
+ */
+export interface EngineObserver {
+  applied(event: PiaEvent, ruleIds: readonly string[]): void;
+}
+
 interface IndexedRule {
   readonly compiled: CompiledRule;
   readonly index: number;
@@ -61,10 +70,12 @@ export class Engine {
   #notifications = 0;
 
   readonly #reader: RecordReader;
+  readonly #observer: EngineObserver | undefined;
 
   /** `reader`: how lines are read (default: `recordReader()`, the `auto` format). */
-  constructor(rules: readonly Rule[], reader: RecordReader = recordReader()) {
+  constructor(rules: readonly Rule[], reader: RecordReader = recordReader(), observer?: EngineObserver) {
     this.#reader = reader;
+    this.#observer = observer;
     let index = 0;
     for (const rule of rules) {
       if (!rule.enabled) continue;
@@ -110,10 +121,10 @@ export class Engine {
   /** Applies a parsed, de-duplicated event to every rule on its event type. */
   apply(event: PiaEvent): Notification[] {
     const rules = this.#rulesByEvent.get(event.eventType);
-    if (rules === undefined) return [];
+    const counted: string[] | undefined = this.#observer === undefined ? undefined : [];
     let user: UserCounters | undefined;
     const fired: Notification[] = [];
-    for (const { compiled, index } of rules) {
+    for (const { compiled, index } of rules ?? []) {
       if (this.#decided.has(compiled) || !matchesEvent(compiled, event)) continue;
       user ??= this.#userOf(event);
       const state = user.states[index];
@@ -121,8 +132,10 @@ export class Engine {
       const match = { timestamp: event.timestamp, metric: metricText(compiled, event) };
       const step = applyMatches(compiled, state, [match]);
       user.states[index] = step.state;
+      counted?.push(compiled.rule.id);
       for (const firing of step.firings) fired.push(this.#notify(compiled, user, firing));
     }
+    if (counted !== undefined) this.#observer?.applied(event, counted);
     return fired;
   }
 
@@ -155,6 +168,13 @@ export class Engine {
       }
     }
     return fired;
+  }
+
+  /** The state of (app, user, rule) as it stands: undefined when no event of the user counted. */
+  stateOf(appId: string, userId: string, ruleId: string): RuleState | undefined {
+    const indexed = this.#rules.find(({ compiled }) => compiled.rule.id === ruleId);
+    if (indexed === undefined) return undefined;
+    return this.#users.get(`${appId}\u0000${userId}`)?.states[indexed.index];
   }
 
   summary(): EngineSummary {

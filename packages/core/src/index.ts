@@ -15,11 +15,13 @@ export type {
 } from "./decideRule.js";
 export { advanceClock, applyMatches, isClosingDue, isSettled, nextDue } from "./decideRule.js";
 export { canonicalDecimal, Decimal, isPlainDecimal, toDecimal, ZERO } from "./decimal.js";
-export type { EngineSummary } from "./Engine.js";
+export type { EngineObserver, EngineSummary } from "./Engine.js";
 export { Engine } from "./Engine.js";
 export type { PiaEvent, RecordOutcome, SkipReason } from "./event.js";
 export { MAX_RECORD_BYTES, SKIP_REASONS } from "./event.js";
 export { eventIdentity } from "./eventIdentity.js";
+export type { AppExplanation, CountedEvent, RuleExplanation } from "./explainRule.js";
+export { conditionWords, RuleExplainer, ruleWords } from "./explainRule.js";
 export { formatRulesCsv, ruleRowOf } from "./formatRulesCsv.js";
 export { IdentitySet } from "./IdentitySet.js";
 export type { LoadedRules, RuleIssue } from "./issues.js";
