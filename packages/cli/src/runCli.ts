@@ -2,6 +2,7 @@ import { formatIssue, INPUT_FORMATS, InvalidMappingError, InvalidRulesError, SIN
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type { QueueFlags } from "./dlqCommands.js";
 import { EXIT, UsageError } from "./errors.js";
+import { explain } from "./explain.js";
 import { formatSummary } from "./formatSummary.js";
 import { loadRulesFile } from "./loadRulesFile.js";
 import type { LocalFlags } from "./local.js";
@@ -152,6 +153,46 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
       io.stderr.write(`${formatSummary(result)}\n`);
       if (options.out !== undefined) io.stderr.write(`notifications written to ${options.out}\n`);
     });
+
+  withInputOptions(
+    program
+      .command("explain")
+      .description("Explain one rule for one user, decided exactly as pia simulate decides it")
+      .requiredOption("--rules <file>", "rules: .csv (12/13-column table), .json or .yaml (canonical)")
+      .requiredOption("--events <file>", "NDJSON, one record per line in --format (.gz accepted)")
+      .requiredOption("--rule <id>", "the rule's id")
+      .requiredOption("--user <id>", "the user's id"),
+  )
+    .option("--app <id>", "only this app (default: one block per app the user has events in)")
+    .option("--now <iso>", "clock for closing and rolling rules, as simulate's (default: the real time)")
+    .option("--limit <n>", "events listed per app, newest first", wholeNumber(0), 20)
+    .action(
+      async (
+        options: {
+          rules: string;
+          events: string;
+          rule: string;
+          user: string;
+          app?: string;
+          now?: string;
+          limit: number;
+        } & InputFlags,
+      ) => {
+        const input = await resolveInput(options);
+        const text = await explain({
+          rulesFile: options.rules,
+          eventsFile: options.events,
+          ruleId: options.rule,
+          userId: options.user,
+          ...(options.app === undefined ? {} : { appId: options.app }),
+          ...input,
+          now: options.now === undefined ? io.now() : parseNow(options.now),
+          limit: options.limit,
+          stderr: io.stderr,
+        });
+        io.stdout.write(text);
+      },
+    );
 
   withInputOptions(
     program
