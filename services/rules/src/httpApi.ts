@@ -1,3 +1,4 @@
+import { headerOf, requestPath } from "@pia/aws";
 import type {
   APIGatewayEventRequestContextV2,
   APIGatewayProxyEventV2WithRequestContext,
@@ -5,29 +6,14 @@ import type {
 } from "aws-lambda";
 import { BadRequestError } from "./errors.js";
 
+// One reading of headers and paths for every HTTP API of the project, in @pia/aws.
+export { headerOf, requestPath };
+
 /** An API Gateway HTTP API request (payload format 2.0), with or without an authorizer. */
 export type ApiEvent = APIGatewayProxyEventV2WithRequestContext<
   APIGatewayEventRequestContextV2 & { readonly authorizer?: unknown }
 >;
 export type ApiResult = APIGatewayProxyStructuredResultV2;
-
-/** A header's value, whatever its case (API Gateway lowercases names; tests and proxies may not). */
-export function headerOf(event: ApiEvent, name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(event.headers ?? {})) {
-    if (key.toLowerCase() === wanted && value !== undefined) return value;
-  }
-  return undefined;
-}
-
-/** The path under the API: a named stage's `/stage` prefix (kept in `rawPath`) removed. */
-export function requestPath(event: ApiEvent): string {
-  const { stage } = event.requestContext;
-  const path = event.rawPath;
-  if (stage === "" || stage === "$default") return path;
-  if (path === `/${stage}`) return "/";
-  return path.startsWith(`/${stage}/`) ? path.slice(stage.length + 1) : path;
-}
 
 /** The body as JSON; `BadRequestError` when there is none or it is not JSON. */
 export function readJsonBody(event: ApiEvent): unknown {
