@@ -22,3 +22,16 @@ export function requestPath(event: HttpRequest): string {
   if (path === `/${stage}`) return "/";
   return path.startsWith(`/${stage}/`) ? path.slice(stage.length + 1) : path;
 }
+
+/** A JSON answer of an HTTP API, never cached (what every API of the project answers). */
+export function jsonResult(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): { statusCode: number; headers: Record<string, string>; body: string } {
+  return {
+    statusCode,
+    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers },
+    body: JSON.stringify(body),
+  };
+}

@@ -41,7 +41,7 @@ export {
   loadHoneycodeRules,
   openHoneycodeRows,
 } from "./honeycodeRuleSource.js";
-export { headerOf, requestPath } from "./httpRequest.js";
+export { headerOf, jsonResult, requestPath } from "./httpRequest.js";
 export { lambdaContext } from "./lambdaContext.js";
 export type { Log } from "./log.js";
 export type { NotificationMessage } from "./notificationMessage.js";

@@ -1,8 +1,8 @@
-import { headerOf, requestPath } from "@pia/aws";
+import { headerOf, jsonResult, requestPath } from "@pia/aws";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 
-// One reading of headers and paths for every HTTP API of the project, in @pia/aws.
-export { headerOf, requestPath };
+// One reading of headers and paths, and one JSON answer, for every HTTP API of the project, in @pia/aws.
+export { headerOf, jsonResult, requestPath };
 
 /** An API Gateway HTTP API request (payload format 2.0). */
 export type ApiEvent = APIGatewayProxyEventV2;
@@ -12,16 +12,4 @@ export type ApiResult = APIGatewayProxyStructuredResultV2;
 export function bodyBytes(event: ApiEvent): Buffer {
   const raw = event.body ?? "";
   return event.isBase64Encoded ? Buffer.from(raw, "base64") : Buffer.from(raw, "utf8");
-}
-
-export function jsonResult(
-  statusCode: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): ApiResult {
-  return {
-    statusCode,
-    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers },
-    body: JSON.stringify(body),
-  };
 }

@@ -1,4 +1,4 @@
-import { headerOf, requestPath } from "@pia/aws";
+import { headerOf, jsonResult, requestPath } from "@pia/aws";
 import type {
   APIGatewayEventRequestContextV2,
   APIGatewayProxyEventV2WithRequestContext,
@@ -6,8 +6,8 @@ import type {
 } from "aws-lambda";
 import { BadRequestError } from "./errors.js";
 
-// One reading of headers and paths for every HTTP API of the project, in @pia/aws.
-export { headerOf, requestPath };
+// One reading of headers and paths, and one JSON answer, for every HTTP API of the project, in @pia/aws.
+export { headerOf, jsonResult, requestPath };
 
 /** An API Gateway HTTP API request (payload format 2.0), with or without an authorizer. */
 export type ApiEvent = APIGatewayProxyEventV2WithRequestContext<
@@ -81,18 +81,6 @@ export function readVersionParam(text: string): number {
     );
   }
   return Number(text);
-}
-
-export function jsonResult(
-  statusCode: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): ApiResult {
-  return {
-    statusCode,
-    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers },
-    body: JSON.stringify(body),
-  };
 }
 
 /**
