@@ -23,13 +23,20 @@ export interface CounterState {
 
 /**
  * What is kept per (app, user, rule) of a rolling-window rule (docs/rules.md section 4.4): the
- * matching events still inside the window, in time order, with their sum; whether the user is in;
- * `w`, the latest instant evaluated; and how many notifications the state has given (for `seq`).
- * Events leave as soon as they expire, so it holds no more than one window's worth.
+ * matching events still inside the window, in time order, with their count and sum; whether the
+ * user is in; `w`, the latest instant evaluated; and how many notifications the state has given
+ * (for `seq`). Events leave as soon as they expire, so it holds no more than one window's worth.
+ *
+ * `events` may be only the front of the window: `count` covers the whole window, and the
+ * `count - events.length` events not carried are no earlier than the last one carried. The pipeline
+ * so loads only what can expire in a step (`windowFrontNeeded`) instead of a heavy user's whole
+ * week. A step that would need an event not carried throws `WindowNotLoadedError`.
  */
 export interface RollingState {
   readonly kind: "rolling";
   readonly events: readonly WindowEvent[];
+  /** Events in the window, carried or not (>= events.length). */
+  readonly count: number;
   readonly sum: Decimal;
   readonly in: boolean;
   readonly w: number;
@@ -82,6 +89,28 @@ export interface RuleStep<F extends Firing, S extends RuleState = CounterState> 
 }
 
 const EMPTY_COUNTER: CounterState = { count: 0, sum: ZERO, fired: false };
+
+/**
+ * A step needed an event of a rolling window that its state did not carry: the caller loaded too
+ * little of the window (`windowFrontNeeded` says how much). Nothing was decided.
+ */
+export class WindowNotLoadedError extends Error {
+  override readonly name = "WindowNotLoadedError";
+  constructor(readonly ruleId: string) {
+    super(`rule ${ruleId}: a rolling window step needed events its state does not carry`);
+  }
+}
+
+/**
+ * How much of a rolling window's front a step up to the instant `until` needs (every event that can
+ * expire by then): all events at or before `until - L`, and the first one after them, whose expiry
+ * is the state's next due instant. `until` is the latest of the state's `w`, the times of the
+ * matches to apply and, for `advanceClock`, its `now`. A caller that keeps the window elsewhere
+ * loads, in time order, every event at or before `through`, then one more (if there is one).
+ */
+export function windowFrontNeeded(compiled: RollingRule, until: number): { readonly through: number } {
+  return { through: until - compiled.length };
+}
 
 /*
  * Rolling windows (docs/rules.md section 4.4) keep the window's events rather than totals, since
@@ -195,7 +224,9 @@ export function isClosingDue(compiled: CompiledRule, now: number): boolean {
 export function nextDue(compiled: CompiledRule, state: RuleState): number | undefined {
   if (compiled.kind === "rolling") {
     const rolling = rollingStateOf(compiled, state);
-    const first = rolling === undefined ? undefined : firstEvent(rolling);
+    if (rolling === undefined) return undefined;
+    const first = firstEvent(rolling);
+    if (first === undefined && rolling.count > 0) throw new WindowNotLoadedError(compiled.rule.id);
     return first === undefined ? undefined : first.at + compiled.length;
   }
   const counter = counterStateOf(compiled, state);
@@ -248,6 +279,7 @@ class BufferedState implements RollingState {
   readonly buffer: WindowEvent[];
   readonly start: number;
   readonly end: number;
+  readonly count: number;
   readonly sum: Decimal;
   readonly in: boolean;
   readonly w: number;
@@ -257,6 +289,7 @@ class BufferedState implements RollingState {
     this.buffer = window.buffer;
     this.start = window.start;
     this.end = window.end;
+    this.count = window.count;
     this.sum = window.sum;
     this.in = window.in;
     this.w = window.w;
@@ -286,6 +319,8 @@ class RollingWindow<M extends RuleMatch> {
   #end: number;
   /** Whether this call may append to #buffer: no other state's range ends at its end. */
   #owned: boolean;
+  /** Events in the window: #end - #start carried, the rest (no earlier than the last carried) not. */
+  #count: number;
   #sum: Decimal;
   #in: boolean;
   /** The latest instant evaluated; undefined until the user's first match. */
@@ -306,6 +341,10 @@ class RollingWindow<M extends RuleMatch> {
       this.#start = 0;
       this.#end = this.#buffer.length;
       this.#owned = false;
+    }
+    this.#count = state?.count ?? 0;
+    if (!Number.isSafeInteger(this.#count) || this.#count < this.#end - this.#start) {
+      throw new TypeError(`rule ${compiled.rule.id}: a rolling state's count is below the events it carries`);
     }
     this.#sum = state?.sum ?? ZERO;
     this.#in = state?.in ?? false;
@@ -342,7 +381,10 @@ class RollingWindow<M extends RuleMatch> {
   passTime(until: number, inclusive: boolean): void {
     for (;;) {
       const first = this.#start < this.#end ? this.#buffer[this.#start] : undefined;
-      if (first === undefined) return;
+      if (first === undefined) {
+        if (this.#count > 0) throw new WindowNotLoadedError(this.#compiled.rule.id);
+        return;
+      }
       const x = first.at + this.#compiled.length;
       if (inclusive ? x > until : x >= until) return;
       this.#dropUntil(x - this.#compiled.length);
@@ -359,6 +401,7 @@ class RollingWindow<M extends RuleMatch> {
       buffer: this.#buffer,
       start: this.#start,
       end: this.#end,
+      count: this.#count,
       sum: this.#sum,
       in: this.#in,
       w: this.#w,
@@ -380,12 +423,20 @@ class RollingWindow<M extends RuleMatch> {
     for (; this.#start < this.#end; this.#start++) {
       const event = this.#buffer[this.#start];
       if (event === undefined || event.at > last) return;
+      this.#count--;
       if (this.#keepsSum() && event.metric !== undefined) this.#sum = this.#sum.minus(event.metric);
     }
+    // Every carried event left: those not carried may be due too, and only their keeper knows.
+    if (this.#count > 0) throw new WindowNotLoadedError(this.#compiled.rule.id);
   }
 
   /** Adds an event in time order, after any of the same instant (a late one lands inside). */
   #insert(event: WindowEvent): void {
+    this.#count++;
+    if (this.#keepsSum() && event.metric !== undefined) this.#sum = this.#sum.plus(event.metric);
+    const last = this.#end > this.#start ? this.#buffer[this.#end - 1] : undefined;
+    // After the carried front (and so among the events not carried): counted, not carried.
+    if (this.#count - 1 > this.#end - this.#start && (last === undefined || event.at >= last.at)) return;
     let index = this.#end;
     while (index > this.#start && (this.#buffer[index - 1]?.at ?? 0) > event.at) index--;
     // Appending to an owned buffer leaves every other state's range as it was; anything else copies.
@@ -396,7 +447,6 @@ class RollingWindow<M extends RuleMatch> {
     }
     this.#buffer.splice(index, 0, event);
     this.#end++;
-    if (this.#keepsSum() && event.metric !== undefined) this.#sum = this.#sum.plus(event.metric);
   }
 
   #keepsSum(): boolean {
@@ -405,7 +455,7 @@ class RollingWindow<M extends RuleMatch> {
 
   /** Decides C at `at` on the window's events: an entry, an exit, or nothing. */
   #evaluate(at: number, match: M | undefined): void {
-    const holds = conditionHolds(this.#compiled, this.#end - this.#start, this.#sum);
+    const holds = conditionHolds(this.#compiled, this.#count, this.#sum);
     const { action } = this.#compiled.rule;
     if (holds && !this.#in) {
       this.#in = true;
@@ -415,6 +465,7 @@ class RollingWindow<M extends RuleMatch> {
         this.#start = 0;
         this.#end = 0;
         this.#owned = true;
+        this.#count = 0;
         this.#sum = ZERO;
         this.#in = false;
       }

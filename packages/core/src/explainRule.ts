@@ -159,7 +159,7 @@ export class RuleExplainer {
     if ("kind" in state) {
       const length = this.#compiled.kind === "rolling" ? this.#compiled.length : 0;
       const end = Math.max(now, state.w);
-      const count = state.events.length;
+      const count = state.count;
       return {
         ...common,
         count,

@@ -13,7 +13,15 @@ export type {
   RuleStep,
   WindowEvent,
 } from "./decideRule.js";
-export { advanceClock, applyMatches, isClosingDue, isSettled, nextDue } from "./decideRule.js";
+export {
+  advanceClock,
+  applyMatches,
+  isClosingDue,
+  isSettled,
+  nextDue,
+  WindowNotLoadedError,
+  windowFrontNeeded,
+} from "./decideRule.js";
 export { canonicalDecimal, Decimal, isPlainDecimal, toDecimal, ZERO } from "./decimal.js";
 export type { EngineObserver, EngineSummary } from "./Engine.js";
 export { Engine } from "./Engine.js";

@@ -11,6 +11,8 @@ import {
   isSettled,
   nextDue,
   parseRulesFile,
+  WindowNotLoadedError,
+  windowFrontNeeded,
   ZERO,
 } from "../src/index.js";
 import { rule } from "./fixtures.js";
@@ -238,6 +240,7 @@ describe("rolling windows: time, lateness and order", () => {
     const plain: RollingState = {
       kind: "rolling",
       events: Object.freeze([...base.events]),
+      count: base.count,
       sum: base.sum,
       in: base.in,
       w: base.w,
@@ -375,5 +378,115 @@ describe("docs/examples/rolling-*.yaml/ndjson (docs/rules.md 4.4)", () => {
       "dee quiz-streak (event) 2021-03-02T06:00:00.000Z 1",
       "dee quiz-streak (event) 2021-03-03T20:00:00.000Z 2",
     ]);
+  });
+});
+
+/**
+ * The state a store gives back: the summary of `state` with only the front of the window (`all`,
+ * every event of the window, as the store keeps them) that a step up to `until` needs.
+ */
+function front(compiled: RollingRule, state: RollingState, all: RollingState, until: number): RollingState {
+  const { through } = windowFrontNeeded(compiled, until);
+  const events = all.events;
+  let end = 0;
+  while (end < events.length && (events[end]?.at ?? 0) <= through) end++;
+  if (end < events.length) end++;
+  return {
+    kind: "rolling",
+    events: Object.freeze(events.slice(0, end)),
+    count: state.count,
+    sum: state.sum,
+    in: state.in,
+    w: state.w,
+    notified: state.notified,
+  };
+}
+
+describe("rolling windows from the front of the window only (what the pipeline loads)", () => {
+  const op = fc.constantFrom<Operator>(">", ">=", "=", "<", "<=");
+  it("decides as the whole window does, late events, ties, batches, resets and clock steps included", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          hours: fc.integer({ min: 1, max: 6 }),
+          op,
+          value: fc.integer({ min: 0, max: 4 }),
+          sum: fc.option(fc.record({ op, value: fc.integer({ min: -2, max: 6 }) }), { nil: undefined }),
+          reset: fc.boolean(),
+          // Batches of events in input order (late ones too), each followed by a clock step.
+          batches: fc.array(
+            fc.record({
+              minutes: fc.array(
+                fc.record({
+                  minute: fc.integer({ min: 0, max: 24 * 60 }),
+                  m: fc.integer({ min: -2, max: 3 }),
+                }),
+                { minLength: 1, maxLength: 12 },
+              ),
+              clock: fc.integer({ min: 0, max: 12 * 60 }),
+            }),
+            { minLength: 1, maxLength: 12 },
+          ),
+        }),
+        ({ hours, op: countOp, value, sum, reset, batches }) => {
+          const resets =
+            reset &&
+            (countOp === ">" || countOp === ">=") &&
+            (sum === undefined || sum.op === ">" || sum.op === ">=");
+          const compiled = rolling({
+            count: { op: countOp, value },
+            ...(sum === undefined ? {} : { sum: { metric: "m", op: sum.op, value: String(sum.value) } }),
+            window: { last: `${hours}h` },
+            ...(resets ? { reset: true, action: EVENT_ACTION } : {}),
+          });
+          let whole: RollingState | undefined;
+          let part: RollingState | undefined;
+          let now = 0;
+          for (const batch of batches) {
+            const matches = batch.minutes.map(({ minute, m }) => ({
+              timestamp: T0 + minute * 60_000,
+              metric: String(m),
+            }));
+            const until = Math.max(whole?.w ?? 0, ...matches.map((match) => match.timestamp));
+            const a = applyMatches(compiled, whole, matches);
+            const b = applyMatches(
+              compiled,
+              part === undefined || whole === undefined ? undefined : front(compiled, part, whole, until),
+              matches,
+            );
+            expect(b.firings).toEqual(a.firings);
+            whole = a.state;
+            part = b.state;
+            now = Math.max(now, whole.w) + batch.clock * 60_000;
+            const c = advanceClock(compiled, whole, now);
+            const d = advanceClock(compiled, front(compiled, part, whole, now), now);
+            expect(d.firings).toEqual(c.firings);
+            whole = c.state;
+            part = d.state;
+            const summary = (state: RollingState) => ({
+              count: state.count,
+              sum: state.sum.toString(),
+              in: state.in,
+              w: state.w,
+              notified: state.notified,
+            });
+            expect(summary(part)).toEqual(summary(whole));
+            expect(nextDue(compiled, front(compiled, part, whole, now))).toBe(nextDue(compiled, whole));
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it("refuses a step that needs an event the state does not carry", () => {
+    const compiled = rolling({ count: { op: ">", value: 1 }, window: { last: "1h" } });
+    const full = applyMatches(compiled, undefined, [
+      { timestamp: T0, metric: undefined },
+      { timestamp: T0 + 60_000, metric: undefined },
+    ]).state;
+    const bare: RollingState = { ...front(compiled, full, full, T0), events: [] };
+    expect(() => advanceClock(compiled, bare, T0 + 2 * HOUR)).toThrow(WindowNotLoadedError);
+    expect(() => nextDue(compiled, bare)).toThrow(WindowNotLoadedError);
   });
 });
