@@ -15,6 +15,13 @@ export interface NotificationMessage {
   readonly notification: Notification;
   /** The rule's own sink (`action.sink`); absent: the stage's default sink. */
   readonly sink?: SinkName;
+  /**
+   * Rolling windows only: the (app, user, rule) state this notification belongs to (`stream`, an
+   * opaque id, new for each life of a state: a rule removed and pushed again starts a new stream)
+   * and its position in it (`seq`, equal to `notification.seq`). The notifier delivers a stream's
+   * notifications in `seq` order and never an older one after a newer one.
+   */
+  readonly order?: { readonly stream: string; readonly seq: number };
 }
 
 /**
@@ -117,11 +124,42 @@ function readNotification(value: unknown): Notification {
     );
   }
   const at = readAt(value);
+  const seq = value.seq === undefined ? {} : { seq: positiveInteger(value.seq, "notification.seq") };
   const endpoint =
     value.endpointId === undefined
       ? {}
       : { endpointId: text(value, "endpointId", "notification.endpointId") };
-  return { appId, userId, ruleId, type, name, ...attributeValue, at, ...endpoint };
+  return { appId, userId, ruleId, type, name, ...attributeValue, at, ...seq, ...endpoint };
+}
+
+function positiveInteger(value: unknown, path: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidNotificationMessageError(path, "is not a whole number >= 1");
+  }
+  return value;
+}
+
+function readOrder(value: unknown, notification: Notification): Pick<NotificationMessage, "order"> {
+  if (value === undefined) {
+    if (notification.seq !== undefined) {
+      throw new InvalidNotificationMessageError("order", "is missing on a notification with a seq");
+    }
+    return {};
+  }
+  if (!isObject(value)) throw new InvalidNotificationMessageError("order", "is not an object");
+  const stream = text(value, "stream", "order.stream");
+  const bytes = Buffer.byteLength(stream, "utf8");
+  if (bytes > MAX_NOTIFICATION_ID_BYTES) {
+    throw new InvalidNotificationMessageError(
+      "order.stream",
+      `is ${bytes} bytes, over ${MAX_NOTIFICATION_ID_BYTES}`,
+    );
+  }
+  const seq = positiveInteger(value.seq, "order.seq");
+  if (notification.seq !== seq) {
+    throw new InvalidNotificationMessageError("order.seq", "differs from notification.seq");
+  }
+  return { order: { stream, seq } };
 }
 
 function readSink(value: unknown): { sink?: SinkName } {
@@ -134,7 +172,13 @@ function readSink(value: unknown): { sink?: SinkName } {
 
 function readMessage(value: unknown): NotificationMessage {
   if (!isObject(value)) throw new InvalidNotificationMessageError("body", "is not a JSON object");
-  return { id: readId(value), notification: readNotification(value.notification), ...readSink(value.sink) };
+  const notification = readNotification(value.notification);
+  return {
+    id: readId(value),
+    notification,
+    ...readSink(value.sink),
+    ...readOrder(value.order, notification),
+  };
 }
 
 /**

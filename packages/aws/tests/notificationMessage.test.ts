@@ -154,3 +154,25 @@ describe("the rule's sink", () => {
     expect(error.field).toBe("sink");
   });
 });
+
+describe("the order of a rolling window's notifications", () => {
+  const EXIT: NotificationMessage = {
+    id: "fire-3",
+    notification: { ...ATTRIBUTE.notification, value: "", seq: 2 },
+    order: { stream: "state-1", seq: 2 },
+  };
+
+  it("travels with the message, the notification's seq included", () => {
+    expect(parseMessageBody(toMessageBody(EXIT))).toStrictEqual(EXIT);
+  });
+
+  it.each([
+    ["a seq without an order", { ...EXIT, order: undefined }, "order"],
+    ["an order whose seq differs", { ...EXIT, order: { stream: "state-1", seq: 3 } }, "order.seq"],
+    ["a seq of 0", { ...EXIT, notification: { ...EXIT.notification, seq: 0 } }, "notification.seq"],
+    ["a fractional seq", { ...EXIT, order: { stream: "state-1", seq: 1.5 } }, "order.seq"],
+    ["an empty stream", { ...EXIT, order: { stream: "", seq: 2 } }, "order.stream"],
+  ])("refuses %s", (_case, message, field) => {
+    expect(failure(JSON.stringify(message)).field).toBe(field);
+  });
+});
