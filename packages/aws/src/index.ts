@@ -91,5 +91,7 @@ export {
   TRANSACTION_ITEM_LIMIT,
 } from "./rulesTable/versionedRules.js";
 export { buildSendMessages } from "./sendMessages.js";
+export type { StageReader, StageTableNames, UserEvents } from "./stageTables.js";
+export { buildStageReader, openStageReader } from "./stageTables.js";
 export type { QueueName, TableDefinition, TableName } from "./tables.js";
 export { QUEUES, TABLES, toCreateTableInput } from "./tables.js";

@@ -13,6 +13,7 @@ import { readLines } from "./readLines.js";
 
 export interface ExplainOptions {
   readonly rulesFile: string;
+  /** Where the events came from, as the text names it (a file, or a stage's events table). */
   readonly eventsFile: string;
   readonly ruleId: string;
   readonly userId: string;

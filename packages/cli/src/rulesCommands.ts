@@ -31,7 +31,10 @@ export interface RulesCommandContext {
  * stored rule (`InvalidStoredRulesError`, whose message names it) and what AWS throws become a
  * `RulesTableError` (exit 1), the latter with a hint.
  */
-async function onTable<T>(context: RulesCommandContext, call: (store: RulesStore) => Promise<T>): Promise<T> {
+export async function onRulesTable<T>(
+  context: RulesCommandContext,
+  call: (store: RulesStore) => Promise<T>,
+): Promise<T> {
   try {
     return await call(await context.openStore(context.target));
   } catch (error: unknown) {
@@ -46,7 +49,7 @@ async function onTable<T>(context: RulesCommandContext, call: (store: RulesStore
 /** Makes validated rules the table's rule set, after printing their warnings. */
 async function writeRules(loaded: LoadedRules, source: string, context: RulesCommandContext): Promise<void> {
   for (const warning of loaded.warnings) context.stderr.write(`${formatIssue(warning, source)}\n`);
-  const result = await onTable(context, (store) => store.put(loaded.rules));
+  const result = await onRulesTable(context, (store) => store.put(loaded.rules));
   context.stdout.write(
     `written ${result.written}, deleted ${result.deleted}, unchanged ${result.unchanged}\n`,
   );
@@ -114,7 +117,7 @@ export async function listRules(
   context: RulesCommandContext,
   options: { readonly json: boolean },
 ): Promise<void> {
-  const rules = await onTable(context, (store) => store.list());
+  const rules = await onRulesTable(context, (store) => store.list());
   if (options.json) {
     context.stdout.write(`${JSON.stringify(rules, null, 2)}\n`);
     return;
@@ -128,7 +131,7 @@ export async function listRules(
 
 /** `pia rules rm ID`: a missing id is an error (exit 1), so a typo does not pass for success. */
 export async function removeRule(id: string, context: RulesCommandContext): Promise<void> {
-  const removed = await onTable(context, (store) => store.remove(id));
+  const removed = await onRulesTable(context, (store) => store.remove(id));
   const { tableName, region } = context.target;
   if (!removed) {
     throw new RulesTableError(

@@ -1,8 +1,10 @@
+import type { StageReader, StageTableNames } from "@pia/aws";
 import { formatIssue, INPUT_FORMATS, InvalidMappingError, InvalidRulesError, SINK_NAMES } from "@pia/core";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type { QueueFlags } from "./dlqCommands.js";
 import { EXIT, UsageError } from "./errors.js";
 import { explain } from "./explain.js";
+import { explainStage } from "./explainStage.js";
 import { formatSummary } from "./formatSummary.js";
 import { loadRulesFile } from "./loadRulesFile.js";
 import type { LocalFlags } from "./local.js";
@@ -17,6 +19,7 @@ import {
   listRules,
   type OpenHoneycodeRows,
   type OpenRulesStore,
+  onRulesTable,
   pushRules,
   type RulesCommandContext,
   removeRule,
@@ -41,6 +44,11 @@ export interface CliDeps {
   readonly env?: Env;
   /** Settles when `pia local --ui` should stop serving (default: at Ctrl-C or SIGTERM). */
   readonly untilStopped?: (url: string) => Promise<void>;
+  /** Opens a stage's events and counters tables for `pia explain --stage` (default: the AWS SDK). */
+  readonly openStageReader?: (
+    target: { region: string; endpoint?: string },
+    tables: StageTableNames,
+  ) => Promise<StageReader>;
 }
 
 /** Settles at the first SIGINT (Ctrl-C) or SIGTERM, which then no longer end the process. */
@@ -158,26 +166,95 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
     program
       .command("explain")
       .description("Explain one rule for one user, decided exactly as pia simulate decides it")
-      .requiredOption("--rules <file>", "rules: .csv (12/13-column table), .json or .yaml (canonical)")
-      .requiredOption("--events <file>", "NDJSON, one record per line in --format (.gz accepted)")
+      .option("--rules <file>", "rules: .csv (12/13-column table), .json or .yaml (canonical)")
+      .option("--events <file>", "NDJSON, one record per line in --format (.gz accepted)")
       .requiredOption("--rule <id>", "the rule's id")
       .requiredOption("--user <id>", "the user's id"),
   )
-    .option("--app <id>", "only this app (default: one block per app the user has events in)")
+    .option(
+      "--app <id>",
+      "only this app (default: one block per app the user has events in; required with --stage)",
+    )
+    .option(
+      "--stage <stage>",
+      "instead of --rules and --events: the rule from pia-<stage>-rules, the user's stored events from pia-<stage>-events, and the pipeline's state from pia-<stage>-counters",
+    )
+    .option("--region <region>", "with --stage: AWS region (default: $AWS_REGION, else us-east-1)")
+    .option("--endpoint <url>", "with --stage: DynamoDB endpoint, e.g. http://localhost:8000")
     .option("--now <iso>", "clock for closing and rolling rules, as simulate's (default: the real time)")
     .option("--limit <n>", "events listed per app, newest first", wholeNumber(0), 20)
     .action(
       async (
         options: {
-          rules: string;
-          events: string;
+          rules?: string;
+          events?: string;
           rule: string;
           user: string;
           app?: string;
+          stage?: string;
+          region?: string;
+          endpoint?: string;
           now?: string;
           limit: number;
         } & InputFlags,
       ) => {
+        const now = options.now === undefined ? io.now() : parseNow(options.now);
+        if (options.stage !== undefined) {
+          if (options.rules !== undefined || options.events !== undefined) {
+            throw new UsageError(
+              "--stage reads the rules and events of the stage: leave out --rules and --events",
+            );
+          }
+          if (options.app === undefined) {
+            throw new UsageError(
+              '--stage needs --app: the events table is keyed by app and user (--app "" for events without an app id)',
+            );
+          }
+          const target = resolveRulesTarget(
+            {
+              stage: options.stage,
+              ...(options.region === undefined ? {} : { region: options.region }),
+              ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+            },
+            env,
+          );
+          const tables = {
+            rules: target.tableName,
+            events: `pia-${options.stage}-events`,
+            counters: `pia-${options.stage}-counters`,
+          };
+          const text = await onRulesTable(
+            tableContext({
+              stage: options.stage,
+              ...(options.region === undefined ? {} : { region: options.region }),
+              ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+            }),
+            async (store) => {
+              const rules = await store.list();
+              const reader = await (
+                deps.openStageReader ??
+                (async (where, names) => (await import("@pia/aws")).openStageReader(where, names))
+              )(target, tables);
+              return explainStage({
+                rules,
+                tables,
+                reader,
+                ruleId: options.rule,
+                userId: options.user,
+                appId: options.app as string,
+                now,
+                limit: options.limit,
+              });
+            },
+          );
+          io.stdout.write(text);
+          return;
+        }
+        if (options.rules === undefined || options.events === undefined) {
+          throw new UsageError(
+            "pass --rules FILE and --events FILE, or --stage STAGE to read a deployed stage",
+          );
+        }
         const input = await resolveInput(options);
         const text = await explain({
           rulesFile: options.rules,
@@ -186,7 +263,7 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
           userId: options.user,
           ...(options.app === undefined ? {} : { appId: options.app }),
           ...input,
-          now: options.now === undefined ? io.now() : parseNow(options.now),
+          now,
           limit: options.limit,
           stderr: io.stderr,
         });

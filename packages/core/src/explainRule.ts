@@ -128,6 +128,11 @@ export class RuleExplainer {
     this.#collect(this.#engine.ingest(line));
   }
 
+  /** An event already read (e.g. from the events table), as `Engine.apply`. */
+  apply(event: PiaEvent): void {
+    this.#collect(this.#engine.apply(event));
+  }
+
   skipUnread(reason: SkipReason): void {
     this.#engine.skipUnread(reason);
   }
