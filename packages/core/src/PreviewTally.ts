@@ -1,5 +1,5 @@
-import { type CounterRule, compileRule, matchesEvent, metricText } from "./compileRule.js";
-import { advanceClock, applyMatches, type CounterState } from "./decideRule.js";
+import { type CompiledRule, compileRule, matchesEvent, metricText } from "./compileRule.js";
+import { advanceClock, applyMatches, type RollingFiring, type RuleState } from "./decideRule.js";
 import type { PiaEvent } from "./event.js";
 import type { Rule } from "./rule.js";
 
@@ -17,10 +17,16 @@ export interface PreviewUser {
 }
 
 export interface RulePreview {
-  /** Users the rule would have notified on these events. */
+  /**
+   * Users the rule would have notified on these events. A rolling rule (window `last`): the users
+   * inside its window at `now`; a rolling rule that resets (its users never stay inside), the users
+   * it fired for at least once.
+   */
   readonly qualifying: number;
   /** The first `sampleSize` qualifying users, by app id, then user id (code unit order). */
   readonly sample: PreviewUser[];
+  /** Rolling rules only: users who entered at least once on these events, up to `now`. */
+  readonly entered?: number;
   /** Users with at least one event of the rule's event type at or before `now`, matching or not. */
   readonly usersSeen: number;
   /** Distinct events (per user, by identity) that match the rule: event type, filter, window. */
@@ -33,11 +39,11 @@ interface Match {
   readonly metric: string | undefined;
 }
 
-/** What is kept of a user: running totals, not events. */
+/** What is kept of a user: running totals, or a rolling rule's events still inside its window. */
 interface UserTally extends PreviewUser {
   /** The matches applied so far (undefined: none yet). */
-  state: CounterState | undefined;
-  /** The rule fired for the user on the matches applied so far. */
+  state: RuleState | undefined;
+  /** The rule fired for the user (a rolling rule: the user entered) on the matches applied so far. */
   fired: boolean;
   /** The latest match applied: matches added after a `settle` must come after it. */
   last: Match | undefined;
@@ -72,11 +78,17 @@ function byAppThenUser(a: PreviewUser, b: PreviewUser): number {
  * by identity among those added since the last settle; the events table holds each (user, identity)
  * once, in one day, so a stored event never comes back after one.
  *
- * Memory: one small record per user seen (totals and the last match), plus the matches added since
- * the last `settle()`.
+ * A rolling rule (docs/rules.md section 4.4) is decided the same way, as `pia simulate` decides it:
+ * each user's matches in time order (`applyMatches`), then the passing of time up to `now`
+ * (`advanceClock`); the user qualifies when inside the window at `now` (a reset rule: when it fired
+ * at least once), and `entered` counts the users who entered at least once.
+ *
+ * Memory: one small record per user seen (totals and the last match; for a rolling rule, the
+ * user's matches still inside the window at the latest instant applied, as the engine keeps them),
+ * plus the matches added since the last `settle()`.
  */
 export class PreviewTally {
-  readonly #compiled: CounterRule;
+  readonly #compiled: CompiledRule;
   readonly #options: PreviewOptions;
   readonly #users = new Map<string, UserTally>();
   /** Users with matches waiting for `settle()`, and those matches. */
@@ -87,12 +99,7 @@ export class PreviewTally {
     if (!Number.isSafeInteger(options.sampleSize) || options.sampleSize < 0) {
       throw new RangeError(`sampleSize must be a whole number >= 0, not ${options.sampleSize}`);
     }
-    const compiled = compileRule(rule);
-    // A preview reads stored events day by day, and keeps totals, not the events a window needs.
-    if (compiled.kind === "rolling") {
-      throw new RangeError(`previewing ${rule.id}: rolling windows (window.last) cannot be previewed yet`);
-    }
-    this.#compiled = compiled;
+    this.#compiled = compileRule(rule);
     this.#options = options;
   }
 
@@ -136,7 +143,7 @@ export class PreviewTally {
       }
       const applied = applyMatches(this.#compiled, user.state, matches);
       user.state = applied.state;
-      user.fired ||= applied.firings.length > 0;
+      user.fired ||= applied.firings.some((firing) => this.#enters(firing));
       user.last = matches.at(-1) ?? user.last;
     }
     this.#pending.clear();
@@ -146,20 +153,37 @@ export class PreviewTally {
   result(): RulePreview {
     this.settle();
     const { now, sampleSize } = this.#options;
-    // A closing rule is decided as if its window had closed, however early `now` is.
-    const decidedAt = Math.max(now, this.#compiled.windowEnd ?? now);
+    const compiled = this.#compiled;
     const qualifying: PreviewUser[] = [];
+    let entered = 0;
     for (const { appId, userId, state, fired } of this.#users.values()) {
       if (state === undefined) continue;
-      if (fired || advanceClock(this.#compiled, state, decidedAt).firings.length > 0) {
+      if (compiled.kind === "rolling") {
+        // Expiries up to now: the user may leave, or (fewer than, = 0) enter, as time passes.
+        const step = advanceClock(compiled, state, now);
+        const everEntered = fired || step.firings.some((firing) => this.#enters(firing));
+        if (everEntered) entered++;
+        if (compiled.resets ? everEntered : "kind" in step.state && step.state.in)
+          qualifying.push({ appId, userId });
+        continue;
+      }
+      // A closing rule is decided as if its window had closed, however early `now` is.
+      const decidedAt = Math.max(now, compiled.windowEnd ?? now);
+      if (fired || advanceClock(compiled, state, decidedAt).firings.length > 0) {
         qualifying.push({ appId, userId });
       }
     }
     return {
       qualifying: qualifying.length,
       sample: qualifying.sort(byAppThenUser).slice(0, sampleSize),
+      ...(compiled.kind === "rolling" ? { entered } : {}),
       usersSeen: this.#users.size,
       eventsMatched: this.#eventsMatched,
     };
+  }
+
+  /** Whether a firing is an entry: every firing but a rolling attribute rule's exit (value ""). */
+  #enters(firing: { readonly at: number } | RollingFiring): boolean {
+    return !("seq" in firing) || firing.value !== "";
   }
 }

@@ -14,10 +14,15 @@ import type { Rule } from "./rule.js";
  * - A closing rule qualifies a user with at least one matching event whose window totals meet the
  *   condition, whether or not the window has closed: it would be decided so if it closed now
  *   (`advanceClock` to the window's end).
+ * - A rolling rule (window `last`) qualifies a user inside its window at `now`: matches applied in
+ *   time order, then every expiry up to `now` (`advanceClock`), as `pia simulate --now` decides. A
+ *   rolling rule that resets, a user it fired for at least once. `entered` counts the users who
+ *   entered at least once.
  *
  * A disabled rule is previewed as if enabled. Events after `now` are ignored. The events may come
  * in any order, so their matches are held until the end: events read page by page in time order
- * go through a `PreviewTally` instead, which keeps per-user totals.
+ * go through a `PreviewTally` instead, which keeps per-user totals (a rolling rule: the events
+ * inside each user's window).
  */
 export function previewRule(rule: Rule, events: Iterable<PiaEvent>, options: PreviewOptions): RulePreview {
   const tally = new PreviewTally(rule, options);
