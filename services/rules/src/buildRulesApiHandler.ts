@@ -2,7 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import { ChangeSetTooLargeError, InvalidStoredRulesError } from "@pia/aws";
-import { formatRulesCsv } from "@pia/core";
+import { formatRulesCsv, ruleWords } from "@pia/core";
 import { authorizeCaller } from "./authorizeCaller.js";
 import { DEFAULT_PREVIEW_DAYS, DEFAULT_PREVIEW_MAX_EVENTS, type RulesApiConfig } from "./config.js";
 import { makeCreateRule } from "./createRule.js";
@@ -68,10 +68,15 @@ interface Route {
 /** Where the editor learns how to sign in (`SignIn`, or `null`), without credentials. */
 export const SIGN_IN_PATH = "/sign-in.json";
 
-/** A rule as the API returns it; `version` is what a change sends back (If-Match). */
+/**
+ * A rule as the API returns it; `version` is what a change sends back (If-Match); `words`, the
+ * rule in the core's words (`ruleWords`), which the editor lists so that it keeps no wording of its
+ * own: `pageview: count > 5 in the last 7 days`.
+ */
 function ruleBody(stored: StoredRule, warnings?: readonly FieldIssue[]) {
   return {
     rule: stored.rule,
+    words: ruleWords(stored.rule),
     version: stored.version,
     ...(stored.updatedAt === undefined ? {} : { updatedAt: stored.updatedAt }),
     ...(stored.updatedBy === undefined ? {} : { updatedBy: stored.updatedBy }),

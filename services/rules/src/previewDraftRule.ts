@@ -7,6 +7,7 @@ import {
   type PreviewUser,
   parseStrictDate,
   type Rule,
+  rollingLengthMs,
 } from "@pia/core";
 import { MAX_PREVIEW_DAYS } from "./config.js";
 import { PreviewUnavailableError } from "./errors.js";
@@ -37,8 +38,13 @@ export interface PreviewPartial {
 
 /** What `POST /rules/preview` answers. */
 export interface RulePreviewAnswer {
-  /** Users the rule would have notified on the events read. */
+  /**
+   * Users the rule would have notified on the events read; a rolling rule: the users inside its
+   * window now (one that resets: the users it fired for at least once).
+   */
   readonly qualifying: number;
+  /** Rolling rules only: users who entered at least once on the events read, up to now. */
+  readonly entered?: number;
   /** The first qualifying users by app id, then user id (at most `PREVIEW_SAMPLE_SIZE`). */
   readonly sample: PreviewUser[];
   /** Users with at least one event of the rule's event type among the events read. */
@@ -81,24 +87,34 @@ function dayStart(day: string): number {
 
 /**
  * The days a rule is previewed on: its window up to today, at most the last `MAX_PREVIEW_DAYS` of
- * it; without a window, the last `days` days up to today (UTC, today included).
+ * it; without a window, the last `days` days up to today (UTC, today included). A rolling window
+ * (`last`): the last `days` days, or, when longer, every day its window at now touches, so that
+ * whoever is inside now is seen whole (at most 401 days: 400d from the middle of a day), and the
+ * days before it show who entered and left, or (fewer than, = 0) is inside for having left.
  */
 function daysToRead(rule: Rule, now: number, days: number): DayRange {
   const today = now - (now % DAY_MS);
   const window = rule.window;
-  // validateRule refuses rolling windows (pipelineIssues): the events table is read by UTC day.
-  if (isRollingWindow(window)) throw new RangeError(`rule ${rule.id}: a rolling window cannot be previewed`);
+  if (isRollingWindow(window)) {
+    const length = rollingLengthMs(window.last);
+    if (length === undefined)
+      throw new RangeError(`rule ${rule.id}: not a rolling window length: ${window.last}`);
+    // The window at now is (now - L, now]: its first millisecond's day.
+    const windowStart = now - length + 1;
+    const first = Math.min(today - (days - 1) * DAY_MS, windowStart - (windowStart % DAY_MS));
+    return { ...dayRange(first, today), cut: false };
+  }
   const last = window === undefined ? today : Math.min(dayStart(window.to), today);
   const wanted = window === undefined ? today - (days - 1) * DAY_MS : dayStart(window.from);
   const first = Math.max(wanted, last - (MAX_PREVIEW_DAYS - 1) * DAY_MS);
-  const range: number[] = [];
-  for (let day = first; day <= last; day += DAY_MS) range.push(day);
-  return {
-    from: eventDay(first),
-    to: eventDay(last),
-    days: range,
-    cut: first > wanted,
-  };
+  return { ...dayRange(first, last), cut: first > wanted };
+}
+
+/** The UTC days `first` to `last` (00:00 of each), inclusive. */
+function dayRange(first: number, last: number): Omit<DayRange, "cut"> {
+  const days: number[] = [];
+  for (let day = first; day <= last; day += DAY_MS) days.push(day);
+  return { from: eventDay(first), to: eventDay(last), days };
 }
 
 function partialOf(reason: PartialReason, eventsRead: number, limit: number): PreviewPartial {
@@ -163,6 +179,7 @@ export function makePreviewDraftRule(
     const preview = tally.result();
     return {
       qualifying: preview.qualifying,
+      ...(preview.entered === undefined ? {} : { entered: preview.entered }),
       sample: preview.sample,
       usersSeen: preview.usersSeen,
       eventsRead,

@@ -1,8 +1,11 @@
 import {
   CSV_COLUMNS,
+  DAY_MS,
   DEFAULT_ATTRIBUTE_VALUE,
+  MAX_ROLLING_MS,
   OPERATORS,
   type Operator,
+  rollingLengthMs,
   SINK_NAMES,
   tableAction,
 } from "@pia/core";
@@ -20,6 +23,18 @@ const OPERATOR_TEXT: Readonly<Record<Operator, string>> = {
   "<=": "≤ at most",
 };
 
+const HOUR_MS = 3_600_000;
+
+/**
+ * The units of a rolling window's `last` (docs/rules.md section 4.4), with how the form shows them
+ * and the most of each the core takes (400d, 9600h). The core alone validates `last`: these only
+ * draw the field.
+ */
+const ROLLING_UNITS = [
+  { value: "h", text: "hours", max: MAX_ROLLING_MS / HOUR_MS },
+  { value: "d", text: "days", max: MAX_ROLLING_MS / DAY_MS },
+] as const;
+
 /** What the editor draws its form from. */
 export function ruleFormSchema() {
   return {
@@ -28,10 +43,17 @@ export function ruleFormSchema() {
     /** The operators of a count or sum condition, with how the form shows them. */
     operators: OPERATORS.map((value) => ({ value, text: OPERATOR_TEXT[value] })),
     sinks: SINK_NAMES,
+    /** A rolling window, `window: { last: "<whole number><unit>" }`: its units, from 1h. */
+    rolling: { min: "1h", max: `${MAX_ROLLING_MS / DAY_MS}d`, units: ROLLING_UNITS },
   };
 }
 
-/** The action name a draft gets when it names none: the one the 12-column table derives. */
+/**
+ * The action name a draft gets when it names none: the one the 12-column table derives. A rolling
+ * rule, which the table cannot say, gets the lifetime rule's name followed by its window
+ * (`pageview_last_7d`, `trk_quiz_last_36h`): a rolling rule's attribute is removed when its user
+ * leaves, so it had better not be the one a lifetime rule on the same event sets.
+ */
 function defaultActionName(draft: unknown): string | undefined {
   if (typeof draft !== "object" || draft === null) return undefined;
   const { event, where, window, action } = draft as Record<string, unknown>;
@@ -40,12 +62,16 @@ function defaultActionName(draft: unknown): string | undefined {
   const [only] = filters;
   const type =
     typeof action === "object" && action !== null ? (action as { type?: unknown }).type : undefined;
-  return tableAction({
-    dated: window !== undefined,
+  const last =
+    typeof window === "object" && window !== null ? (window as { last?: unknown }).last : undefined;
+  const name = tableAction({
+    dated: window !== undefined && last === undefined,
     event,
     filterValue: filters.length === 1 && typeof only === "string" ? only : undefined,
     reset: type === "event",
   }).name;
+  // An invalid length suggests no suffix (the draft's errors say what to write).
+  return typeof last === "string" && rollingLengthMs(last) !== undefined ? `${name}_last_${last}` : name;
 }
 
 /**

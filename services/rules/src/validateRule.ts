@@ -1,5 +1,5 @@
 import type { Rule, RuleIssue } from "@pia/core";
-import { InvalidRulesError, pipelineIssues, validateRules } from "@pia/core";
+import { InvalidRulesError, validateRules } from "@pia/core";
 import { type FieldIssue, InvalidRuleError } from "./errors.js";
 
 /** A draft that is a valid rule, with defaults applied, and the warnings about it. */
@@ -39,8 +39,8 @@ function idProblem(draft: unknown): FieldIssue | undefined {
 
 /**
  * Validates one draft rule as the core validates a rules file (the same schema, the same messages),
- * and names each problem by its field; a rule the pipeline does not run (a rolling window) is
- * refused too. Throws `InvalidRuleError` listing every error.
+ * and names each problem by its field. Rolling windows (`window.last`) are rules like any other
+ * here: the core alone decides what is valid. Throws `InvalidRuleError` listing every error.
  */
 export function validateRule(draft: unknown): ValidRule {
   const extra = idProblem(draft);
@@ -48,9 +48,7 @@ export function validateRule(draft: unknown): ValidRule {
     const { rules, warnings } = validateRules([draft]);
     const [rule] = rules;
     if (rule === undefined) throw new Error("validateRules returned no rule for a valid draft");
-    // The API stores rules for the pipeline, which does not run rolling windows yet.
-    const refused = [...(extra === undefined ? [] : [extra]), ...pipelineIssues([rule]).map(fieldIssue)];
-    if (refused.length > 0) throw new InvalidRuleError(refused, warnings.map(fieldIssue));
+    if (extra !== undefined) throw new InvalidRuleError([extra], warnings.map(fieldIssue));
     return { rule, warnings: warnings.map(fieldIssue) };
   } catch (error: unknown) {
     if (!(error instanceof InvalidRulesError)) throw error;

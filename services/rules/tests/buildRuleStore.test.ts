@@ -209,18 +209,37 @@ describe("the rules API on DynamoDB Local", () => {
     expect((await pipeline()).map((r) => r.id)).toEqual(["kept", "paused"]);
   });
 
+  it("stores a rolling rule as the pipeline reads it, with its counter key registered", async () => {
+    const w = await world();
+    const active = rule("active", { count: { op: ">", value: 5 }, window: { last: "7d" } });
+    expect((await w.call("POST", "/rules", { body: active })).status).toBe(201);
+    // What aggregate reads: the rule, window and all.
+    expect(await w.rulesTable.list()).toEqual([active]);
+    expect(await w.registeredKeys()).toEqual([counterKey(active)]);
+    expect((await w.call("GET", "/rules")).body.rules).toMatchObject([
+      { rule: active, words: "pageview: count > 5 in the last 7 days", version: 1 },
+    ]);
+  });
+
   it("versions rules written by pia rules push, and notices pushes in between", async () => {
     const w = await world();
     const pushed = rule("pushed");
     await w.rulesTable.put([pushed]);
     expect((await w.call("GET", "/rules/pushed")).body).toEqual({
       rule: pushed,
+      words: "pageview: count > 3 (lifetime)",
       version: 1,
       updatedAt: AT,
       updatedBy: OUTSIDE_AUTHOR,
     });
     expect((await w.call("GET", "/rules")).body.rules).toEqual([
-      { rule: pushed, version: 1, updatedAt: AT, updatedBy: OUTSIDE_AUTHOR },
+      {
+        rule: pushed,
+        words: "pageview: count > 3 (lifetime)",
+        version: 1,
+        updatedAt: AT,
+        updatedBy: OUTSIDE_AUTHOR,
+      },
     ]);
     expect(
       (await w.call("PUT", "/rules/pushed", { body: rule("pushed", { event: "a" }), ...ifMatch(1) })).status,

@@ -108,6 +108,92 @@ describe("GET /rules and GET /rules/{id}", () => {
   });
 });
 
+describe("rolling rules (window.last)", () => {
+  const ACTIVE = {
+    id: "active",
+    event: "pageview",
+    count: { op: ">", value: 5 },
+    window: { last: "7d" },
+    action: { type: "attribute", name: "active" },
+  };
+
+  it("creates, stores, lists and gets a rolling rule, each with the core's words", async () => {
+    const t = api();
+    const created = await t.call("POST", "/rules", { body: ACTIVE });
+    expect(created).toMatchObject({
+      status: 201,
+      body: {
+        rule: { ...ACTIVE, action: { ...ACTIVE.action, value: "Ready" }, reset: false, enabled: true },
+        words: "pageview: count > 5 in the last 7 days",
+        version: 1,
+      },
+    });
+    expect(t.rules.get("active")?.rule.window).toEqual({ last: "7d" });
+    await t.call("POST", "/rules", { body: DRAFT });
+
+    const listed = await t.call("GET", "/rules");
+    expect(listed.body.rules.map((entry: { words: string }) => entry.words)).toEqual([
+      "pageview: count > 5 in the last 7 days",
+      "pageview: count > 3 (lifetime)",
+    ]);
+    expect((await t.call("GET", "/rules/active")).body.words).toBe("pageview: count > 5 in the last 7 days");
+  });
+
+  it("edits a rolling rule: another length, a reset, then back to a lifetime rule", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: ACTIVE });
+    const longer = await t.call("PUT", "/rules/active", {
+      body: { ...ACTIVE, window: { last: "36h" } },
+      ...ifMatch(1),
+    });
+    expect(longer).toMatchObject({
+      status: 200,
+      body: { version: 2, words: "pageview: count > 5 in the last 36 hours" },
+    });
+    const streak = {
+      ...ACTIVE,
+      count: { op: ">=", value: 4 },
+      action: { type: "event", name: "trk_streak" },
+      reset: true,
+    };
+    expect((await t.call("PUT", "/rules/active", { body: streak, ...ifMatch(2) })).body.words).toBe(
+      "pageview: count >= 4 in the last 7 days, again each time it is reached (reset)",
+    );
+    const { window: _, ...lifetime } = ACTIVE;
+    const back = await t.call("PUT", "/rules/active", { body: lifetime, ...ifMatch(3) });
+    expect(back.body.rule.window).toBeUndefined();
+    expect(t.versions.get("active")?.map((v) => v.after?.window)).toEqual([
+      { last: "7d" },
+      { last: "36h" },
+      { last: "7d" },
+      undefined,
+    ]);
+  });
+
+  it("refuses what the core refuses of a rolling rule, by field: its length, a reset it cannot do", async () => {
+    const t = api();
+    const long = await t.call("POST", "/rules", { body: { ...ACTIVE, window: { last: "401d" } } });
+    expect(long).toMatchObject({
+      status: 400,
+      body: { errors: [{ path: "window.last", message: expect.stringContaining("outside 1h..400d") }] },
+    });
+    const both = await t.call("POST", "/rules", {
+      body: { ...ACTIVE, window: { last: "7d", from: "2021-01-01" } },
+    });
+    expect(both.status).toBe(400);
+    expect(both.body.errors).toContainEqual({
+      path: "window.from",
+      message: expect.stringContaining('"last" excludes "from"'),
+    });
+    const reset = await t.call("POST", "/rules", {
+      body: { ...ACTIVE, count: { op: "<", value: 2 }, reset: true },
+    });
+    expect(reset.status).toBe(400);
+    expect(reset.body.errors.map((error: { path: string }) => error.path)).toEqual(["reset", "reset"]);
+    expect(t.rules.size).toBe(0);
+  });
+});
+
 describe("POST /rules", () => {
   it("creates the rule with defaults applied, records version 1, and says where it is", async () => {
     const t = api();
@@ -721,6 +807,40 @@ describe("POST /rules/preview", () => {
     );
   });
 
+  it("previews a rolling rule: the users inside its window now, and how many entered", async () => {
+    // Today's events only (the fake index): a and b had 2 pageviews within the last hour, c 2 but
+    // 90 minutes apart (entered, then left at its first one's expiry), d one.
+    const events = [
+      pageview("secret-user-a", 10),
+      pageview("secret-user-a", 20),
+      pageview("secret-user-b", 30),
+      pageview("secret-user-b", 59),
+      pageview("secret-user-c", 100),
+      pageview("secret-user-c", 140),
+      pageview("secret-user-d", 5),
+    ];
+    const t = previewApi(events);
+    const answer = await t.call({
+      body: { ...DRAFT, count: { op: ">=", value: 2 }, window: { last: "1h" } },
+    });
+    expect(answer).toMatchObject({
+      status: 200,
+      body: {
+        qualifying: 2,
+        entered: 3,
+        sample: [
+          { appId: "app-1", userId: "secret-user-a" },
+          { appId: "app-1", userId: "secret-user-b" },
+        ],
+        usersSeen: 4,
+        eventsRead: 7,
+        from: "2029-12-27",
+        to: "2030-01-02",
+        truncated: false,
+      },
+    });
+  });
+
   it("answers 409 when the stage has no events table (EVENTS_TABLE unset)", async () => {
     const answer = await previewApi(undefined).call({ body: DRAFT });
     expect(answer).toMatchObject({ status: 409, body: { message: PREVIEW_MESSAGE } });
@@ -867,12 +987,26 @@ describe("the editor's contract: GET /rules/schema and POST /rules/draft", () =>
     expect(body.columns).toEqual([...HEADER.split(","), "MetricName"]);
     expect(body.operators.map((op: { value: string }) => op.value)).toEqual([">", ">=", "=", "<", "<="]);
     expect(body.sinks).toContain("webhook");
+    expect(body.rolling).toEqual({
+      min: "1h",
+      max: "400d",
+      units: [
+        { value: "h", text: "hours", max: 9600 },
+        { value: "d", text: "days", max: 400 },
+      ],
+    });
   });
 
   it.each([
     ["an attribute", {}, "purchase_chair"],
     ["an event", { action: { type: "event" } }, "trk_purchase_chair"],
     ["a date window", { window: { from: "2021-02-28", to: "2021-03-31" } }, "trk_date_purchase_chair"],
+    ["a rolling window's", { window: { last: "7d" } }, "purchase_chair_last_7d"],
+    [
+      "a resetting rolling window's event",
+      { window: { last: "36h" }, action: { type: "event" }, reset: true },
+      "trk_purchase_chair_last_36h",
+    ],
   ])("names %s action as the 12-column table derives it when the form names none", async (_, extra, name) => {
     const draft = { id: "c", event: "purchase", where: { product: "chair" }, count: { op: ">", value: "1" } };
     const { status, body } = await api().call("POST", "/rules/draft", {
@@ -997,6 +1131,29 @@ describe("POST /rules/import and GET /rules/export", () => {
       "",
     ]);
     expect(body.leftOut).toEqual([{ id: "atleast", reason: expect.stringContaining(">=") }]);
+  });
+
+  it("leaves a rolling rule out of the export and names it, with the reason", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: AS_ROW });
+    await t.call("POST", "/rules", {
+      body: {
+        ...AS_ROW,
+        id: "active",
+        window: { last: "7d" },
+        action: { type: "attribute", name: "active" },
+      },
+    });
+    const { status, body } = await t.call("GET", "/rules/export");
+    expect(status).toBe(200);
+    expect(body.csv.split("\r\n")).toEqual([
+      `${HEADER},MetricName`,
+      "aggregator,pageview,na,999,greater,3,na,999,no,9999-99-99,9999-99-99,views,na",
+      "",
+    ]);
+    expect(body.leftOut).toEqual([
+      { id: "active", reason: "it has a rolling window (last 7d), which the table has no column for" },
+    ]);
   });
 
   it("exports a name a spreadsheet would run as a formula as text, and imports it back unchanged", async () => {

@@ -135,6 +135,33 @@ describe("previewDraftRule", () => {
       true,
     ],
     ["no window, PREVIEW_DAYS 1: today only", {}, 1, "2024-03-15", "2024-03-15", 1, false],
+    [
+      "a rolling window shorter than PREVIEW_DAYS: the last PREVIEW_DAYS days",
+      { window: { last: "7d" } },
+      30,
+      "2024-02-15",
+      "2024-03-15",
+      30,
+      false,
+    ],
+    [
+      "a rolling window longer than PREVIEW_DAYS: every day its window at now touches",
+      { window: { last: "36h" } },
+      1,
+      "2024-03-14",
+      "2024-03-15",
+      2,
+      false,
+    ],
+    [
+      "a rolling window of 400 days from noon: 401 days, whole",
+      { window: { last: "400d" } },
+      30,
+      "2023-02-09",
+      "2024-03-15",
+      401,
+      false,
+    ],
     ["no window, PREVIEW_DAYS 400", {}, 400, "2023-02-10", "2024-03-15", 400, false],
   ])("reads %s", async (_case, fields, days, from, to, queries, truncated) => {
     const index = fakeIndex();
@@ -232,12 +259,17 @@ describe("previewDraftRule", () => {
       cents: fc.integer({ min: -300, max: 500 }),
       id: fc.integer({ min: 0, max: 30 }),
     });
-    const ruleArb = fc.record({
-      op: fc.constantFrom<"=" | ">" | ">=">("=", ">", ">="),
-      target: fc.integer({ min: 0, max: 6 }),
-      reset: fc.boolean(),
-      sum: fc.boolean(),
-    });
+    const ruleArb = fc
+      .record({
+        op: fc.constantFrom<"=" | ">" | ">=" | "<" | "<=">("=", ">", ">=", "<", "<="),
+        target: fc.integer({ min: 0, max: 6 }),
+        reset: fc.boolean(),
+        sum: fc.boolean(),
+        last: fc.option(fc.constantFrom("1h", "30h", "2d", "5d"), { nil: undefined }),
+      })
+      // Fewer than needs a window; a rolling rule resets with > / >= only.
+      .filter((r) => r.last !== undefined || (r.op !== "<" && r.op !== "<="))
+      .map((r) => ({ ...r, reset: r.reset && (r.last === undefined || r.op === ">" || r.op === ">=") }));
     await fc.assert(
       fc.asyncProperty(
         fc.array(specArb, { maxLength: 40 }),
@@ -262,6 +294,7 @@ describe("previewDraftRule", () => {
             event: "purchase",
             ...(r.sum ? { sum: { metric: "price", op: r.op, value: String(r.target) } } : {}),
             ...(r.sum ? {} : { count: { op: r.op, value: r.target } }),
+            ...(r.last === undefined ? {} : { window: { last: r.last } }),
             action: { type: "event", name: "trk_r" },
             reset: r.reset,
             enabled: true,
@@ -279,6 +312,7 @@ describe("previewDraftRule", () => {
           const expected = previewRule(draft, stored, { now: NOW, sampleSize: PREVIEW_SAMPLE_SIZE });
           expect(answer).toMatchObject({
             qualifying: expected.qualifying,
+            ...(expected.entered === undefined ? {} : { entered: expected.entered }),
             sample: expected.sample,
             usersSeen: expected.usersSeen,
             eventsRead: stored.length,
@@ -287,6 +321,43 @@ describe("previewDraftRule", () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it("previews a rolling rule: the users inside its window now, and how many entered", async () => {
+    const index = fakeIndex([
+      // u1: 3 in the last day (one after now, unknown yet): inside.
+      event("u1", Date.UTC(2024, 2, 14, 13)),
+      event("u1", Date.UTC(2024, 2, 15, 11)),
+      event("u1", Date.UTC(2024, 2, 15, 13)),
+      // u2: 2 within a day on March 1, left on March 2.
+      event("u2", Date.UTC(2024, 2, 1, 8)),
+      event("u2", Date.UTC(2024, 2, 1, 9)),
+      // u3: 2, but 30 hours apart: never inside.
+      event("u3", Date.UTC(2024, 2, 13, 6)),
+      event("u3", Date.UTC(2024, 2, 14, 12)),
+    ]);
+    const answer = await preview(index.read)({ ...DRAFT, window: { last: "1d" } });
+
+    expect(answer).toStrictEqual({
+      qualifying: 1,
+      entered: 2,
+      sample: [{ appId: "app-1", userId: "u1" }],
+      usersSeen: 3,
+      eventsRead: 7,
+      from: "2024-02-15",
+      to: "2024-03-15",
+      truncated: false,
+    });
+  });
+
+  it("counts users inside a 'none in the last N days' rule from their older events", async () => {
+    const index = fakeIndex([event("u1", Date.UTC(2024, 2, 1)), event("u2", Date.UTC(2024, 2, 14))]);
+    const lapsed = { ...DRAFT, count: { op: "=", value: 0 }, window: { last: "7d" } };
+    expect(await preview(index.read)(lapsed)).toMatchObject({
+      qualifying: 1,
+      entered: 1,
+      sample: [{ userId: "u1" }],
+    });
   });
 
   it("lists at most 20 qualifying users, sorted", async () => {

@@ -20,7 +20,7 @@ describe("validateRule", () => {
     ]);
   });
 
-  it("refuses a rolling window, which the pipeline does not run yet, naming window.last", () => {
+  it("accepts a rolling window, as the core reads it (the API no longer refuses what the pipeline runs)", () => {
     const draft = {
       id: "lapsed",
       event: "lesson",
@@ -28,18 +28,38 @@ describe("validateRule", () => {
       window: { last: "14d" },
       action: { type: "attribute", name: "lapsed" },
     };
-    expect(() => validateRule(draft)).toThrow(InvalidRuleError);
-    try {
-      validateRule(draft);
-    } catch (error: unknown) {
-      expect((error as InvalidRuleError).errors).toStrictEqual([
-        {
-          path: "window.last",
-          message: expect.stringMatching(
-            /^rolling windows \(window\.last\) run in pia simulate only; the pipeline does not run them yet/,
-          ),
-        },
-      ]);
-    }
+    expect(validateRule(draft)).toStrictEqual({
+      rule: {
+        id: "lapsed",
+        event: "lesson",
+        count: { op: "=", value: 0 },
+        window: { last: "14d" },
+        action: { type: "attribute", name: "lapsed", value: "Ready" },
+        reset: false,
+        enabled: true,
+      },
+      warnings: [],
+    });
+  });
+
+  it("names the field of the core's refusals of a rolling rule: its length, its reset", () => {
+    const errorsOf = (draft: unknown) => {
+      try {
+        validateRule(draft);
+      } catch (error: unknown) {
+        return (error as InvalidRuleError).errors;
+      }
+      return [];
+    };
+    const base = { id: "r", event: "lesson", action: { type: "attribute", name: "a" } };
+    expect(errorsOf({ ...base, count: { op: ">", value: 1 }, window: { last: "401d" } })).toStrictEqual([
+      { path: "window.last", message: expect.stringContaining("outside 1h..400d") },
+    ]);
+    expect(
+      errorsOf({ ...base, count: { op: "<", value: 2 }, window: { last: "7d" }, reset: true }),
+    ).toStrictEqual([
+      { path: "reset", message: expect.stringContaining('reset on a rolling window needs ">" or ">="') },
+      { path: "reset", message: expect.stringContaining("reset on a rolling window needs an event action") },
+    ]);
   });
 });
