@@ -19,6 +19,7 @@ const CONTROL_OF_PATH = {
   window: "window-from",
   "window.from": "window-from",
   "window.to": "window-to",
+  "window.last": "window-last",
   action: "action-type",
   "action.type": "action-type",
   "action.name": "action-name",
@@ -105,14 +106,25 @@ function setStatus(text, kind = "info") {
 // The API's contract: the form is drawn from GET /rules/schema, and every draft is read and
 // checked by POST /rules/draft (the core's validation), so this page keeps no rule of its own.
 
-/** Fills the operator and sink lists from the API. */
+/** A rolling window's units as the API gives them (`{ value, text, max }`), once the schema is in. */
+let rollingUnits = [];
+
+/** Fills the operator, sink and window unit lists from the API. */
 async function loadSchema() {
   const result = await callApi("GET", "rules/schema");
   if (!result.ok) {
     setStatus(`Could not load the form: ${failure(result)}`, "error");
     return;
   }
-  const { operators, sinks } = result.data;
+  const { operators, sinks, rolling } = result.data;
+  rollingUnits = rolling?.units ?? [];
+  $("window-unit").replaceChildren(
+    // Days unless chosen otherwise, also after the form is reset.
+    ...rollingUnits.map(({ value, text }) =>
+      element("option", { value, textContent: text, defaultSelected: value === "d" }),
+    ),
+  );
+  showUnitRange();
   for (const select of document.querySelectorAll("select.op")) {
     select.replaceChildren(
       element("option", { value: "", textContent: "na: no condition" }),
@@ -125,15 +137,26 @@ async function loadSchema() {
 /** The draft as the API reads and checks it: the rule, the suggested action name, the issues. */
 const askDraft = () => callApi("POST", "rules/draft", { body: draftOf() });
 
-/** Checks a date field as typed, with the API; its problems show next to it. */
-async function checkDate(input) {
+/** The path the API names a window field by. */
+const WINDOW_PATH = { "window-from": "window.from", "window-to": "window.to", "window-last": "window.last" };
+
+/** Checks a window field as typed, with the API; its problems show next to it. */
+async function checkWindowField(input) {
   clearIssue(input);
   if (input.value === "") return;
   const result = await askDraft();
-  const path = input.id === "window-from" ? "window.from" : "window.to";
-  for (const { message } of (result.data.errors ?? []).filter((issue) => issue.path === path))
+  for (const { message } of (result.data.errors ?? []).filter(
+    (issue) => issue.path === WINDOW_PATH[input.id],
+  ))
     showIssue(input, message);
-  $(`${input.id}-picker`).value = input.getAttribute("aria-invalid") === "true" ? "" : input.value;
+  const picker = $(`${input.id}-picker`);
+  if (picker !== null) picker.value = input.getAttribute("aria-invalid") === "true" ? "" : input.value;
+}
+
+/** Says how long a rolling window may be in the unit chosen (the API's limits; the API checks). */
+function showUnitRange() {
+  const unit = rollingUnits.find(({ value }) => value === $("window-unit").value);
+  $("window-last").placeholder = unit === undefined ? "" : `1 to ${unit.max}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -162,6 +185,8 @@ function controlOf(path) {
     const row = [...$("filters").children].find((node) => node.querySelector(".filter-name").value === name);
     if (row !== undefined) return row.querySelector(".filter-value");
   }
+  // A rolling window's problems as a whole (e.g. with from or to besides last) show at its length.
+  if (path === "window" && $("rule-type").value === "rolling") return $("window-last");
   const id = CONTROL_OF_PATH[path];
   return id === undefined ? null : $(id);
 }
@@ -253,10 +278,13 @@ function suggestActionName() {
 
 /** Enables the fields that apply to the rule type and action type. */
 function updateForm() {
-  const dated = $("rule-type").value === "date";
+  const type = $("rule-type").value;
   for (const id of ["window-from", "window-to", "window-from-picker", "window-to-picker"])
-    $(id).disabled = !dated;
-  $("reset-target").disabled = dated;
+    $(id).disabled = type !== "date";
+  for (const id of ["window-last", "window-unit"]) $(id).disabled = type !== "rolling";
+  showUnitRange();
+  // A date window ignores reset; a rolling one may reset (the API says when it cannot).
+  $("reset-target").disabled = type === "date";
   $("action-value").disabled = $("action-type").value !== "attribute";
   for (const kind of ["count", "sum"]) $(`${kind}-value`).disabled = $(`${kind}-op`).value === "";
   $("sum-metric").disabled = $("sum-op").value === "";
@@ -265,7 +293,12 @@ function updateForm() {
 
 function fillForm(rule) {
   $("rule-id").value = rule.id;
-  $("rule-type").value = rule.window === undefined ? "aggregator" : "date";
+  const last = rule.window?.last;
+  $("rule-type").value = rule.window === undefined ? "aggregator" : last === undefined ? "date" : "rolling";
+  // `7d`: the number and the unit, as the API's schema names units.
+  const [, amount = "", unit = ""] = /^(\d*)(.*)$/.exec(last ?? "") ?? [];
+  $("window-last").value = amount;
+  if (last !== undefined) $("window-unit").value = unit;
   $("event").value = rule.event;
   setFilters(Object.entries(rule.where ?? {}));
   $("count-op").value = rule.count?.op ?? "";
@@ -312,7 +345,11 @@ function draftOf() {
   const metric = $("sum-metric").value;
   const type = $("action-type").value;
   const sink = $("action-sink").value;
-  const dated = $("rule-type").value === "date";
+  const windowType = $("rule-type").value;
+  const windows = {
+    date: { window: { from: $("window-from").value, to: $("window-to").value } },
+    rolling: { window: { last: `${$("window-last").value.trim()}${$("window-unit").value}` } },
+  };
   return {
     id: $("rule-id").value,
     event: $("event").value,
@@ -321,14 +358,14 @@ function draftOf() {
     ...(sumOp === ""
       ? {}
       : { sum: { ...(metric === "" ? {} : { metric }), op: sumOp, value: $("sum-value").value } }),
-    ...(dated ? { window: { from: $("window-from").value, to: $("window-to").value } } : {}),
+    ...(windows[windowType] ?? {}),
     action: {
       type,
       name: $("action-name").value,
       ...(type === "attribute" ? { value: $("action-value").value } : {}),
       ...(sink === "" ? {} : { sink }),
     },
-    reset: !dated && $("reset-target").checked,
+    reset: windowType !== "date" && $("reset-target").checked,
     enabled: $("enabled").checked,
   };
 }
@@ -403,15 +440,37 @@ async function preview() {
     );
     return;
   }
-  const { qualifying, sample = [], usersSeen, eventsRead, from, to, truncated, partial } = result.data;
+  const {
+    qualifying,
+    entered,
+    sample = [],
+    usersSeen,
+    eventsRead,
+    from,
+    to,
+    truncated,
+    partial,
+  } = result.data;
   const count = (n) => Number(n).toLocaleString("en-US");
+  const users = (n) => `user${n === 1 ? "" : "s"}`;
+  // A rolling rule (`entered` is given): who is inside its window now; one that resets never
+  // keeps its users inside, so who it fired for.
+  const rolling = entered !== undefined;
+  const qualifyingText = !rolling
+    ? ` ${users(qualifying)} would qualify today`
+    : draft.reset
+      ? ` ${users(qualifying)} reached it at least once`
+      : ` ${users(qualifying)} ${qualifying === 1 ? "is" : "are"} inside now`;
   panel.append(
     element(
       "p",
       { className: "qualifying" },
       element("strong", { textContent: count(qualifying) }),
-      ` user${qualifying === 1 ? "" : "s"} would qualify today`,
+      qualifyingText,
     ),
+    ...(rolling && !draft.reset
+      ? [element("p", { textContent: `${count(entered)} ${users(entered)} entered at some point.` })]
+      : []),
     element("p", {
       textContent: `Events from ${from} to ${to}: ${count(eventsRead)} events read, ${count(usersSeen)} users seen.`,
     }),
@@ -439,22 +498,14 @@ async function preview() {
 // ---------------------------------------------------------------------------------------------
 // The list
 
-/** One line that says what a rule does. */
-function summaryOf(rule) {
-  const where = Object.entries(rule.where ?? {}).map(([name, value]) => `${name} = ${value}`);
-  const conditions = [
-    ...(rule.count === undefined ? [] : [`count ${rule.count.op} ${rule.count.value}`]),
-    ...(rule.sum === undefined
-      ? []
-      : [`sum of ${rule.sum.metric ?? "first metric"} ${rule.sum.op} ${rule.sum.value}`]),
-  ];
-  const when = rule.window === undefined ? "lifetime" : `${rule.window.from} to ${rule.window.to}`;
+/** One line that says what a rule does: the core's words for it (the API's `words`), and its action. */
+function summaryOf({ rule, words }) {
   const action =
     rule.action.type === "attribute"
       ? `set ${rule.action.name} = ${rule.action.value}`
       : `fire ${rule.action.name}${rule.reset ? " each time" : ""}`;
   const sink = rule.action.sink === undefined ? "" : ` (${rule.action.sink})`;
-  return `${rule.event}${where.length === 0 ? "" : ` where ${where.join(" and ")}`}: ${conditions.join(" and ")}, ${when} → ${action}${sink}`;
+  return `${words} → ${action}${sink}`;
 }
 
 function rowOf(stored) {
@@ -469,7 +520,7 @@ function rowOf(stored) {
     "tr",
     { className: rule.enabled ? "" : "disabled" },
     element("td", {}, element("code", { textContent: rule.id })),
-    element("td", { textContent: summaryOf(rule) }),
+    element("td", { textContent: summaryOf(stored) }),
     element("td", { textContent: rule.enabled ? "yes" : "no" }),
     element(
       "td",
@@ -625,15 +676,16 @@ async function exportCsv() {
 // ---------------------------------------------------------------------------------------------
 // Wiring
 
-for (const id of ["window-from", "window-to"]) {
+for (const id of ["window-from", "window-to", "window-last"]) {
   const input = $(id);
-  input.addEventListener("blur", () => run(() => checkDate(input)));
+  input.addEventListener("blur", () => run(() => checkWindowField(input)));
   input.addEventListener("input", () => clearIssue(input));
-  $(`${id}-picker`).addEventListener("change", (event) => {
+  $(`${id}-picker`)?.addEventListener("change", (event) => {
     input.value = event.target.value;
-    run(() => checkDate(input));
+    run(() => checkWindowField(input));
   });
 }
+$("window-unit").addEventListener("change", () => run(() => checkWindowField($("window-last"))));
 form.addEventListener("input", () => {
   suggestActionName();
   // A preview is of the rule as it was: an edit makes it stale.
