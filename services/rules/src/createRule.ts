@@ -1,5 +1,6 @@
 import { type FieldIssue, RuleExistsError } from "./errors.js";
 import type { Now, RuleStore, StoredRule } from "./ports.js";
+import { ruleSetWarnings } from "./ruleSetWarnings.js";
 import { validateRule } from "./validateRule.js";
 
 export interface SavedRule {
@@ -24,6 +25,6 @@ export function makeCreateRule(deps: {
     );
     if (stored === undefined)
       throw new Error(`rule ${rule.id}: the store returned no rule after creating it`);
-    return { stored, warnings };
+    return { stored, warnings: [...warnings, ...(await ruleSetWarnings(deps.store, rule))] };
   };
 }

@@ -1,6 +1,7 @@
 import type { SavedRule } from "./createRule.js";
 import { BadRequestError, RuleNotFoundError, RuleVersionConflictError } from "./errors.js";
 import type { Now, RuleStore } from "./ports.js";
+import { ruleSetWarnings } from "./ruleSetWarnings.js";
 import { sameRule } from "./sameRule.js";
 import { validateRule } from "./validateRule.js";
 
@@ -34,6 +35,6 @@ export function makeRestoreRuleVersion(deps: {
       { by, at: deps.now() },
     );
     if (stored === undefined) throw new Error(`rule ${id}: the store returned no rule after restoring it`);
-    return { stored, warnings };
+    return { stored, warnings: [...warnings, ...(await ruleSetWarnings(deps.store, rule))] };
   };
 }

@@ -2,6 +2,7 @@ import type { SavedRule } from "./createRule.js";
 import { InvalidRuleError, VersionRequiredError } from "./errors.js";
 import { expectVersion } from "./expectVersion.js";
 import type { Now, RuleStore } from "./ports.js";
+import { ruleSetWarnings } from "./ruleSetWarnings.js";
 import { sameRule } from "./sameRule.js";
 import { validateRule } from "./validateRule.js";
 
@@ -38,6 +39,6 @@ export function makeUpdateRule(deps: {
       { by, at: deps.now() },
     );
     if (stored === undefined) throw new Error(`rule ${id}: the store returned no rule after updating it`);
-    return { stored, warnings };
+    return { stored, warnings: [...warnings, ...(await ruleSetWarnings(deps.store, rule))] };
   };
 }

@@ -170,6 +170,24 @@ describe("rolling rules (window.last)", () => {
     ]);
   });
 
+  it("warns, and still saves, when a rolling rule's attribute is also set by a stored rule", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    const shared = await t.call("POST", "/rules", {
+      body: { ...ACTIVE, action: { type: "attribute", name: "views" } },
+    });
+    expect(shared).toMatchObject({ status: 201 });
+    expect(shared.body.warnings).toEqual([
+      {
+        path: "action.name",
+        message: expect.stringContaining('the attribute "views" is also set by "views"'),
+      },
+    ]);
+    const own = await t.call("PUT", "/rules/active", { body: ACTIVE, ...ifMatch(1) });
+    expect(own.status).toBe(200);
+    expect(own.body.warnings).toBeUndefined();
+  });
+
   it("refuses what the core refuses of a rolling rule, by field: its length, a reset it cannot do", async () => {
     const t = api();
     const long = await t.call("POST", "/rules", { body: { ...ACTIVE, window: { last: "401d" } } });
