@@ -119,7 +119,7 @@ describe("the rules editor in Chromium", () => {
   it("lists the rules of the rules table", async () => {
     await page.goto(url);
     await ruleRow("aggregatorpageview").waitFor();
-    expect(await ruleRow("aggregatorpageview").textContent()).toContain("pageview: count > 1, lifetime");
+    expect(await ruleRow("aggregatorpageview").textContent()).toContain("pageview: count > 1 (lifetime)");
     await shoot("1-list");
   });
 
@@ -166,7 +166,7 @@ describe("the rules editor in Chromium", () => {
     await expect.poll(text("#status"), SETTLED).toBe("Saved chair-buyers (version 1).");
     await ruleRow("chair-buyers").waitFor();
     expect(await ruleRow("chair-buyers").textContent()).toContain(
-      "purchase where product = chair: count > 1, 2021-02-28 to 2021-03-31 → set trk_date_purchase_chair = Ready",
+      "purchase where product = chair: count > 1, between 2021-02-28 and 2021-03-31 (streaming) → set trk_date_purchase_chair = Ready",
     );
     await shoot("4-saved");
   });
