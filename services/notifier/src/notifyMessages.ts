@@ -17,7 +17,10 @@ export interface NotifyInput {
   readonly receiveCount?: number;
 }
 
-/** What happened to a batch; every message lands in exactly one of the first five counts. */
+/**
+ * What happened to a batch; every message lands in exactly one of `delivered`, `duplicate`,
+ * `retry`, `superseded`, `held`, `permanent`, `exhausted`, `invalid`.
+ */
 export interface NotifyCounts {
   readonly messages: number;
   /** Delivered by the sink now. */
@@ -26,6 +29,16 @@ export interface NotifyCounts {
   readonly duplicate: number;
   /** The sink asked for a retry: reported for redelivery. */
   readonly retry: number;
+  /**
+   * Ordered (rolling window) messages at or below their stream's high-water mark: a newer one was
+   * delivered, so this one is acknowledged without delivering.
+   */
+  readonly superseded: number;
+  /**
+   * Ordered messages waiting for an earlier one of their stream (not delivered yet, or refused in
+   * this batch): reported for redelivery, never dead-lettered by the notifier.
+   */
+  readonly held: number;
   /** Refused by the sink for good: sent to the dead-letter queue. */
   readonly permanent: number;
   /** Still failing on the queue's last receive: sent to the dead-letter queue with the last error. */
@@ -36,6 +49,11 @@ export interface NotifyCounts {
   readonly deadLetterFailed: number;
   /** Delivered, but not recorded in the delivered table (a redelivery would deliver them again). */
   readonly unmarked: number;
+  /**
+   * Of `delivered`: ordered messages delivered on their last receive although an earlier one of
+   * their stream never was (it is in the dead-letter queue or lost).
+   */
+  readonly gapDelivered: number;
 }
 
 export interface NotifyResult {
@@ -64,6 +82,35 @@ export interface NotifyDeps {
 interface Parsed {
   readonly input: NotifyInput;
   readonly message: NotificationMessage;
+}
+
+/** One stream's messages in a batch. */
+interface StreamState {
+  /** Its high-water mark in the delivered table, as last read or written. */
+  mark: number;
+  /** The largest seq the sink has (or is known to have had): the next one is `position + 1`. */
+  position: number;
+  /** Its messages still to deliver, by seq, each seq once, all above `position`. */
+  queue: Parsed[];
+  /** Its mark could not be read again after another invocation moved it: deliver no more of it. */
+  stopped?: boolean;
+}
+
+type Settled = "delivered" | "final" | "again";
+
+function seqOf({ message }: Parsed): number {
+  return message.order?.seq ?? 0;
+}
+
+function toMessage({ message }: Parsed): NotificationMessage {
+  return message;
+}
+
+function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  const yes: T[] = [];
+  const no: T[] = [];
+  for (const item of items) (test(item) ? yes : no).push(item);
+  return [yes, no];
 }
 
 function describeError(error: unknown): string {
@@ -161,15 +208,53 @@ export function makeNotifyMessages(
       log.warn("invalid notification messages go to the dead-letter queue", { invalid });
     }
 
-    const done = await delivered.has(firsts.map(({ message }) => message.id));
-    const pending = firsts.filter(({ message }) => !done.has(message.id));
-    duplicate += firsts.length - pending.length;
+    const orderedStreams = [
+      ...new Set(
+        firsts.flatMap(({ message }) => (message.order === undefined ? [] : [message.order.stream])),
+      ),
+    ];
+    const [done, marks] = await Promise.all([
+      delivered.has(firsts.map(({ message }) => message.id)),
+      orderedStreams.length === 0 ? new Map<string, number>() : delivered.highWater(orderedStreams),
+    ]);
 
-    const results = await deliverAll(
-      sink,
-      pending.map(({ message }) => message),
-      options,
-    );
+    // Unordered messages go to the sink in the first call; each stream's, one per call, in seq order.
+    const unordered: Parsed[] = [];
+    const streams = new Map<string, StreamState>();
+    let superseded = 0;
+    for (const parsed of firsts) {
+      const { order } = parsed.message;
+      if (order === undefined) {
+        if (done.has(parsed.message.id)) duplicate++;
+        else unordered.push(parsed);
+        continue;
+      }
+      let state = streams.get(order.stream);
+      if (state === undefined) {
+        const mark = marks.get(order.stream) ?? 0;
+        state = { mark, position: mark, queue: [] };
+        streams.set(order.stream, state);
+      }
+      if (done.has(parsed.message.id)) {
+        // Delivered, so whatever came before it in the stream is older than what the sink has.
+        duplicate++;
+        state.position = Math.max(state.position, order.seq);
+      } else {
+        state.queue.push(parsed);
+      }
+    }
+    for (const state of streams.values()) {
+      const queue = [...state.queue].sort((a, b) => seqOf(a) - seqOf(b));
+      state.queue = [];
+      for (const parsed of queue) {
+        const last = state.queue.at(-1);
+        if (seqOf(parsed) <= state.position) superseded++;
+        // Two ids for one position: the decider's bug; the first stands, as for one id twice.
+        else if (last !== undefined && seqOf(last) === seqOf(parsed)) duplicate++;
+        else state.queue.push(parsed);
+      }
+    }
+
     const deliveredIds: string[] = [];
     const deliveredByRule = new Map<string, number>();
     const failuresBySink = new Map<string, number>();
@@ -179,12 +264,16 @@ export function makeNotifyMessages(
     let permanent = 0;
     let exhausted = 0;
     let deferred = 0;
-    for (const { input, message } of pending) {
-      const result = results.get(message.id);
+
+    /**
+     * Books the sink's answer for one message: `delivered`, `final` (dead-lettered: it will not
+     * come back) or `again` (reported for redelivery).
+     */
+    const settle = ({ input, message }: Parsed, result: DeliveryResult | undefined): Settled => {
       if (result?.status === "delivered") {
         deliveredIds.push(message.id);
         tally(deliveredByRule, message.notification.ruleId);
-        continue;
+        return "delivered";
       }
       // The routing sink delivers each message to the rule's own sink, or the stage's default.
       const target = message.sink ?? sink.name;
@@ -213,8 +302,83 @@ export function makeNotifyMessages(
       } else {
         retry.add(input.messageId);
         if (result !== undefined && retryReasons.size < MAX_LOGGED_REASONS) retryReasons.add(result.error);
+        return "again";
       }
+      return result?.status === "retry" && result.deferred === true ? "again" : "final";
+    };
+
+    let gapDelivered = 0;
+    let movedElsewhere = 0;
+    let unadvanced = 0;
+    const advanceErrors = new Set<string>();
+    /** Raises the stream's mark to `seq`, just delivered. Never throws. */
+    const advance = async (stream: string, state: StreamState, seq: number): Promise<void> => {
+      try {
+        const alone = await delivered.advance(stream, state.mark, seq);
+        state.mark = seq;
+        if (alone) return;
+        // Another invocation moved the mark (a copy of a message received twice at once): the
+        // rest of the stream is judged against the mark as it is now.
+        movedElsewhere++;
+        let now: number;
+        try {
+          now = (await delivered.highWater([stream])).get(stream) ?? 0;
+        } catch {
+          // The rest of the stream comes back, to be judged against the mark then.
+          state.stopped = true;
+          return;
+        }
+        state.mark = Math.max(seq, now);
+        state.position = state.mark;
+        const [stale, rest] = partition(state.queue, (queued) => seqOf(queued) <= state.position);
+        superseded += stale.length;
+        state.queue = rest;
+      } catch (error: unknown) {
+        // Delivered, and the stream goes on in this batch; a later batch may hold its next message
+        // back as a gap (until its last receive) for want of the mark.
+        unadvanced++;
+        advanceErrors.add(describeError(error));
+      }
+    };
+    for (let call = unordered; ; call = []) {
+      // Each stream's next message: the one after its position; after a gap, only when it or a
+      // later one of the stream is on its last receive (what is missing is then in the dead-letter
+      // queue or lost, or would come too late: better late than never, and still in order).
+      const picks: Array<{ state: StreamState; parsed: Parsed; gap: boolean }> = [];
+      for (const state of streams.values()) {
+        const next = state.queue[0];
+        if (next === undefined || state.stopped === true) continue;
+        const gap = seqOf(next) !== state.position + 1;
+        if (gap && !state.queue.some(({ input }) => (input.receiveCount ?? 0) >= maxReceives)) continue;
+        picks.push({ state, parsed: next, gap });
+        state.queue.shift();
+      }
+      if (call.length === 0 && picks.length === 0) break;
+      const results = await deliverAll(
+        sink,
+        [...call, ...picks.map(({ parsed }) => parsed)].map(toMessage),
+        options,
+      );
+      for (const parsed of call) settle(parsed, results.get(parsed.message.id));
+      const advances: Array<Promise<void>> = [];
+      for (const { state, parsed, gap } of picks) {
+        const settled = settle(parsed, results.get(parsed.message.id));
+        const seq = seqOf(parsed);
+        // A dead-lettered message will not come back: the rest of the batch's stream goes on after
+        // it. The mark stays (it counts deliveries), so a later message of the stream not in this
+        // batch waits as a gap, and a redrive of this one is delivered if nothing newer was.
+        if (settled === "final") state.position = seq;
+        if (settled !== "delivered") continue;
+        if (gap) gapDelivered++;
+        state.position = seq;
+        advances.push(advance(parsed.message.order?.stream ?? "", state, seq));
+      }
+      await Promise.all(advances);
     }
+    // What is left waits for a predecessor (not in the batch, or refused now): back to the queue.
+    const held = new Set<string>();
+    for (const state of streams.values()) for (const { input } of state.queue) held.add(input.messageId);
+
     if (retry.size > deferred) {
       log.warn("the sink asked to retry notifications; they are reported for redelivery", {
         sink: sink.name,
@@ -227,6 +391,28 @@ export function makeNotifyMessages(
         sink: sink.name,
         messages: deferred,
       });
+    }
+    if (held.size > 0) {
+      log.info("notifications wait for an earlier one of their stream; they are reported for redelivery", {
+        messages: held.size,
+      });
+    }
+    if (gapDelivered > 0) {
+      log.warn(
+        "notifications were delivered on their last receive although an earlier one of their stream never was (it is in the dead-letter queue or lost)",
+        { sink: sink.name, messages: gapDelivered, maxReceives },
+      );
+    }
+    if (movedElsewhere > 0) {
+      log.warn("another invocation delivered messages of the same streams at the same time", {
+        streams: movedElsewhere,
+      });
+    }
+    if (unadvanced > 0) {
+      log.error(
+        "delivered notifications' stream positions could not be recorded; the next ones of those streams may wait until their last receive",
+        { notifications: unadvanced, errors: [...advanceErrors].slice(0, MAX_LOGGED_REASONS) },
+      );
     }
 
     let unmarked = 0;
@@ -261,7 +447,7 @@ export function makeNotifyMessages(
     }
 
     const batchItemFailures = inputs
-      .filter(({ messageId }) => retry.has(messageId) || unsent.has(messageId))
+      .filter(({ messageId }) => retry.has(messageId) || held.has(messageId) || unsent.has(messageId))
       .map(({ messageId }) => ({ itemIdentifier: messageId }));
     return {
       batchItemFailures,
@@ -270,11 +456,14 @@ export function makeNotifyMessages(
         delivered: deliveredIds.length,
         duplicate,
         retry: retry.size,
+        superseded,
+        held: held.size,
         permanent,
         exhausted,
         invalid: invalid.length,
         deadLetterFailed: unsent.size,
         unmarked,
+        gapDelivered,
       },
       deliveredByRule,
       failuresBySink,

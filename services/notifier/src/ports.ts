@@ -43,12 +43,26 @@ export interface Sink {
   deliver(batch: readonly NotificationMessage[], options?: DeliverOptions): Promise<DeliveryResult[]>;
 }
 
-/** The notification ids a sink has applied (the delivered table). */
+/**
+ * The notification ids a sink has applied, and how far each ordered stream (a rolling window's
+ * (app, user, rule) state, `NotificationMessage.order`) has been delivered: the delivered table.
+ */
 export interface Delivered {
   /** Which of `ids` are recorded as delivered. Throws when it cannot tell. */
   has(ids: readonly string[]): Promise<Set<string>>;
   /** Records `ids` as delivered. Throws when some stay unrecorded. */
   mark(ids: readonly string[]): Promise<void>;
+  /**
+   * The high-water mark of each of `streams`: the largest `seq` delivered; a stream without one is
+   * left out (nothing delivered yet, 0). Strongly consistent. Throws when it cannot tell.
+   */
+  highWater(streams: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * Raises the mark of `stream` to `to`, never lowering it (a mark already at `to` or above stays).
+   * Answers whether the mark was `from` (0: none) before: `false` means another delivery moved it
+   * meanwhile. Throws when the write fails.
+   */
+  advance(stream: string, from: number, to: number): Promise<boolean>;
 }
 
 /** A message that can never succeed, with why. */

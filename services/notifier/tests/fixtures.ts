@@ -61,11 +61,13 @@ export function fakeSink(
   return { sink, delivered, calls };
 }
 
-/** The delivered table in memory. */
-export function fakeDelivered(initial: readonly string[] = []) {
+/** The delivered table in memory, ids and stream marks. */
+export function fakeDelivered(initial: readonly string[] = [], initialMarks: Record<string, number> = {}) {
   const ids = new Set(initial);
+  const marks = new Map(Object.entries(initialMarks));
   const hasCalls: Array<readonly string[]> = [];
   const markCalls: Array<readonly string[]> = [];
+  const advanceCalls: Array<[stream: string, from: number, to: number]> = [];
   const delivered: Delivered = {
     has: async (asked) => {
       hasCalls.push(asked);
@@ -75,8 +77,16 @@ export function fakeDelivered(initial: readonly string[] = []) {
       markCalls.push(marked);
       for (const id of marked) ids.add(id);
     },
+    highWater: async (streams) =>
+      new Map(streams.flatMap((stream) => (marks.has(stream) ? [[stream, marks.get(stream) ?? 0]] : []))),
+    advance: async (stream, from, to) => {
+      advanceCalls.push([stream, from, to]);
+      const before = marks.get(stream) ?? 0;
+      if (before < to) marks.set(stream, to);
+      return before === from;
+    },
   };
-  return { delivered, ids, hasCalls, markCalls };
+  return { delivered, ids, marks, hasCalls, markCalls, advanceCalls };
 }
 
 /** The dead-letter queue in memory; `refuse` picks letters SQS does not take. */

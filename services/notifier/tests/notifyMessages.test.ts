@@ -37,11 +37,14 @@ describe("makeNotifyMessages", () => {
       delivered: 2,
       duplicate: 0,
       retry: 0,
+      superseded: 0,
+      held: 0,
       permanent: 0,
       exhausted: 0,
       invalid: 0,
       deadLetterFailed: 0,
       unmarked: 0,
+      gapDelivered: 0,
     });
     expect(sink.delivered).toStrictEqual([message("fire-1"), message("fire-2")]);
     expect(delivered.hasCalls).toStrictEqual([["fire-1", "fire-2"]]);
@@ -115,7 +118,7 @@ describe("makeNotifyMessages", () => {
       const notify = makeNotifyMessages({
         sink: buildFileSink(path),
         // Nothing is ever recorded: every has() answers "not delivered".
-        delivered: { has: async () => new Set(), mark: async () => undefined },
+        delivered: { ...fakeDelivered().delivered, has: async () => new Set(), mark: async () => undefined },
         deadLetter: fakeDeadLetter().deadLetter,
         log: recordingLog(),
       });
@@ -366,10 +369,10 @@ describe("makeNotifyMessages", () => {
   it("fails the batch before delivering anything when the delivered table cannot be read", async () => {
     const { notify, sink, deadLetter } = setup({
       delivered: {
+        ...fakeDelivered().delivered,
         has: async () => {
           throw new Error("table missing");
         },
-        mark: async () => undefined,
       },
     });
 
@@ -383,7 +386,7 @@ describe("makeNotifyMessages", () => {
   it("acknowledges delivered messages whose mark failed, and logs it", async () => {
     const { notify, log } = setup({
       delivered: {
-        has: async () => new Set(),
+        ...fakeDelivered().delivered,
         mark: async () => {
           throw new Error("throttled");
         },
