@@ -1,4 +1,5 @@
 import {
+  ConditionalCheckFailedException,
   DynamoDBClient,
   ProvisionedThroughputExceededException,
   ResourceNotFoundException,
@@ -10,12 +11,13 @@ import {
   BatchWriteCommand,
   type BatchWriteCommandInput,
   DynamoDBDocumentClient,
+  UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import type { RetryOptions } from "@pia/aws";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { buildDeadLetter } from "../src/adapters/buildDeadLetter.js";
-import { buildDelivered, DeliveredTableError } from "../src/adapters/buildDelivered.js";
+import { buildDelivered, DeliveredTableError, ORDER_RETENTION_DAYS } from "../src/adapters/buildDelivered.js";
 import type { DeadLetterInput } from "../src/ports.js";
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -182,6 +184,133 @@ describe("buildDelivered: mark", () => {
   it("makes no request for no ids", async () => {
     await delivered().mark([]);
     expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(0);
+  });
+});
+
+describe("buildDelivered: highWater", () => {
+  it("reads the streams' marks (order#<stream>) with a strongly consistent BatchGetItem", async () => {
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [{ pk: "order#s-1", seq: 4 }] } });
+
+    const marks = await delivered().highWater(["s-1", "s-2", "s-1"]);
+
+    expect(marks).toStrictEqual(new Map([["s-1", 4]]));
+    expect(ddb.commandCalls(BatchGetCommand).map((call) => call.args[0].input)).toStrictEqual([
+      {
+        RequestItems: {
+          [TABLE]: {
+            Keys: [{ pk: "order#s-1" }, { pk: "order#s-2" }],
+            ConsistentRead: true,
+            ProjectionExpression: "pk, #seq",
+            ExpressionAttributeNames: { "#seq": "seq" },
+          },
+        },
+      },
+    ]);
+  });
+
+  it("retries unprocessed streams, then throws DeliveredTableError", async () => {
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({ UnprocessedKeys: { [TABLE]: { Keys: [{ pk: "order#s-2" }] } } })
+      .resolves({ Responses: { [TABLE]: [{ pk: "order#s-2", seq: 1 }] } });
+
+    expect(await delivered().highWater(["s-1", "s-2"])).toStrictEqual(new Map([["s-2", 1]]));
+    expect(ddb.commandCalls(BatchGetCommand).map((call) => keysOf(call.args[0].input))).toStrictEqual([
+      [{ pk: "order#s-1" }, { pk: "order#s-2" }],
+      [{ pk: "order#s-2" }],
+    ]);
+
+    ddb.reset();
+    ddb.on(BatchGetCommand).resolves({ UnprocessedKeys: { [TABLE]: { Keys: [{ pk: "order#s-1" }] } } });
+    await expect(delivered(retry({ maxAttempts: 2 })).highWater(["s-1"])).rejects.toThrow(
+      /1 stream marks still unprocessed after the retries of the read/,
+    );
+  });
+
+  it("makes no request for no streams", async () => {
+    expect(await delivered().highWater([])).toStrictEqual(new Map());
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
+  });
+});
+
+describe("buildDelivered: advance", () => {
+  const expiresAt = Math.floor(NOW / 1000) + ORDER_RETENTION_DAYS * 86_400;
+
+  it("raises the mark with a conditional UpdateItem (never backwards) and tells the mark was `from`", async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: { seq: 2, expiresAt: 1 } });
+
+    expect(await delivered().advance("s-1", 2, 3)).toBe(true);
+    expect(ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input)).toStrictEqual([
+      {
+        TableName: TABLE,
+        Key: { pk: "order#s-1" },
+        UpdateExpression: "SET #seq = :to, expiresAt = :expiresAt",
+        ConditionExpression: "attribute_not_exists(#seq) OR #seq < :to",
+        ExpressionAttributeNames: { "#seq": "seq" },
+        ExpressionAttributeValues: { ":to": 3, ":expiresAt": expiresAt },
+        ReturnValues: "UPDATED_OLD",
+      },
+    ]);
+  });
+
+  it("reads a stream without a mark as 0", async () => {
+    ddb.on(UpdateCommand).resolves({});
+
+    expect(await delivered().advance("s-1", 0, 1)).toBe(true);
+    expect(await delivered().advance("s-1", 1, 2)).toBe(false);
+  });
+
+  it("answers false when the mark moved elsewhere: below `to` (raised) or already `to` or above (kept)", async () => {
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({ Attributes: { seq: 2 } })
+      .rejectsOnce(
+        new ConditionalCheckFailedException({ message: "The conditional request failed", $metadata: {} }),
+      );
+
+    expect(await delivered().advance("s-1", 1, 3)).toBe(false);
+    expect(await delivered().advance("s-1", 1, 3)).toBe(false);
+  });
+
+  it("keeps marks for orderRetentionDays", async () => {
+    ddb.on(UpdateCommand).resolves({});
+    const marks = buildDelivered(client, {
+      tableName: TABLE,
+      retentionDays: 14,
+      orderRetentionDays: 30,
+      now: () => NOW,
+      retry: retry(),
+    });
+
+    await marks.advance("s-1", 0, 1);
+
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues?.[":expiresAt"]).toBe(
+      Math.floor(NOW / 1000) + 30 * 86_400,
+    );
+  });
+
+  it("retries a throttled update, and propagates other errors", async () => {
+    ddb
+      .on(UpdateCommand)
+      .rejectsOnce(new ProvisionedThroughputExceededException({ message: "slow down", $metadata: {} }))
+      .resolves({ Attributes: { seq: 1 } });
+    const options = retry();
+
+    expect(await delivered(options).advance("s-1", 1, 2)).toBe(true);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(2);
+    expect(options.waits).toStrictEqual([25]);
+
+    ddb.reset();
+    ddb.on(UpdateCommand).rejects(new ResourceNotFoundException({ message: "no table", $metadata: {} }));
+    await expect(delivered().advance("s-1", 0, 1)).rejects.toThrow("no table");
+
+    ddb.reset();
+    ddb
+      .on(UpdateCommand)
+      .rejects(new ProvisionedThroughputExceededException({ message: "slow down", $metadata: {} }));
+    await expect(delivered(retry({ maxAttempts: 2 })).advance("s-1", 0, 1)).rejects.toThrow(
+      DeliveredTableError,
+    );
   });
 });
 
