@@ -10,7 +10,7 @@ import type { NotificationMessage } from "@pia/aws";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { buildEventBridgeSink, type EventBridgeSinkConfig } from "../src/sinks/eventBridgeSink.js";
-import { EVENT, message } from "./fixtures.js";
+import { EVENT, EXIT, message } from "./fixtures.js";
 
 const eventBridge = mockClient(EventBridgeClient);
 
@@ -86,6 +86,15 @@ describe("buildEventBridgeSink", () => {
         },
       ],
     ]);
+  });
+
+  it('passes an exit through: value "" and seq with the rest of the detail', async () => {
+    eventBridge.on(PutEventsCommand).resolves(allOk(1));
+
+    expect(await sink().sink.deliver([EXIT])).toStrictEqual([{ id: "fire-x", status: "delivered" }]);
+    expect(sentEntries()[0]?.[0]?.Detail).toBe(
+      '{"appId":"app-1","userId":"user-3","ruleId":"active","type":"attribute","name":"active","value":"","at":"2024-03-15T10:30:00.123Z","seq":2,"endpointId":"ep-3","id":"fire-x"}',
+    );
   });
 
   it("uses the configured source", async () => {

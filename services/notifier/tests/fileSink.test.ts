@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildFileSink } from "../src/sinks/fileSink.js";
-import { EVENT, message } from "./fixtures.js";
+import { EVENT, EXIT, message } from "./fixtures.js";
 
 let dir: string;
 
@@ -35,6 +35,15 @@ describe("buildFileSink", () => {
       '{"appId":"app-1","userId":"user-1","ruleId":"big-spender","type":"attribute","name":"big_spender","value":"Ready","at":"2021-01-31T23:59:59.999Z"}\n' +
         '{"appId":"app-1","userId":"user-2","ruleId":"viewer","type":"event","name":"trk_viewer","at":"2024-03-15T10:30:00.123Z"}\n',
     );
+  });
+
+  it('writes an exit as it is: value "" (remove the attribute) and seq', async () => {
+    const path = join(dir, "notifications.ndjson");
+
+    expect(await buildFileSink(path).deliver([EXIT])).toStrictEqual([{ id: "fire-x", status: "delivered" }]);
+    expect(await lines(path)).toStrictEqual([
+      '{"appId":"app-1","userId":"user-3","ruleId":"active","type":"attribute","name":"active","value":"","at":"2024-03-15T10:30:00.123Z","seq":2}',
+    ]);
   });
 
   it("appends to what the file already holds", async () => {

@@ -113,3 +113,20 @@ export const EVENT: NotificationMessage = {
     endpointId: "ep-2",
   },
 };
+
+/** A rolling window's exit: an attribute notification with `value: ""` (remove it), in order. */
+export const EXIT: NotificationMessage = {
+  id: "fire-x",
+  notification: {
+    appId: "app-1",
+    userId: "user-3",
+    ruleId: "active",
+    type: "attribute",
+    name: "active",
+    value: "",
+    at: "2024-03-15T10:30:00.123Z",
+    seq: 2,
+    endpointId: "ep-3",
+  },
+  order: { stream: "stream-3", seq: 2 },
+};

@@ -127,6 +127,21 @@ describe("buildPinpointSink: attributes", () => {
     }
   });
 
+  it('removes the user attribute on an exit (value ""): UserAttributes {name: []}, not [""]', async () => {
+    pinpoint.on(UpdateEndpointCommand).resolves({ MessageBody: { Message: "Accepted" } });
+
+    const results = await sink().deliver([attribute("fire-x", "active", "", "ep-1")]);
+
+    expect(results).toStrictEqual([{ id: "fire-x", status: "delivered" }]);
+    expect(pinpoint.commandCalls(UpdateEndpointCommand).map((call) => call.args[0].input)).toStrictEqual([
+      {
+        ApplicationId: "app-1",
+        EndpointId: "ep-1",
+        EndpointRequest: { User: { UserId: "user-fire-x", UserAttributes: { active: [] } } },
+      },
+    ]);
+  });
+
   it("uses the configured application id over the notification's appId", async () => {
     pinpoint.on(UpdateEndpointCommand).resolves({ MessageBody: {} });
 

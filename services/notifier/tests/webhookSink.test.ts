@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import type { NotificationMessage } from "@pia/aws";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildWebhookSink, type WebhookSinkConfig } from "../src/sinks/webhookSink.js";
-import { message } from "./fixtures.js";
+import { EXIT, message } from "./fixtures.js";
 
 const SECRET = "whsec-test-0123456789";
 /** 2024-03-15T10:30:00.123Z */
@@ -157,6 +157,15 @@ describe("buildWebhookSink", () => {
       name: "trk_viewer",
       at: "2024-03-15T10:30:00.123Z",
     });
+  });
+
+  it('passes an exit through: value "" and seq with the rest', async () => {
+    const { sink: webhook } = sink();
+
+    expect(await webhook.deliver([EXIT])).toEqual([{ id: "fire-x", status: "delivered" }]);
+    expect((hits[0] as Hit).body).toBe(
+      '{"id":"fire-x","appId":"app-1","userId":"user-3","ruleId":"active","type":"attribute","name":"active","value":"","at":"2024-03-15T10:30:00.123Z","seq":2}',
+    );
   });
 
   it("retries 503 twice then delivers on 200, with full-jitter backoff", async () => {

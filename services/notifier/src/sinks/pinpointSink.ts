@@ -127,7 +127,8 @@ interface Pending {
 /**
  * Applies notifications to Amazon Pinpoint. An `attribute` notification sets one user attribute
  * with UpdateEndpoint carrying only `User{UserId, UserAttributes}` (Pinpoint copies user attributes
- * to every endpoint of the user; nothing else of the endpoint is overwritten). An `event`
+ * to every endpoint of the user; nothing else of the endpoint is overwritten); `value: ""` (a rolling
+ * window's exit) sends the attribute with no values (`[]`), which removes it, instead of `[""]`. An `event`
  * notification becomes one event of PutEvents (up to 100 per request, per app) whose `Endpoint` is
  * empty: no ChannelType or OptOut, so a user's opt-out is never touched. The endpoint is the
  * notification's `endpointId`, else one found with GetUserEndpoints.
@@ -256,7 +257,14 @@ export function buildPinpointSink(client: PinpointClient, config: PinpointSinkCo
           new UpdateEndpointCommand({
             ApplicationId: appId,
             EndpointId: endpoint.value,
-            EndpointRequest: { User: { UserId: userId, UserAttributes: { [name]: [value ?? ""] } } },
+            // An exit (`value: ""`) removes the attribute: Pinpoint drops an attribute whose values
+            // are an empty list, where [""] would set it to the empty string.
+            EndpointRequest: {
+              User: {
+                UserId: userId,
+                UserAttributes: { [name]: value === "" || value === undefined ? [] : [value] },
+              },
+            },
           }),
         ),
       );

@@ -63,12 +63,13 @@ function checkUrl(url: string): URL {
 }
 
 /**
- * The request body: exactly the contract's fields (docs/rules.md section 5) after the message `id`.
+ * The request body: exactly the contract's fields (docs/rules.md section 5) after the message `id`,
+ * `value: ""` (a rolling window's exit: remove the attribute) and `seq` (rolling rules) included.
  * Other fields of the notification (`endpointId`) are not sent.
  */
 export function webhookBody({ id, notification }: NotificationMessage): string {
-  const { appId, userId, ruleId, type, name, value, at } = notification;
-  return JSON.stringify({ id, appId, userId, ruleId, type, name, value, at });
+  const { appId, userId, ruleId, type, name, value, at, seq } = notification;
+  return JSON.stringify({ id, appId, userId, ruleId, type, name, value, at, seq });
 }
 
 /** `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. */
