@@ -81,7 +81,7 @@ export const TABLES = {
   },
   delivered: {
     purpose:
-      "Ids of notifications a sink has applied, so a redelivered SQS message is not applied twice. Items expire.",
+      "Ids of notifications a sink has applied, so a redelivered SQS message is not applied twice, and per rolling-window stream (pk = `order#<stream>`) the highest seq delivered, so a stream is delivered in order and never an older notification after a newer one. Items expire.",
     KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
     AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
     ttlAttribute: "expiresAt",
