@@ -33,6 +33,11 @@ function publishMetrics(metrics: Metrics, { counts, deliveredByRule, failuresByS
     NotificationsDelivered: counts.delivered,
     NotificationsDuplicate: counts.duplicate,
     NotificationsRetried: counts.retry,
+    // Rolling windows' order: older than what the sink has; waiting for a predecessor; delivered
+    // over a missing predecessor on the last receive.
+    NotificationsSuperseded: counts.superseded,
+    NotificationsHeld: counts.held,
+    NotificationsGapDelivered: counts.gapDelivered,
     DeadLettered: counts.permanent + counts.exhausted + counts.invalid,
   });
   emitCountsBy(metrics, "NotificationsDelivered", "ruleId", deliveredByRule);

@@ -151,8 +151,21 @@ const MAX_LOGGED_REASONS = 5;
  *   (it would fail the same way on every receive);
  * - ids already in the delivered table, and ids an earlier message of the batch has, are
  *   acknowledged without delivering;
- * - the rest go to the sink in one call; delivered ids are then recorded in the delivered table,
- *   `retry` results are reported as item failures, `permanent` ones go to the dead-letter queue.
+ * - the rest go to the sink; delivered ids are then recorded in the delivered table, `retry`
+ *   results are reported as item failures, `permanent` ones go to the dead-letter queue.
+ *
+ * Messages without `order` go in one call. Messages with one (rolling windows) are delivered in
+ * `seq` order per stream, never an older after a newer, against the stream's high-water mark in the
+ * delivered table (`Delivered.highWater`):
+ * - at or below the mark (or below a delivered id of the batch): acknowledged, `superseded`;
+ * - the next one (mark + 1) first, then the following, each stream's next in successive sink calls
+ *   (two of one stream are never in one call: a sink may send a call's messages concurrently), the
+ *   mark raised (`Delivered.advance`, never backwards) after each call, before the next;
+ * - after a gap (the predecessor not in the batch, or refused now with `retry`): `held`, an item
+ *   failure that the notifier never dead-letters; on the last receive of it or of a later one of
+ *   its stream, delivered anyway, in order (`gapDelivered`, logged): the predecessor is then in the
+ *   dead-letter queue or lost, and is `superseded` if it ever comes. Better late than never: the
+ *   redrive policy would otherwise move it to the DLQ too.
  *
  * With a `deadline`, the sink starts nothing it could not finish by then and hands back what it
  * left (`deferred`): those are reported as item failures, even on the last receive, since nothing
@@ -165,7 +178,8 @@ const MAX_LOGGED_REASONS = 5;
  *
  * The effect is at least once: a crash between delivering and marking, or two copies of one message
  * received by two invocations at the same moment, deliver twice; sinks whose effect is a set
- * (attributes, the file sink's own memory) absorb that.
+ * (attributes, the file sink's own memory) absorb that. A crash re-delivers at most the ordered
+ * message of each stream that was in flight: the marks of earlier calls are written.
  */
 export function makeNotifyMessages(
   deps: NotifyDeps,

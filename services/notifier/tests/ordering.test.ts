@@ -363,6 +363,12 @@ async function runQueue(copies: readonly number[], seed: number, flaky: boolean)
     const batch = shuffled.slice(0, size);
     for (const queued of batch) queued.receives++;
     const result = await notify(batch.map(({ input, receives }) => ({ ...input, receiveCount: receives })));
+    const { messages, delivered, duplicate, retry, superseded, held, permanent, exhausted, invalid } =
+      result.counts;
+    // Every message lands in exactly one count.
+    expect(delivered + duplicate + retry + superseded + held + permanent + exhausted + invalid).toBe(
+      messages,
+    );
     const back = new Set(result.batchItemFailures.map(({ itemIdentifier }) => itemIdentifier));
     queue = queue.filter(
       (queued) =>
