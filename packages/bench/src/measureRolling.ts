@@ -82,9 +82,11 @@ function byDay(lines: readonly string[]): string[][] {
   for (const line of lines) {
     const at = Number(/"event_timestamp":\s*(\d+)/.exec(line)?.[1]);
     const day = Number.isFinite(at) ? Math.max(0, Math.floor((at - START) / DAY_MS)) : 0;
-    (days[day] ??= []).push(line);
+    const list = days[day] ?? [];
+    days[day] = list;
+    list.push(line);
   }
-  return days.map((day) => day ?? []);
+  return Array.from(days, (day) => day ?? []);
 }
 
 async function lineCount(file: string): Promise<{ lines: number; exits: number }> {
