@@ -30,8 +30,20 @@ export interface Defaults {
     readonly streamFilterPattern: string;
   };
   readonly timeseries: {
-    /** Minutes between two runs of the schedule. */
+    /** Minutes between two runs of the schedule (closing rules, cleanup, and rolling expiries too). */
     readonly scheduleMinutes: number;
+    /** Minutes between two runs of the rolling job alone (expiries of rolling windows that are due). */
+    readonly rollingMinutes: number;
+  };
+  /** The counters table's layout, shared by its writers (aggregate, timeseries); not per deploy. */
+  readonly counters: {
+    /**
+     * Partitions of the `byDue` index (rolling states with a pending expiry): the rolling job
+     * queries each. Changing it strands the states written under the old count until their next event.
+     */
+    readonly dueShards: number;
+    /** Days a window item outlives its event's expiry (or its write, if later) before TTL collects it. */
+    readonly windowItemMarginDays: number;
   };
   readonly notifier: {
     /** Days a delivered notification id is remembered (`DELIVERED_RETENTION_DAYS`). */

@@ -55,6 +55,24 @@ export {
   toMessageBody,
 } from "./notificationMessage.js";
 export { chunk, retryUnprocessed } from "./retryUnprocessed.js";
+export type { RollingItem, RollingSummaryFields, RollingTarget, WindowItem } from "./rollingItem.js";
+export {
+  dueShardOf,
+  isLiveWindowItem,
+  isRollingItem,
+  orderStreamOf,
+  paddedAt,
+  parkedShardOf,
+  rollingMessage,
+  rollingStateOf,
+  rollingSummary,
+  WINDOW_ITEM_MARGIN_DAYS,
+  windowItemExpiry,
+  windowItemSk,
+  windowPrefix,
+} from "./rollingItem.js";
+export type { LoadWindowFront, PutWindowItems, RollingStore } from "./rollingStore.js";
+export { buildRollingStore } from "./rollingStore.js";
 export type { CachedRuleSourceOptions, RuleSource } from "./ruleSource.js";
 export {
   cachedRuleSource,

@@ -52,9 +52,14 @@ export const TABLES = {
   },
   counters: {
     purpose:
-      "Per-user rule counters: pk = the user, sk = the rule's counter key. The `byRule` index (keyed by `counterKey`, which every counter carries) serves closing decisions and the cleanup of removed rules by query.",
+      "Per-user rule counters: pk = the user, sk = the rule's counter key. The `byRule` index (keyed by `counterKey`, which every counter carries) serves closing decisions and the cleanup of removed rules by query. A rolling window (docs/rules.md 4.4) keeps a summary at the counter's key (totals, no event list) and one small window item per applied matching event under `<counterKey>#w#<born>#<time>#<seq>` (no `counterKey`, so not in `byRule`; collected by TTL, `expiresAt`). The sparse `byDue` index (keyed by `dueShard`, `due#0`..`due#<dueShards-1>` or `parked#<counterKey>`, then `dueAt`, epoch ms) holds only the summaries whose next expiry is pending: the rolling job queries what is due, never a scan.",
     KeySchema: PK_SK,
-    AttributeDefinitions: [...PK_SK_STRINGS, { AttributeName: "counterKey", AttributeType: "S" }],
+    AttributeDefinitions: [
+      ...PK_SK_STRINGS,
+      { AttributeName: "counterKey", AttributeType: "S" },
+      { AttributeName: "dueShard", AttributeType: "S" },
+      { AttributeName: "dueAt", AttributeType: "N" },
+    ],
     GlobalSecondaryIndexes: [
       {
         IndexName: "byRule",
@@ -64,7 +69,16 @@ export const TABLES = {
         ],
         Projection: { ProjectionType: "ALL" },
       },
+      {
+        IndexName: "byDue",
+        KeySchema: [
+          { AttributeName: "dueShard", KeyType: "HASH" },
+          { AttributeName: "dueAt", KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "KEYS_ONLY" },
+      },
     ],
+    ttlAttribute: "expiresAt",
   },
   rules: {
     purpose:

@@ -1,16 +1,18 @@
-import type { CounterItem, EventItem, PendingDelivery } from "@pia/aws";
+import type { CounterItem, EventItem, PendingDelivery, RollingItem, WindowItem } from "@pia/aws";
 import {
   counterStateOf,
+  DEFAULTS,
   deliverPending,
   fromEventItem,
   InvalidEventItemError,
+  isRollingItem,
   NO_SEQUENCE,
   notificationId,
   paddedSequence,
   pendingMessages,
   toMessageBody,
 } from "@pia/aws";
-import type { CounterRule, PiaEvent, Rule } from "@pia/core";
+import type { CompiledRule, CounterRule, PiaEvent, Rule } from "@pia/core";
 import {
   applyMatches,
   canonicalDecimal,
@@ -21,12 +23,15 @@ import {
   matchesEvent,
   metricText,
 } from "@pia/core";
+import { applyRollingCounter } from "./applyRollingCounter.js";
 import type {
   ClearPending,
   CounterKey,
   CounterWrite,
   LoadRules,
+  LoadWindowFront,
   Log,
+  PutWindowItems,
   ReadCounters,
   SendMessages,
   WriteCounters,
@@ -63,12 +68,19 @@ export interface AggregateDeps {
   readonly sendMessages: SendMessages;
   readonly clearPending: ClearPending;
   readonly log: Log;
+  /** Rolling windows: the front of a stored window, and the window items to put. */
+  readonly loadWindowFront: LoadWindowFront;
+  readonly putWindowItems: PutWindowItems;
+  /** Wall clock, epoch ms (window items' TTL only). */
+  readonly clock?: () => number;
+  /** Partitions of the `byDue` index (DEFAULTS.counters.dueShards). */
+  readonly dueShards?: number;
   /** Attempts when another writer changed a counter between our read and write. */
   readonly maxConflictRetries?: number;
 }
 
 interface IndexedRule {
-  readonly compiled: CounterRule;
+  readonly compiled: CompiledRule;
   readonly key: string;
 }
 
@@ -93,9 +105,6 @@ function indexRules(rules: readonly Rule[]): Map<string, IndexedRule[]> {
   for (const rule of rules) {
     if (!rule.enabled) continue;
     const compiled = compileRule(rule);
-    // The pipeline does not run rolling windows yet (pushing refuses them: pipelineIssues). One
-    // stored anyway is skipped: counting it as totals would fire as if it were a lifetime rule.
-    if (compiled.kind === "rolling") continue;
     const indexed = { compiled, key: counterKey(rule) };
     const list = byEvent.get(rule.event);
     if (list === undefined) byEvent.set(rule.event, [indexed]);
@@ -118,6 +127,11 @@ export function makeAggregateRecords(
   deps: AggregateDeps,
 ): (records: readonly StreamRecord[]) => Promise<AggregateResult> {
   const maxRetries = deps.maxConflictRetries ?? 5;
+  const rolling = {
+    loadWindowFront: deps.loadWindowFront,
+    clock: deps.clock ?? Date.now,
+    dueShards: deps.dueShards ?? DEFAULTS.counters.dueShards,
+  };
 
   return async (records) => {
     const rulesByEvent = indexRules(await deps.loadRules());
@@ -171,11 +185,12 @@ export function makeAggregateRecords(
         for (const counter of pendingWork) failedSeqs.push(...counter.userSeqs);
         break;
       }
-      const existing = new Map<string, CounterItem>();
+      const existing = new Map<string, CounterItem | RollingItem>();
       for (const item of await deps.readCounters(pendingWork.map((counter) => counter.key))) {
         existing.set(keyString(item), item);
       }
       const writes: CounterWrite[] = [];
+      const windowItems: WindowItem[] = [];
       for (const counter of pendingWork) {
         const item = existing.get(keyString(counter.key));
         // Decided earlier but not confirmed sent (a crash between the write and the send).
@@ -186,10 +201,28 @@ export function makeAggregateRecords(
             messages: pendingMessages(item.pending),
           });
         }
-        const next = applyCounter(counter, item);
+        const { compiled } = counter.rule;
+        if (compiled.kind === "rolling") {
+          if (item !== undefined && !isRollingItem(item)) {
+            throw new Error(
+              `rule ${compiled.rule.id}: the counter at ${counter.key.sk} is not a rolling state`,
+            );
+          }
+          const next = await applyRollingCounter(rolling, compiled, counter.key, counter.events, item);
+          if (next === undefined) continue;
+          windowItems.push(...next.windowItems);
+          writes.push({ item: next.item, expectedRev: item?.rev });
+          continue;
+        }
+        if (isRollingItem(item)) {
+          throw new Error(`rule ${compiled.rule.id}: the counter at ${counter.key.sk} is a rolling state`);
+        }
+        const next = applyCounter(compiled, counter, item);
         if (next === undefined) continue;
         writes.push({ item: next.item, expectedRev: item?.rev });
       }
+      // Window items first: a summary is only written once every item it counts is stored.
+      await deps.putWindowItems(windowItems);
       const { conflicts } = await deps.writeCounters(writes);
       const conflicting = new Set(conflicts.map(keyString));
       for (const { item } of writes) {
@@ -229,10 +262,10 @@ export function makeAggregateRecords(
  * firing; undefined when nothing changes (every record already applied, or a fired rule).
  */
 function applyCounter(
+  compiled: CounterRule,
   counter: CounterWork,
   item: CounterItem | undefined,
 ): { item: CounterItem } | undefined {
-  const { compiled } = counter.rule;
   const state = counterStateOf(item);
   if (isSettled(compiled, state)) return undefined;
   const fresh = counter.events.filter(({ seq }) => seq > (item?.seq ?? NO_SEQUENCE));

@@ -8,6 +8,7 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import middy from "@middy/core";
 import {
   buildClearPending,
+  buildRollingStore,
   buildRulesTable,
   buildSendMessages,
   cachedRuleSource,
@@ -44,6 +45,7 @@ function toStreamRecord(record: DynamoDBRecord): StreamRecord {
 /** The Lambda handler, wired to the given clients (Lambda: the default ones; `pia local`: its own). */
 export function buildAggregateHandler(deps: AggregateHandlerDeps) {
   const { config, dynamodb, sqs, logger } = deps;
+  const rollingStore = buildRollingStore(dynamodb, { tableName: config.countersTable });
   const aggregateRecords = makeAggregateRecords({
     loadRules: cachedRuleSource(buildRulesTable(dynamodb, config.rulesTable).list, {
       ttlMs: config.rulesCacheSeconds * 1000,
@@ -53,6 +55,9 @@ export function buildAggregateHandler(deps: AggregateHandlerDeps) {
     writeCounters: buildWriteCounters(dynamodb, { tableName: config.countersTable }),
     sendMessages: buildSendMessages(sqs, { queueUrl: config.notificationsQueueUrl }),
     clearPending: buildClearPending(dynamodb, { tableName: config.countersTable }),
+    loadWindowFront: rollingStore.loadWindowFront,
+    putWindowItems: rollingStore.putWindowItems,
+    clock: deps.now ?? Date.now,
     log: logger,
   });
   const { metrics } = deps;

@@ -1,4 +1,4 @@
-import type { CounterItem } from "@pia/aws";
+import type { CounterItem, RollingItem } from "@pia/aws";
 import type { Rule } from "@pia/core";
 
 /** The current rules (a cached RuleSource in production). */
@@ -10,11 +10,11 @@ export interface CounterKey {
 }
 
 /** Reads counters by key (any number); absent keys are simply missing from the result. */
-export type ReadCounters = (keys: readonly CounterKey[]) => Promise<CounterItem[]>;
+export type ReadCounters = (keys: readonly CounterKey[]) => Promise<(CounterItem | RollingItem)[]>;
 
 /** A counter to write, and the `rev` it had when read (undefined: it did not exist). */
 export interface CounterWrite {
-  readonly item: CounterItem;
+  readonly item: CounterItem | RollingItem;
   readonly expectedRev: number | undefined;
 }
 
@@ -31,4 +31,5 @@ export type SendMessages = (bodies: readonly { id: string; body: string }[]) => 
 export type ClearPending = (counters: readonly { key: CounterKey; rev: number }[]) => Promise<void>;
 
 /** Structured logging: one port for every service, defined in @pia/aws. */
-export type { Log } from "@pia/aws";
+/** Rolling windows: the front of a stored window and the window items (in @pia/aws). */
+export type { LoadWindowFront, Log, PutWindowItems } from "@pia/aws";

@@ -65,7 +65,7 @@ describe("aggregateRecords", () => {
     expect(delivered()).toEqual([`every-2|u1|${iso(2)}`, `spend|u2|${iso(5)}`, `views|u1|${iso(3)}`]);
   });
 
-  it("skips a stored rolling rule (the pipeline does not run them yet) rather than count it as totals", async () => {
+  it("runs a stored rolling rule as a window, beside the others (not as a lifetime rule)", async () => {
     const rolling = rule({
       id: "rolling",
       event: "pageview",
@@ -75,8 +75,12 @@ describe("aggregateRecords", () => {
     const { store, aggregate, delivered } = setup([rolling, ...RULES]);
     const result = await aggregate(streamRecords([line("u1", 1), line("u1", 2), line("u1", 3)]));
     expect(result.batchItemFailures).toEqual([]);
-    expect(delivered()).toEqual([`every-2|u1|${iso(2)}`, `views|u1|${iso(3)}`]);
-    expect([...store.counters.values()].map((item) => item.ruleId).sort()).toEqual(["every-2", "views"]);
+    expect(delivered()).toEqual([`every-2|u1|${iso(2)}`, `rolling|u1|${iso(1)}`, `views|u1|${iso(3)}`]);
+    expect([...store.counters.values()].map((item) => item.ruleId).sort()).toEqual([
+      "every-2",
+      "rolling",
+      "views",
+    ]);
   });
 
   it("applies a re-delivered batch, or its tail, only once", async () => {

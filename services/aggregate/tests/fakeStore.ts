@@ -1,5 +1,6 @@
-import type { CounterItem, EventItem } from "@pia/aws";
-import { toEventItem } from "@pia/aws";
+import type { CounterItem, EventItem, RollingItem } from "@pia/aws";
+import { buildRollingStore, toEventItem } from "@pia/aws";
+import { memoryWindowTable } from "@pia/aws/testing";
 import type { PiaEvent } from "@pia/core";
 import { parseRecord } from "@pia/core";
 import type { AggregateDeps, StreamRecord } from "../src/aggregateRecords.js";
@@ -9,7 +10,10 @@ const keyString = (key: CounterKey) => `${key.pk}\u0000${key.sk}`;
 
 /** An in-memory counters table with DynamoDB's conditional-write semantics, and a recording queue. */
 export function fakeStore() {
-  const counters = new Map<string, CounterItem>();
+  const counters = new Map<string, CounterItem | RollingItem>();
+  // Window items of rolling rules: the real store's queries on an in-memory table.
+  const windowTable = memoryWindowTable();
+  const rollingStore = buildRollingStore(windowTable.client, { tableName: "counters", pageSize: 3 });
   const sent: { id: string; body: string }[] = [];
   const faults = {
     failSendOnce: false,
@@ -52,9 +56,12 @@ export function fakeStore() {
         counters.set(keyString(key), { ...rest, rev: rev + 1 });
       }
     },
+    loadWindowFront: rollingStore.loadWindowFront,
+    putWindowItems: rollingStore.putWindowItems,
+    clock: () => 1_700_000_000_000,
     log: { info: () => {}, warn: () => {}, error: () => {} },
   };
-  return { counters, sent, faults, deps };
+  return { counters, sent, faults, deps, windowTable };
 }
 
 let nextSequence = 100;
@@ -72,7 +79,8 @@ export function insert(event: PiaEvent): StreamRecord {
   const item: EventItem = toEventItem(event, 2_000_000_000);
   return {
     eventName: "INSERT",
-    sequenceNumber: String(++nextSequence).padStart(21, "1"),
+    // A leading 1, then zero-padded: string order is numeric order for any count of records.
+    sequenceNumber: `1${String(++nextSequence).padStart(20, "0")}`,
     newImage: JSON.parse(JSON.stringify(item)) as Record<string, unknown>,
   };
 }

@@ -1,2 +1,3 @@
 // Helpers for the services' tests (`@pia/aws/testing`); nothing here ships in a bundle.
 export { emfEntries } from "./emfEntries.js";
+export { memoryWindowTable } from "./memoryWindowTable.js";

@@ -1,5 +1,5 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { CounterItem } from "@pia/aws";
+import type { CounterItem, RollingItem } from "@pia/aws";
 import { chunk, type RetryOptions, retryUnprocessed } from "@pia/aws";
 import type { CounterKey, ReadCounters } from "../ports.js";
 
@@ -15,7 +15,7 @@ export function buildReadCounters(
   config: { readonly tableName: string; readonly retry?: RetryOptions },
 ): ReadCounters {
   return async (keys) => {
-    const items: CounterItem[] = [];
+    const items: (CounterItem | RollingItem)[] = [];
     for (const keysChunk of chunk(keys, BATCH_GET_LIMIT)) {
       const left = await retryUnprocessed(
         keysChunk.map(({ pk, sk }) => ({ pk, sk })),
@@ -25,7 +25,7 @@ export function buildReadCounters(
               RequestItems: { [config.tableName]: { Keys: [...pending], ConsistentRead: true } },
             }),
           );
-          items.push(...((output.Responses?.[config.tableName] ?? []) as CounterItem[]));
+          items.push(...((output.Responses?.[config.tableName] ?? []) as (CounterItem | RollingItem)[]));
           return (output.UnprocessedKeys?.[config.tableName]?.Keys ?? []) as CounterKey[];
         },
         config.retry,
