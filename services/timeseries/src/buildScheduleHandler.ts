@@ -6,12 +6,20 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import middy from "@middy/core";
-import { buildClearPending, buildRulesTable, buildSendMessages, emitCounts } from "@pia/aws";
+import {
+  buildClearPending,
+  buildRollingStore,
+  buildRulesTable,
+  buildSendMessages,
+  DEFAULTS,
+  emitCounts,
+} from "@pia/aws";
 import type { ScheduledEvent } from "aws-lambda";
 import { buildCounterStore } from "./adapters/buildCounterStore.js";
 import { makeCleanupRemovedRules } from "./cleanupRemovedRules.js";
 import type { TimeseriesConfig } from "./config.js";
 import { type ClosingCounts, makeDecideClosingRules } from "./decideClosingRules.js";
+import { makeDecideRollingExpiries, type RollingCounts } from "./decideRollingExpiries.js";
 
 export interface ScheduleHandlerDeps {
   readonly config: TimeseriesConfig;
@@ -21,15 +29,28 @@ export interface ScheduleHandlerDeps {
   /** CloudWatch metrics (EMF) on Lambda; `pia local` passes none. */
   readonly metrics?: Metrics;
   readonly onCounts?: (counts: {
-    closing: ClosingCounts;
-    cleanup: { counterKeysRemoved: number; countersDeleted: number };
+    /** Absent on a run of the rolling job alone. */
+    closing?: ClosingCounts;
+    cleanup?: { counterKeysRemoved: number; countersDeleted: number };
+    rolling: RollingCounts;
   }) => void;
 }
 
+/**
+ * What invokes the function: the main schedule's event (closing rules, cleanup, then rolling
+ * expiries), or the rolling schedule's (`{"job":"rolling","time":...}`, an input transformer on
+ * its EventBridge rule), which runs the rolling job alone, every few minutes.
+ */
+export type ScheduleEvent = ScheduledEvent | { readonly job: "rolling"; readonly time: string };
+
 /** The schedule's time is the clock: a run decides what had closed at its scheduled instant. */
-function clockOf(event: ScheduledEvent): number {
+function clockOf(event: ScheduleEvent): number {
   const scheduled = Date.parse(event.time);
   return Number.isNaN(scheduled) ? Date.now() : scheduled;
+}
+
+function isRollingJob(event: ScheduleEvent): boolean {
+  return "job" in event && event.job === "rolling";
 }
 
 /** The Lambda handler, wired to the given clients (Lambda: the default ones; `pia local`: its own). */
@@ -56,23 +77,45 @@ export function buildScheduleHandler(deps: ScheduleHandlerDeps) {
     decisions,
     log: logger,
   });
+  const rollingStore = buildRollingStore(dynamodb, { tableName: config.countersTable });
+  const decideRollingExpiries = makeDecideRollingExpiries({
+    loadRules,
+    dueStates: counters.dueStates,
+    readCounter: counters.readCounter,
+    loadWindowFront: rollingStore.loadWindowFront,
+    writeRolling: counters.writeRolling,
+    sendMessages: buildSendMessages(sqs, { queueUrl: config.notificationsQueueUrl }),
+    clearPending: buildClearPending(dynamodb, { tableName: config.countersTable }),
+    dueShards: DEFAULTS.counters.dueShards,
+    log: logger,
+  });
   const { metrics } = deps;
-  const handler = middy<ScheduledEvent, void>()
+  const handler = middy<ScheduleEvent, void>()
     .use(injectLambdaContext(logger, { logEvent: false }))
     .handler(async (event, context) => {
+      const now = clockOf(event);
+      if (isRollingJob(event)) {
+        const rolling = await decideRollingExpiries(now);
+        logger.info("rolling run done", { rolling });
+        if (metrics !== undefined) emitCounts(metrics, { NotificationsDecided: rolling.notifications });
+        deps.onCounts?.({ rolling });
+        return;
+      }
       // The run's claims on rules last until Lambda stops it at the latest.
       const run = { id: randomUUID(), deadline: Date.now() + context.getRemainingTimeInMillis() };
-      const closing = await decideClosingRules(clockOf(event), run);
+      const closing = await decideClosingRules(now, run);
       const cleanup = await cleanupRemovedRules();
-      logger.info("scheduled run done", { closing, cleanup });
+      // Expiries too: a stage whose rolling schedule is slower still decides them hourly.
+      const rolling = await decideRollingExpiries(now);
+      logger.info("scheduled run done", { closing, cleanup, rolling });
       if (metrics !== undefined) {
         emitCounts(metrics, {
           RulesDecided: closing.rulesDecided,
-          NotificationsDecided: closing.notifications,
+          NotificationsDecided: closing.notifications + rolling.notifications,
           CountersDeleted: cleanup.countersDeleted,
         });
       }
-      deps.onCounts?.({ closing, cleanup });
+      deps.onCounts?.({ closing, cleanup, rolling });
     });
   return metrics === undefined ? handler : handler.use(logMetrics(metrics));
 }

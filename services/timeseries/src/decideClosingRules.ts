@@ -1,6 +1,7 @@
 import {
   counterStateOf,
   deliverPending,
+  isRollingItem,
   notificationId,
   type PendingDelivery,
   pendingMessages,
@@ -102,7 +103,8 @@ export function makeDecideClosingRules(
             );
           }
           // The index is eventually consistent and aggregate may have just written: read it again.
-          item = await deps.readCounter(item);
+          const fresh = await deps.readCounter(item);
+          item = isRollingItem(fresh) ? undefined : fresh;
         }
       }
       notifications += await deliverPending(deliveries, deps.sendMessages, deps.clearPending);
@@ -117,7 +119,7 @@ export function makeDecideClosingRules(
     for (const rule of await deps.loadRules()) {
       if (!rule.enabled) continue;
       const compiled = compileRule(rule);
-      // Rolling rules are never closing-due: the pipeline does not run them yet (pipelineIssues).
+      // Rolling rules are never closing-due: their expiries are decided per state (decideRollingExpiries).
       if (!isClosingDue(compiled, now)) continue;
       const key = counterKey(rule);
       const claim = await deps.decisions.claim(key, run, deps.clock());

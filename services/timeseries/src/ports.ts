@@ -1,4 +1,4 @@
-import type { CounterItem } from "@pia/aws";
+import type { CounterItem, RollingItem } from "@pia/aws";
 import type { Rule } from "@pia/core";
 
 export type LoadRules = () => Promise<readonly Rule[]>;
@@ -6,8 +6,24 @@ export type LoadRules = () => Promise<readonly Rule[]>;
 /** Every counter of one counter key, page by page (a query on the `byRule` index, never a scan). */
 export type CountersOfRule = (counterKey: string) => AsyncIterable<readonly CounterItem[]>;
 
-/** A strongly consistent read of one counter. */
-export type ReadCounter = (key: { pk: string; sk: string }) => Promise<CounterItem | undefined>;
+/** A strongly consistent read of one counter (a rolling state's summary included). */
+export type ReadCounter = (key: { pk: string; sk: string }) => Promise<CounterItem | RollingItem | undefined>;
+
+/**
+ * The keys of the rolling states in one partition of the sparse `byDue` index (`due#<n>`, or a
+ * rule's `parked#<counterKey>`) whose next expiry is at or before `now`, page by page (a query,
+ * eventually consistent: the caller reads each state again).
+ */
+export type DueStates = (
+  partition: string,
+  now: number,
+) => AsyncIterable<readonly { readonly pk: string; readonly sk: string }[]>;
+
+/** Puts a rolling state only if it is still at `expectedRev`; false when another writer changed it. */
+export type WriteRolling = (item: RollingItem, expectedRev: number) => Promise<boolean>;
+
+/** The front of a stored rolling window (in @pia/aws). */
+export type { LoadWindowFront } from "@pia/aws";
 
 /**
  * Marks a counter fired with one pending message, only if it is still at `rev` and not fired;

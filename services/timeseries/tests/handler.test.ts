@@ -1,5 +1,5 @@
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { lambdaContext } from "@pia/aws";
+import { DEFAULTS, lambdaContext } from "@pia/aws";
 import { emfEntries } from "@pia/aws/testing";
 import type { ScheduledEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
@@ -64,5 +64,21 @@ describe("schedule handler", () => {
         CountersDeleted: 0,
       }),
     );
+  });
+
+  it("runs the rolling job alone on its own schedule's event: one query per shard of the due index", async () => {
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    const { handler } = await import("../src/handlers/schedule.js");
+
+    await handler({ job: "rolling", time: "2021-02-01T00:05:00Z" }, context);
+
+    const indexes = ddb.commandCalls(QueryCommand).map((call) => call.args[0].input.IndexName);
+    expect(indexes.filter((name) => name === "byDue")).toHaveLength(DEFAULTS.counters.dueShards);
+    expect(indexes).not.toContain("byRule");
+    for (const call of ddb.commandCalls(QueryCommand).filter((c) => c.args[0].input.IndexName === "byDue")) {
+      expect(call.args[0].input.ExpressionAttributeValues).toMatchObject({
+        ":now": Date.parse("2021-02-01T00:05:00Z"),
+      });
+    }
   });
 });

@@ -144,7 +144,7 @@ describe("decideClosingRules", () => {
     expect(w.decided.has(KEY)).toBe(true);
   });
 
-  it("ignores a stored rolling rule (the pipeline does not run them yet), whatever its counters hold", async () => {
+  it("leaves rolling rules to the rolling job: closing decides none of them, whatever their counters hold", async () => {
     const rolling: Rule = { ...closing, id: "lapsed", count: { op: "=", value: 0 }, window: { last: "14d" } };
     const key = counterKey(rolling);
     const w = world([counter("one", 1, { sk: key, counterKey: key, ruleId: "lapsed" })], [rolling]);

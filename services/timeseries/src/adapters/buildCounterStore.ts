@@ -3,11 +3,19 @@ import {
   BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { type CounterItem, chunk, retryUnprocessed } from "@pia/aws";
-import type { CountersOfRule, DeleteCounters, FireCounter, ReadCounter } from "../ports.js";
+import { type CounterItem, chunk, type RollingItem, retryUnprocessed } from "@pia/aws";
+import type {
+  CountersOfRule,
+  DeleteCounters,
+  DueStates,
+  FireCounter,
+  ReadCounter,
+  WriteRolling,
+} from "../ports.js";
 
 /** The counters table as the scheduled job uses it: by rule through the `byRule` index, by key. */
 export function buildCounterStore(
@@ -18,6 +26,8 @@ export function buildCounterStore(
   readCounter: ReadCounter;
   fireCounter: FireCounter;
   deleteCounters: DeleteCounters;
+  dueStates: DueStates;
+  writeRolling: WriteRolling;
 } {
   const { tableName } = config;
   return {
@@ -43,7 +53,43 @@ export function buildCounterStore(
       const output = await client.send(
         new GetCommand({ TableName: tableName, Key: { pk, sk }, ConsistentRead: true }),
       );
-      return output.Item as CounterItem | undefined;
+      return output.Item as CounterItem | RollingItem | undefined;
+    },
+
+    async *dueStates(partition, now) {
+      let exclusiveStartKey: Record<string, unknown> | undefined;
+      do {
+        const output = await client.send(
+          new QueryCommand({
+            TableName: tableName,
+            IndexName: "byDue",
+            KeyConditionExpression: "dueShard = :shard AND dueAt <= :now",
+            ExpressionAttributeValues: { ":shard": partition, ":now": now },
+            ...(config.pageSize === undefined ? {} : { Limit: config.pageSize }),
+            ...(exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: exclusiveStartKey }),
+          }),
+        );
+        yield (output.Items ?? []).map((item) => ({ pk: item.pk as string, sk: item.sk as string }));
+        exclusiveStartKey = output.LastEvaluatedKey;
+      } while (exclusiveStartKey !== undefined);
+    },
+
+    async writeRolling({ pending, ...item }, expectedRev) {
+      try {
+        await client.send(
+          new PutCommand({
+            TableName: tableName,
+            // An empty list is left out rather than stored, as aggregate does.
+            Item: pending === undefined || pending.length === 0 ? item : { ...item, pending },
+            ConditionExpression: "rev = :rev",
+            ExpressionAttributeValues: { ":rev": expectedRev },
+          }),
+        );
+        return true;
+      } catch (error: unknown) {
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
+      }
     },
 
     async fireCounter(item, body) {
