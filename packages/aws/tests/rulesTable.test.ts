@@ -345,17 +345,16 @@ describe("put", () => {
     expect(ddb.calls()).toHaveLength(0);
   });
 
-  it("refuses a rolling window before any request: the pipeline does not run them yet", async () => {
+  it("stores a rolling window rule and registers its counter key, as any other", async () => {
     fakeTable();
-    const rolling: Rule = { ...rule("lapsed"), window: { last: "14d" } };
-    const error = await table()
-      .put([rule("a"), rolling])
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(InvalidRulesError);
-    expect((error as InvalidRulesError).issues).toEqual([
-      expect.objectContaining({ field: "rules[1].window.last", ruleId: "lapsed" }),
+    const rolling: Rule = { ...rule("lapsed"), count: { op: "=", value: 0 }, window: { last: "14d" } };
+    await table().put([rule("a"), rolling]);
+    const listed = await table().list();
+    expect(listed.map((r) => [r.id, r.window])).toEqual([
+      ["a", undefined],
+      ["lapsed", { last: "14d" }],
     ]);
-    expect(ddb.calls()).toHaveLength(0);
+    expect((await table().listCounterKeys()).map((entry) => entry.counterKey)).toContain(counterKey(rolling));
   });
 
   it("stores what it lists: canonical and CSV rules come back equal", async () => {

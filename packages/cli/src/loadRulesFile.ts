@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { LoadedRules } from "@pia/core";
-import { InvalidRulesError, parseRulesFile, pipelineIssues } from "@pia/core";
+import { parseRulesFile } from "@pia/core";
 
 /** Reads and validates a rules file (.csv, .json, .yaml); throws InvalidRulesError listing every error. */
 export async function loadRulesFile(file: string): Promise<LoadedRules> {
@@ -8,12 +8,10 @@ export async function loadRulesFile(file: string): Promise<LoadedRules> {
 }
 
 /**
- * Reads a rules file for the pipeline (`pia rules push`, `pia local`): as `loadRulesFile`, and
- * refuses the rules the pipeline does not run yet (rolling windows), every one listed.
+ * Reads a rules file for the pipeline (`pia rules push`, `pia local`). The pipeline runs every
+ * valid rule (rolling windows included, decided by the aggregate and the rolling schedule), so
+ * this is `loadRulesFile`: one name for the pipeline's callers should that change again.
  */
 export async function loadPipelineRulesFile(file: string): Promise<LoadedRules> {
-  const loaded = await loadRulesFile(file);
-  const refused = pipelineIssues(loaded.rules);
-  if (refused.length > 0) throw new InvalidRulesError([...refused, ...loaded.warnings], file);
-  return loaded;
+  return loadRulesFile(file);
 }

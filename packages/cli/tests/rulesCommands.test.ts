@@ -119,7 +119,7 @@ describe("pia rules push", () => {
     expect(store.pushed).toEqual([]);
   });
 
-  it("exits 2 on a rolling window, which the pipeline does not run yet, and never opens the table", async () => {
+  it("pushes a rolling window, which the pipeline runs", async () => {
     const rolling = join(dir, "rolling.yaml");
     await writeFile(
       rolling,
@@ -128,12 +128,10 @@ describe("pia rules push", () => {
     const store = new FakeStore();
     const result = await pia(store, ["rules", "push", rolling, "--table", "t"]);
 
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain(
-      "rules[0].window.last: rolling windows (window.last) run in pia simulate only; the pipeline does not run them yet",
-    );
-    expect(store.targets).toEqual([]);
-    expect(store.pushed).toEqual([]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(store.pushed.map((rules) => rules.map((rule) => [rule.id, rule.window]))).toEqual([
+      [["lapsed", { last: "14d" }]],
+    ]);
   });
 
   it("prints the warnings of a valid file and pushes it", async () => {

@@ -1,9 +1,12 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pia } from "./capture.js";
+
+const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 
 const RULES_CSV = [
   "RuleType,EventName,AttributeName,AttributeValue,Operator-C,Target-C,Operator-V,Target-V,ResetWhenReachTarget,StartDate,FinishDate,Key",
@@ -249,13 +252,31 @@ describe("pia local", () => {
     expect(result.stderr).toMatch(/skipped\s+2 \(too_large 1, bad_json 1\)/);
   });
 
-  it("refuses a rolling window before starting the local stack: the pipeline does not run them yet", async () => {
-    const rules = join(dir, "rolling.yaml");
-    await writeFile(rules, ROLLING_YAML);
-    const out = join(dir, "local-rolling.ndjson");
-    const result = await pia("local", "--rules", rules, "--events", join(dir, "events.ndjson"), "--out", out);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain("rolling windows (window.last) run in pia simulate only");
+  it("runs rolling windows as pia simulate does: the docs' example gives the same lines", async () => {
+    const rules = join(REPO_ROOT, "docs/examples/rolling-rules.yaml");
+    const events = join(REPO_ROOT, "docs/examples/rolling-events.ndjson");
+    const lines = async (command: string) => {
+      const out = join(dir, `rolling-${command}.ndjson`);
+      const result = await pia(
+        command,
+        "--rules",
+        rules,
+        "--events",
+        events,
+        "--out",
+        out,
+        "--now",
+        "2021-04-01",
+      );
+      expect(result.code, result.stderr).toBe(0);
+      return (await readFile(out, "utf8"))
+        .split("\n")
+        .filter((l) => l !== "")
+        .sort();
+    };
+    const simulated = await lines("simulate");
+    expect(simulated).toHaveLength(9);
+    expect(await lines("local")).toEqual(simulated);
   });
 
   it("runs the pipeline on the local stack with simulate's output, and reports its cost", async () => {

@@ -107,6 +107,7 @@ const EXPECTED_ACTIONS: Readonly<Record<string, Readonly<Record<Stage, readonly 
       "dynamodb:BatchGetItem",
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
+      "dynamodb:BatchWriteItem",
       "dynamodb:Query",
       "sqs:SendMessage",
     ],
@@ -116,6 +117,7 @@ const EXPECTED_ACTIONS: Readonly<Record<string, Readonly<Record<Stage, readonly 
       "dynamodb:BatchGetItem",
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
+      "dynamodb:BatchWriteItem",
       "dynamodb:Query",
       "sqs:SendMessage",
     ],
@@ -444,7 +446,15 @@ describe("the defaults table (packages/aws/src/defaults.json)", () => {
     const rules = resourcesOfType(templateOf(serviceNamed("timeseries"), "dev"), "AWS::Events::Rule");
     expect(rules.map(([, rule]) => rule.ScheduleExpression)).toStrictEqual([
       `rate(${DEFAULTS.timeseries.scheduleMinutes} minutes)`,
+      `rate(${DEFAULTS.timeseries.rollingMinutes} minutes)`,
     ]);
+    // The rolling schedule tells the function which job to run, and its time (the clock).
+    const targets = rules.map(([, rule]) => (rule.Targets as Array<Record<string, unknown>>)[0]);
+    expect(targets[0]).not.toHaveProperty("InputTransformer");
+    expect(targets[1]?.InputTransformer).toStrictEqual({
+      InputPathsMap: { time: "$.time" },
+      InputTemplate: '{"job":"rolling","time":<time>}',
+    });
   });
 
   it("gives the dev stage's functions the environment defaults their config falls back to", () => {

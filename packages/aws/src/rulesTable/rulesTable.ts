@@ -9,7 +9,7 @@ import {
   QueryCommand,
 } from "@aws-sdk/lib-dynamodb";
 import type { Rule } from "@pia/core";
-import { counterKey, InvalidRulesError, pipelineIssues, validateRules } from "@pia/core";
+import { counterKey, validateRules } from "@pia/core";
 import { chunk, retryUnprocessed } from "../retryUnprocessed.js";
 import {
   CLAIMABLE,
@@ -189,11 +189,9 @@ export function buildRulesTable(
 
   return {
     async put(rules) {
+      // Every writer of the rule set comes here (push, pia local and its --ui): the pipeline runs
+      // every valid rule, rolling windows included.
       const valid = validateRules(rules, undefined, "rules to push").rules;
-      // Every writer of the rule set comes here (push, pia local and its --ui): none may store a
-      // rule the pipeline would not run.
-      const refused = pipelineIssues(valid);
-      if (refused.length > 0) throw new InvalidRulesError(refused, "rules to push");
       const [stored, registered] = await Promise.all([
         queryAll(PARTITIONS.rules),
         queryAll(PARTITIONS.counterKeys),
