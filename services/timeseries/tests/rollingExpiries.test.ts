@@ -38,6 +38,7 @@ function world(rules: Rule[]) {
   const sent: { id: string; body: string }[] = [];
   const partitions: string[] = [];
   const faults = { conflicts: 0 };
+  const errors: string[] = [];
   let reads = 0;
   let sequence = 1000;
   const current = { rules };
@@ -112,7 +113,7 @@ function world(rules: Rule[]) {
       }
     },
     dueShards: DEFAULTS.counters.dueShards,
-    log: { info: () => {}, warn: () => {}, error: () => {} },
+    log: { info: () => {}, warn: () => {}, error: (message: string) => errors.push(message) },
   });
   const notifications = () =>
     sent.map((message) => {
@@ -134,6 +135,7 @@ function world(rules: Rule[]) {
     faults,
     current,
     windowTable,
+    errors,
     reads: () => reads,
   };
 }
@@ -207,5 +209,20 @@ describe("decideRollingExpiries", () => {
     expect(await w.decide(T0 + 75 * MIN)).toMatchObject({ statesAdvanced: 1, notifications: 1 });
     expect(w.notifications().map(({ line }) => line)).toEqual([`busy|ana|${at(60)}|2|""`]);
     expect(w.summary(busy, "ana").dueShard).toMatch(/^due#/);
+  });
+
+  it("logs a state whose window items are gone, leaves it due, and decides the others", async () => {
+    const w = world([busy]);
+    const broken = w.seed(busy, "ana", [0, 10, 20]);
+    w.seed(busy, "ben", [0, 10, 20]);
+    for (const [key, item] of w.windowTable.items) if (item.pk === broken.pk) w.windowTable.items.delete(key);
+    expect(await w.decide(T0 + 65 * MIN)).toMatchObject({
+      statesDue: 2,
+      statesAdvanced: 1,
+      notifications: 1,
+    });
+    expect(w.notifications().map(({ line }) => line)).toEqual([`busy|ben|${at(60)}|2|""`]);
+    expect(w.errors).toHaveLength(1);
+    expect(w.summary(busy, "ana")).toMatchObject({ dueAt: T0 + 60 * MIN, rev: 1 });
   });
 });
