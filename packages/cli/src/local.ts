@@ -8,7 +8,7 @@ import type { LocalRunSummary } from "@pia/local-runtime";
 import { LocalPipeline, runLocalPipeline, serialize, serveRulesUi } from "@pia/local-runtime";
 import { loadSinkConfig, type SinkConfig } from "@pia/notifier";
 import { UsageError } from "./errors.js";
-import { loadPipelineRulesFile, loadRulesFile } from "./loadRulesFile.js";
+import { loadRulesFile } from "./loadRulesFile.js";
 import { startProgress } from "./progress.js";
 import { readLines } from "./readLines.js";
 
@@ -93,7 +93,7 @@ async function* recordLines(file: string): AsyncGenerator<string> {
  * the services' real handlers; the file sink writes `out`, with the same contract as `pia simulate`.
  */
 export async function runLocal(options: LocalOptions): Promise<LocalRunSummary> {
-  const { rules, warnings } = await loadPipelineRulesFile(options.rulesFile);
+  const { rules, warnings } = await loadRulesFile(options.rulesFile);
   for (const warning of warnings) options.stderr.write(`${formatIssue(warning, options.rulesFile)}\n`);
   // The file sink appends: a previous run's lines must not mix with this one's.
   await rm(options.out, { force: true });

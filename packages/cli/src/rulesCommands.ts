@@ -1,7 +1,7 @@
 import type { HoneycodeRows, HoneycodeTable, RulesTable, RulesTableTarget } from "@pia/aws";
 import type { LoadedRules, Rule } from "@pia/core";
 import { formatIssue, InvalidRulesError, isRollingWindow } from "@pia/core";
-import { loadPipelineRulesFile } from "./loadRulesFile.js";
+import { loadRulesFile } from "./loadRulesFile.js";
 import { RulesTableError, toRulesTableError } from "./RulesTableError.js";
 import type { Env } from "./resolveRulesTarget.js";
 
@@ -61,7 +61,7 @@ async function writeRules(loaded: LoadedRules, source: string, context: RulesCom
  * table's rule set.
  */
 export async function pushRules(file: string, context: RulesCommandContext): Promise<void> {
-  await writeRules(await loadPipelineRulesFile(file), file, context);
+  await writeRules(await loadRulesFile(file), file, context);
 }
 
 /** Opens the rows of Honeycode tables in a region (`openHoneycodeRows` in production; tests pass a fake). */

@@ -50,7 +50,6 @@ export type { CsvColumn, RuleRow } from "./parseRuleRows.js";
 export { CSV_COLUMNS, NO_DATE, OPERATOR_WORDS, parseRuleRows, tableAction } from "./parseRuleRows.js";
 export { parseRulesCsv } from "./parseRulesCsv.js";
 export { parseRulesFile } from "./parseRulesFile.js";
-export { pipelineIssues, ROLLING_NOT_IN_PIPELINE } from "./pipelineIssues.js";
 export { previewRule } from "./previewRule.js";
 export { SEGMENT_OTHER_CALLS } from "./readSegmentCall.js";
 export type { InputFormat, RecordReader, RecordReaderOptions } from "./recordReader.js";

@@ -3,7 +3,6 @@ import {
   compileRule,
   counterKey,
   InvalidRulesError,
-  pipelineIssues,
   type Rule,
   type RuleIssue,
   rollingLengthMs,
@@ -166,27 +165,5 @@ describe("validateRules with window.last", () => {
     const fingerprint = (rule: Rule | undefined) =>
       rule === undefined ? "" : counterKey(rule).split("#")[1];
     expect(new Set([fingerprint(rolling), fingerprint(week), fingerprint(lifetime)]).size).toBe(3);
-  });
-});
-
-describe("pipelineIssues", () => {
-  it("refuses every rolling rule, enabled or not, by its field, and nothing else", () => {
-    const { rules } = validateRules([
-      { ...ROLLING, id: "dated", window: { from: "2021-01-01", to: "2021-01-31" } },
-      ROLLING,
-      { ...ROLLING, id: "off", enabled: false },
-      { ...ROLLING, id: "lifetime", window: undefined },
-    ]);
-    expect(pipelineIssues(rules)).toEqual([
-      {
-        severity: "error",
-        field: "rules[1].window.last",
-        ruleId: "r",
-        message: expect.stringMatching(
-          /^rolling windows \(window\.last\) run in pia simulate only; the pipeline does not run them yet/,
-        ),
-      },
-      expect.objectContaining({ field: "rules[2].window.last", ruleId: "off" }),
-    ]);
   });
 });
