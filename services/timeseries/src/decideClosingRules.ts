@@ -29,6 +29,9 @@ import type {
   SendMessages,
 } from "./ports.js";
 
+/** Attempts to give a claim back after a failure. */
+const RELEASE_ATTEMPTS = 3;
+
 export interface DecideClosingDeps {
   readonly loadRules: LoadRules;
   readonly countersOfRule: CountersOfRule;
@@ -112,6 +115,24 @@ export function makeDecideClosingRules(
     return { countersRead, notifications };
   };
 
+  /**
+   * Gives a claim back after a failure, trying a few times (the failure may be DynamoDB's, and so
+   * may the first release): a claim left behind holds the rule until the run's deadline.
+   */
+  const giveBack = async (key: string, run: ScheduleRun, ruleId: string) => {
+    for (let attempt = 1; attempt <= RELEASE_ATTEMPTS; attempt++) {
+      try {
+        await deps.decisions.release(key, run);
+        return;
+      } catch {
+        // Tried again; the run's own error is the one it throws.
+      }
+    }
+    deps.log.warn("a failed run could not give its claim back: the rule waits for the claim's deadline", {
+      ruleId,
+    });
+  };
+
   return async (now, run) => {
     let rulesDecided = 0;
     let countersRead = 0;
@@ -122,7 +143,15 @@ export function makeDecideClosingRules(
       // Rolling rules are never closing-due: their expiries are decided per state (decideRollingExpiries).
       if (!isClosingDue(compiled, now)) continue;
       const key = counterKey(rule);
-      const claim = await deps.decisions.claim(key, run, deps.clock());
+      let claim: Awaited<ReturnType<Decisions["claim"]>>;
+      try {
+        claim = await deps.decisions.claim(key, run, deps.clock());
+      } catch (error: unknown) {
+        // The claim may have been written before the error (a lost response): give it back, or it
+        // would hold the rule until this run's deadline, and the next run would leave it alone.
+        await giveBack(key, run, rule.id);
+        throw error;
+      }
       if (claim === "decided") continue;
       if (claim === "busy") {
         deps.log.info("closing rule left to the run deciding it", { ruleId: rule.id });
@@ -132,7 +161,7 @@ export function makeDecideClosingRules(
       try {
         counts = await decideCounters(rule, compiled, key, now);
       } catch (error: unknown) {
-        await deps.decisions.release(key, run);
+        await giveBack(key, run, rule.id);
         throw error;
       }
       countersRead += counts.countersRead;

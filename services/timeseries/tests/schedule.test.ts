@@ -45,7 +45,13 @@ function world(items: CounterItem[], rules: Rule[] = [closing]) {
   const claims = new Map<string, ScheduleRun>();
   let runs = 0;
   const registry = new Map<string, string>([[KEY, "few"]]);
-  const faults = { failSend: 0, conflictOnce: false, loseClaim: false };
+  const faults = {
+    failSend: 0,
+    conflictOnce: false,
+    loseClaim: false,
+    claimResponseLost: false,
+    failRelease: 0,
+  };
   const log = { info: () => {}, warn: () => {}, error: () => {} };
   const common = {
     loadRules: async () => rules,
@@ -59,6 +65,10 @@ function world(items: CounterItem[], rules: Rule[] = [closing]) {
         const held = claims.get(key);
         if (held !== undefined && held.deadline >= now) return "busy" as const;
         claims.set(key, run);
+        if (faults.claimResponseLost) {
+          faults.claimResponseLost = false;
+          throw new Error("injected: claim written, then reported as failed");
+        }
         return "claimed" as const;
       },
       record: async (key: string, run: ScheduleRun) => {
@@ -68,6 +78,10 @@ function world(items: CounterItem[], rules: Rule[] = [closing]) {
         return true;
       },
       release: async (key: string, run: ScheduleRun) => {
+        if (faults.failRelease > 0) {
+          faults.failRelease--;
+          throw new Error("injected: release throttled");
+        }
         if (claims.get(key)?.id === run.id) claims.delete(key);
       },
       forget: async (key: string) => {
@@ -178,13 +192,24 @@ describe("decideClosingRules", () => {
   it("gives its claim back when it fails, and does not count a decision whose claim it lost", async () => {
     const w = world([counter("a", 1)]);
     w.faults.failSend = 1;
-    await expect(w.decide(CLOSED)).rejects.toThrow(/injected/);
+    // The first release is throttled too: the run tries again.
+    w.faults.failRelease = 1;
+    await expect(w.decide(CLOSED)).rejects.toThrow(/send failed/);
     expect(w.claims.size).toBe(0);
 
     const lost = world([counter("a", 1)]);
     lost.faults.loseClaim = true;
     expect(await lost.decide(CLOSED)).toMatchObject({ rulesDecided: 0, notifications: 1 });
     expect(lost.decided.has(KEY)).toBe(false);
+  });
+
+  it("gives back a claim whose write succeeded but whose answer was lost, so the next run decides the rule", async () => {
+    const w = world([counter("a", 1)]);
+    w.faults.claimResponseLost = true;
+    w.faults.failRelease = 1;
+    await expect(w.decide(CLOSED)).rejects.toThrow(/claim written/);
+    expect(w.claims.size).toBe(0);
+    expect(await w.decide(CLOSED)).toMatchObject({ rulesDecided: 1, notifications: 1 });
   });
 
   it("re-reads a counter that changed between the query and the write", async () => {
