@@ -1,11 +1,11 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DAY_MS, Engine, parseRulesJson, type Rule } from "@pia/core";
+import { DAY_MS, Engine, type Rule } from "@pia/core";
 import { LocalPipeline } from "@pia/local-runtime";
 import { generateSampleEvents } from "@pia/sample";
 import type { DynamoDbCost } from "./measurePipeline.js";
-import { sampleRules } from "./sampleRules.js";
+import { rollingVersions, sampleRules } from "./sampleRules.js";
 
 /** What `bench:rolling` measures: the same records and rules, fixed windows against rolling ones. */
 export interface RollingBenchResult {
@@ -46,20 +46,6 @@ export interface RollingBenchOptions {
 
 const START = Date.parse("2021-01-01T00:00:00Z");
 const WINDOW = "7d";
-
-/**
- * The default sample rules made rolling: each keeps its event, filters, conditions and action, with
- * `window: { last: 7d }` instead of its date window (or none). `reset` stays only where rolling
- * windows allow it (every operator `>`/`>=`, an event action).
- */
-export function rollingVersions(rules: readonly Rule[]): readonly Rule[] {
-  const rolling = rules.map((rule) => {
-    const ops = [rule.count?.op, rule.sum?.op].filter((op) => op !== undefined);
-    const resets = rule.reset && rule.action.type === "event" && ops.every((op) => op === ">" || op === ">=");
-    return { ...rule, window: { last: WINDOW }, reset: resets };
-  });
-  return parseRulesJson(JSON.stringify(rolling), "rolling versions of the sample rules").rules;
-}
 
 const roundTo = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 
@@ -107,7 +93,7 @@ export async function measureRolling(options: RollingBenchOptions): Promise<Roll
     ...generateSampleEvents({ users: options.users, events: options.events, seed: options.seed ?? 42, days }),
   ];
   const fixedRules = sampleRules();
-  const rollingRules = rollingVersions(fixedRules);
+  const rollingRules = rollingVersions(fixedRules, WINDOW);
   const daily = byDay(lines);
   // The days of the records, then a window's worth more, so that every state's events expire.
   const steps = daily.length + 8;

@@ -1,9 +1,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Engine, type EngineSummary, formatNotification, parseRulesCsv } from "@pia/core";
+import { DAY_MS, Engine, type EngineSummary, formatNotification, parseRulesCsv } from "@pia/core";
 import { type FaultKind, type Faults, LocalPipeline, type LocalRunSummary } from "@pia/local-runtime";
 import { generateSampleRulesCsv } from "@pia/sample";
+import { rollingVersions } from "./sampleRules.js";
 import { SoakBalance } from "./soakBalance.js";
 import { generateSoakRound, type SoakRoundSettings } from "./soakRound.js";
 import { SoakTail } from "./soakTail.js";
@@ -25,6 +26,12 @@ export interface SoakOptions extends SoakRoundSettings {
   /** No more rounds than this. Without `durationMs` nor `rounds`, one round. */
   readonly rounds?: number;
   readonly faults?: Faults;
+  /**
+   * Times the clock advances in a round (default 3): the round's records are fed in as many slices,
+   * and after each the schedule runs at the end of the slice's share of the round's days, so that
+   * users enter and leave rolling windows across runs.
+   */
+  readonly stepsPerRound?: number;
   /** Called after each round has drained and been compared. */
   readonly onRound?: (progress: SoakProgress) => void;
 }
@@ -49,6 +56,8 @@ export interface SoakResult {
   readonly pipeline: LocalRunSummary;
   readonly faultsByKind: Readonly<Record<FaultKind | "malformedRecord", number>>;
   readonly expected: number;
+  /** Of `expected`, those of rolling rules (with a `seq`), and of these the exits (`value: ""`). */
+  readonly rollingExpected: { readonly all: number; readonly exits: number };
   readonly delivered: number;
   /** Notifications the engine gave and the pipeline did not (lost), at the end. */
   readonly missing: number;
@@ -68,16 +77,23 @@ export interface SoakResult {
   readonly elapsedMs: number;
 }
 
+/** The soak's rolling rules: every sample rule again, over the last 7 days, with ids and names of its own. */
+export const SOAK_ROLLING_WINDOW = "7d";
+
 /**
  * Soaks the local pipeline: round after round of fresh records, with faults injected all along,
  * through one long-running pipeline (one stack, one stream position), and after each round compares
  * every notification delivered so far with what the in-memory engine (`pia simulate`) gives on the
- * same records. The sample rules cover every kind of rule: lifetime, reset, window and closing.
+ * same records. The rules cover every kind of rule: the sample's lifetime, reset, window and closing
+ * rules, and each again as a rolling window (`_7d`), whose entries and exits the clock's steps
+ * decide (the engine is closed at the same instants as the schedule runs).
  */
 export async function soakPipeline(options: SoakOptions): Promise<SoakResult> {
   const started = performance.now();
   const elapsed = () => performance.now() - started;
-  const rules = parseRulesCsv(generateSampleRulesCsv()).rules;
+  const sample = parseRulesCsv(generateSampleRulesCsv()).rules;
+  const rules = [...sample, ...rollingVersions(sample, SOAK_ROLLING_WINDOW, "_7d")];
+  const steps = Math.max(1, options.stepsPerRound ?? 3);
   const engine = new Engine(rules);
   const balance = new SoakBalance();
   const dir = await mkdtemp(join(tmpdir(), "pia-soak-"));
@@ -88,6 +104,7 @@ export async function soakPipeline(options: SoakOptions): Promise<SoakResult> {
   let records = 0;
   let malformed = 0;
   let roundsMismatched = 0;
+  const rolling = { all: 0, exits: 0 };
 
   const more = () =>
     round < maxRounds && (options.durationMs === undefined || elapsed() < options.durationMs);
@@ -104,13 +121,29 @@ export async function soakPipeline(options: SoakOptions): Promise<SoakResult> {
     });
     while (more()) {
       const { lines, now, malformed: bad } = generateSoakRound(options, round);
-      for (const line of lines) balance.expect(engine.ingest(line).map(formatNotification));
-      balance.expect(engine.close(now).map(formatNotification));
+      const from = now - options.daysPerRound * DAY_MS;
+      for (let step = 1; step <= steps; step++) {
+        const slice = lines.slice(
+          Math.floor((lines.length * (step - 1)) / steps),
+          Math.floor((lines.length * step) / steps),
+        );
+        const at = step === steps ? now : from + Math.floor(((now - from) * step) / steps);
+        const expect = (lines: string[]) => {
+          for (const line of lines) {
+            if (!line.includes('"seq":')) continue;
+            rolling.all++;
+            if (line.includes('"value":""')) rolling.exits++;
+          }
+          balance.expect(lines);
+        };
+        for (const line of slice) expect(engine.ingest(line).map(formatNotification));
+        expect(engine.close(at).map(formatNotification));
+        await pipeline.feed(slice);
+        await pipeline.drain();
+        await pipeline.runSchedule(at);
+      }
       records += lines.length;
       malformed += bad;
-      await pipeline.feed(lines);
-      await pipeline.drain();
-      await pipeline.runSchedule(now);
       balance.deliver(await tail.readNewLines());
       round++;
       if (balance.missing + balance.extra > 0) roundsMismatched++;
@@ -136,6 +169,7 @@ export async function soakPipeline(options: SoakOptions): Promise<SoakResult> {
       pipeline: summary,
       faultsByKind: { ...summary.faultsByKind, malformedRecord: malformed },
       expected: balance.expected,
+      rollingExpected: rolling,
       delivered: balance.delivered,
       missing: balance.missing,
       extra: balance.extra,
