@@ -15,9 +15,9 @@ const DYNAMODB_FAULTS = { failAfterWriteEvery: 13, throttleDynamoDbEvery: 17 } a
 /** Every fault the local runtime can inject, in every source it applies to, often enough that a short soak meets each. */
 export const SOAK_FAULTS: Faults = {
   kinesis: { ...DYNAMODB_FAULTS, duplicateBatches: true, crashMidBatchEvery: 4 },
-  stream: { ...DYNAMODB_FAULTS, duplicateBatches: true, crashMidBatchEvery: 4, failSendEvery: 5 },
+  stream: { ...DYNAMODB_FAULTS, duplicateBatches: true, crashMidBatchEvery: 4, failSendEvery: 2 },
   queue: { ...DYNAMODB_FAULTS, redeliverMessages: true, crashMidBatchEvery: 4, throttleSinkEvery: 3 },
-  schedule: { ...DYNAMODB_FAULTS, failSendEvery: 5 },
+  schedule: { ...DYNAMODB_FAULTS, failSendEvery: 2 },
 };
 
 export interface SoakOptions extends SoakRoundSettings {
