@@ -29,6 +29,12 @@ export {
   userKey,
 } from "./eventItem.js";
 export type {
+  ExplainStoredUserOptions,
+  StoredCounterState,
+  StoredUserExplanation,
+} from "./explainStoredUser.js";
+export { explainStoredUser, MAX_EXPLAIN_EVENTS, storedCounterState } from "./explainStoredUser.js";
+export type {
   HoneycodeCell,
   HoneycodeRow,
   HoneycodeRows,

@@ -1,10 +1,7 @@
-import type { StageReader, StageTableNames } from "@pia/aws";
-import { compileRule, counterKey, type Rule, RuleExplainer } from "@pia/core";
+import type { StageReader, StageTableNames, StoredCounterState } from "@pia/aws";
+import { compileRule, type Rule } from "@pia/core";
 import { UsageError } from "./errors.js";
 import { formatExplanation } from "./explain.js";
-
-/** Most events `pia explain --stage` reads for one user: the events table is customer data. */
-export const MAX_EXPLAIN_EVENTS = 100_000;
 
 export interface ExplainStageOptions {
   readonly rules: readonly Rule[];
@@ -22,10 +19,9 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
  * `pia explain --stage`: one rule for one user from a deployed stage's tables. The rule comes from
- * the rules table; the user's stored events (the events table keeps them for its retention) are
- * replayed through the engine `pia simulate` runs, in time order; and the pipeline's own stored
- * state of the rule for the user is printed beside it, so a difference shows (a lifetime rule counts
- * in the pipeline only from its push; the replay counts every stored event).
+ * the rules table; the replay of the user's stored events and the pipeline's stored state beside
+ * it are @pia/aws's `explainStoredUser` (the rules API's `POST /rules/{id}/explain` gives the
+ * same), printed as text.
  */
 export async function explainStage(options: ExplainStageOptions): Promise<string> {
   const rule = options.rules.find((candidate) => candidate.id === options.ruleId);
@@ -34,54 +30,48 @@ export async function explainStage(options: ExplainStageOptions): Promise<string
       `--rule ${options.ruleId}: no such rule in ${options.tables.rules}; its rule ids are ${options.rules.map((r) => r.id).join(", ") || "(none)"}`,
     );
   }
-  const maxEvents = options.maxEvents ?? MAX_EXPLAIN_EVENTS;
-  const read = await options.reader.userEvents(options.appId, options.userId, maxEvents);
-  // The pipeline applies events in arrival order, which the table does not keep: time order (then
-  // identity) is the replay's, the order in which the events happened.
-  const events = [...read.events].sort(
-    (a, b) => a.timestamp - b.timestamp || (a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0),
-  );
-  const explainer = new RuleExplainer(rule, options.userId, { appId: options.appId });
-  for (const event of events) explainer.apply(event);
+  const { explainStoredUser } = await import("@pia/aws");
+  const result = await explainStoredUser(options.reader, rule, {
+    userId: options.userId,
+    appId: options.appId,
+    now: options.now,
+    ...(options.maxEvents === undefined ? {} : { maxEvents: options.maxEvents }),
+  });
   const source = `the events table ${options.tables.events}`;
-  const text = formatExplanation(explainer.explain(options.now), {
+  const text = formatExplanation(result.explanation, {
     eventsFile: source,
     limit: options.limit,
     appId: options.appId,
   });
   const lines = [
-    `replayed ${read.events.length} stored event${read.events.length === 1 ? "" : "s"} of the user from ${source}, in time order`,
+    `replayed ${result.eventsRead} stored event${result.eventsRead === 1 ? "" : "s"} of the user from ${source}, in time order`,
   ];
-  if (read.truncated) {
+  if (result.truncated) {
     lines.push(
-      `  stopped after ${maxEvents} items (the limit): later-read events are missing from the replay`,
+      `  stopped after ${result.maxEvents} items (the limit): later-read events are missing from the replay`,
     );
   }
-  if (read.unreadable > 0) lines.push(`  ${read.unreadable} items were not events and were left out`);
-  const key = counterKey(rule);
-  const stored = await options.reader.storedCounter(options.appId, options.userId, key);
-  lines.push(...storedLines(rule, stored, options.tables.counters));
+  if (result.unreadable > 0) lines.push(`  ${result.unreadable} items were not events and were left out`);
+  lines.push(...storedLines(rule, result.stored, options.tables.counters));
   return `${text}\n${lines.join("\n")}\n`;
 }
 
-function storedLines(rule: Rule, stored: Record<string, unknown> | undefined, table: string): string[] {
+function storedLines(rule: Rule, stored: StoredCounterState | undefined, table: string): string[] {
   if (stored === undefined) {
     return [
       `pipeline state in ${table}: none (no event of this rule counted for the user since the rule, as it counts now, was pushed)`,
     ];
   }
   const facts: string[] = [];
-  const field = (name: string) => stored[name];
-  if (typeof field("count") === "number") facts.push(`count ${field("count")}`);
-  if (typeof field("sum") === "string") facts.push(`sum ${field("sum")}`);
-  if (typeof field("fired") === "boolean") facts.push(field("fired") === true ? "fired" : "not fired");
-  if (typeof field("in") === "boolean") facts.push(field("in") === true ? "inside" : "outside");
-  if (typeof field("notified") === "number") facts.push(`notifications ${field("notified")}`);
-  if (typeof field("w") === "number") facts.push(`evaluated up to ${iso(field("w") as number)}`);
-  if (typeof field("dueAt") === "number") facts.push(`next expiry ${iso(field("dueAt") as number)}`);
-  const pending = field("pending");
-  if (Array.isArray(pending) && pending.length > 0)
-    facts.push(`${pending.length} notifications not yet confirmed sent`);
+  if (stored.count !== undefined) facts.push(`count ${stored.count}`);
+  if (stored.sum !== undefined) facts.push(`sum ${stored.sum}`);
+  if (stored.fired !== undefined) facts.push(stored.fired ? "fired" : "not fired");
+  if (stored.in !== undefined) facts.push(stored.in ? "inside" : "outside");
+  if (stored.notified !== undefined) facts.push(`notifications ${stored.notified}`);
+  if (stored.w !== undefined) facts.push(`evaluated up to ${iso(stored.w)}`);
+  if (stored.dueAt !== undefined) facts.push(`next expiry ${iso(stored.dueAt)}`);
+  if (stored.pending !== undefined && stored.pending > 0)
+    facts.push(`${stored.pending} notifications not yet confirmed sent`);
   const scope = compileRule(rule).kind === "rolling" ? " (window totals)" : "";
   return [`pipeline state in ${table}${scope}: ${facts.join(", ") || "(no known fields)"}`];
 }
