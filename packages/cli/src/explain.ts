@@ -6,6 +6,8 @@ import {
   RuleExplainer,
   type RuleExplanation,
   recordReader,
+  totalsScopeWords,
+  verdictWords,
 } from "@pia/core";
 import { UsageError } from "./errors.js";
 import { loadRulesFile } from "./loadRulesFile.js";
@@ -85,21 +87,12 @@ export function formatExplanation(
 function appBlock(explanation: RuleExplanation, app: AppExplanation, limit: number): string[] {
   const { rule } = explanation;
   const lines = [`app ${app.appId === "" ? '"" (no app id)' : app.appId}`];
-  const scope =
-    explanation.kind === "rolling"
-      ? " in the window"
-      : rule.reset && rule.window === undefined
-        ? " since the last firing"
-        : "";
+  const words = totalsScopeWords(explanation);
+  const scope = words === "" ? "" : ` ${words}`;
   lines.push(`  totals${scope}: count ${app.count}, sum ${app.sum}`);
   if (app.window !== undefined)
     lines.push(`  window: ${iso(app.window.start)} (excluded) to ${iso(app.window.end)}`);
-  const verdict =
-    app.events.length === 0
-      ? "no event counted, nothing to decide"
-      : app.holds
-        ? "holds now"
-        : "does not hold now";
+  const verdict = verdictWords(app);
   lines.push(`  condition ${explanation.condition}: ${verdict}`);
   if (app.notifications.length === 0) lines.push("  fired: never");
   else {

@@ -93,6 +93,21 @@ function actionWords(rule: Rule): string {
     : `send event ${action.name}`;
 }
 
+/**
+ * What an app's totals are over, in words (`pia explain` and the editor's explain panel say it):
+ * `in the window` (rolling), `since the last firing` (a lifetime rule that resets), or `""`.
+ */
+export function totalsScopeWords(explanation: Pick<RuleExplanation, "kind" | "rule">): string {
+  if (explanation.kind === "rolling") return "in the window";
+  return explanation.rule.reset && explanation.rule.window === undefined ? "since the last firing" : "";
+}
+
+/** Whether an app's condition holds, in words: `holds now`, `does not hold now`, or nothing counted. */
+export function verdictWords(app: Pick<AppExplanation, "events" | "holds">): string {
+  if (app.events.length === 0) return "no event counted, nothing to decide";
+  return app.holds ? "holds now" : "does not hold now";
+}
+
 interface AppTrace {
   readonly notifications: Notification[];
   readonly events: CountedEvent[];

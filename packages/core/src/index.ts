@@ -29,7 +29,7 @@ export type { PiaEvent, RecordOutcome, SkipReason } from "./event.js";
 export { MAX_RECORD_BYTES, SKIP_REASONS } from "./event.js";
 export { eventIdentity } from "./eventIdentity.js";
 export type { AppExplanation, CountedEvent, RuleExplanation } from "./explainRule.js";
-export { conditionWords, RuleExplainer, ruleWords } from "./explainRule.js";
+export { conditionWords, RuleExplainer, ruleWords, totalsScopeWords, verdictWords } from "./explainRule.js";
 export { formatRulesCsv, ruleRowOf } from "./formatRulesCsv.js";
 export { IdentitySet } from "./IdentitySet.js";
 export type { LoadedRules, RuleIssue } from "./issues.js";

@@ -1,7 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { ChangeSetTooLargeError, InvalidStoredRulesError } from "@pia/aws";
+import { ChangeSetTooLargeError, InvalidStoredRulesError, type StageReader } from "@pia/aws";
 import { formatRulesCsv, ruleWords } from "@pia/core";
 import { authorizeCaller } from "./authorizeCaller.js";
 import { DEFAULT_PREVIEW_DAYS, DEFAULT_PREVIEW_MAX_EVENTS, type RulesApiConfig } from "./config.js";
@@ -9,6 +9,7 @@ import { makeCreateRule } from "./createRule.js";
 import { makeDeleteRule } from "./deleteRule.js";
 import {
   BadRequestError,
+  ExplainUnavailableError,
   type FieldIssue,
   InvalidRuleError,
   InvalidRulesFileError,
@@ -19,6 +20,7 @@ import {
   RuleVersionConflictError,
   VersionRequiredError,
 } from "./errors.js";
+import { makeExplainUser } from "./explainUser.js";
 import { makeGetRule } from "./getRule.js";
 import {
   type ApiEvent,
@@ -49,6 +51,11 @@ export interface RulesApiHandlerDeps {
   readonly store: RuleStore;
   /** The events table's `byTypeDay` index, for previews; absent: `POST /rules/preview` answers 409. */
   readonly readEventsByTypeDay?: ReadEventsByTypeDay;
+  /**
+   * One user's stored events (events table) and counters (counters table), for
+   * `POST /rules/{id}/explain`; absent: that route answers 409.
+   */
+  readonly stageReader?: StageReader;
   readonly logger: Logger;
   readonly now?: Now;
 }
@@ -121,6 +128,7 @@ function errorReply(error: unknown): Reply | undefined {
   if (error instanceof RuleNotFoundError) return { status: 404, body: { message: error.message } };
   if (error instanceof RuleExistsError) return { status: 409, body: { message: error.message } };
   if (error instanceof PreviewUnavailableError) return { status: 409, body: { message: error.message } };
+  if (error instanceof ExplainUnavailableError) return { status: 409, body: { message: error.message } };
   if (error instanceof RuleVersionConflictError) {
     return {
       status: 409,
@@ -176,6 +184,7 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
     maxEvents: config.previewMaxEvents ?? DEFAULT_PREVIEW_MAX_EVENTS,
     maxBytes: PREVIEW_MAX_BYTES,
   });
+  const explainUser = makeExplainUser({ store, reader: deps.stageReader, now });
   // The editor's page and assets, served from the function's `editor/` folder; the page may
   // fetch tokens from the sign-in domain.
   const serveEditor = makeServeEditor(
@@ -303,6 +312,21 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
     },
     { method: "POST", path: "/rules/{id}/disable", handle: setEnabled(false) },
     { method: "POST", path: "/rules/{id}/enable", handle: setEnabled(true) },
+    {
+      // POST, so that the user id travels in the body, never in a URL or an access log.
+      method: "POST",
+      path: "/rules/{id}/explain",
+      handle: async (params, event) => {
+        const answer = await explainUser(param(params, "id"), readJsonBody(event));
+        // Counts only: the user, the app and the answer go to the caller, never to the logs.
+        logger.info("user explained", {
+          eventsRead: answer.read.events,
+          truncated: answer.read.truncated,
+          counted: answer.counted,
+        });
+        return { status: 200, body: answer };
+      },
+    },
     {
       method: "GET",
       path: "/rules/{id}/versions",

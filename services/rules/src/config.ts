@@ -36,6 +36,8 @@ export interface RulesApiConfig {
   readonly allowedOrigins: readonly string[];
   /** The events table whose `byTypeDay` index previews read; absent: `POST /rules/preview` answers 409. */
   readonly eventsTable?: string;
+  /** The counters table, which `POST /rules/{id}/explain` reads (with the events table); absent: that route answers 409. */
+  readonly countersTable?: string;
   /** Days a preview of a rule without a window reads, up to today (default `DEFAULT_PREVIEW_DAYS`). */
   readonly previewDays?: number;
   /** Events a preview reads at most before it stops, truncated (default `DEFAULT_PREVIEW_MAX_EVENTS`). */
@@ -143,6 +145,7 @@ export function loadConfig(env: Env): RulesApiConfig {
     );
   }
   const eventsTable = read.optional("EVENTS_TABLE");
+  const countersTable = read.optional("COUNTERS_TABLE");
   const previewDays = read.wholeNumber("PREVIEW_DAYS", DEFAULT_PREVIEW_DAYS, 1, MAX_PREVIEW_DAYS, "days");
   const previewMaxEvents = read.wholeNumber(
     "PREVIEW_MAX_EVENTS",
@@ -160,6 +163,7 @@ export function loadConfig(env: Env): RulesApiConfig {
     ...(signIn === undefined ? {} : { signIn }),
     allowedOrigins: origins,
     ...(eventsTable === undefined ? {} : { eventsTable }),
+    ...(countersTable === undefined ? {} : { countersTable }),
     previewDays,
     previewMaxEvents,
   };

@@ -119,3 +119,13 @@ export class PreviewUnavailableError extends Error {
     );
   }
 }
+
+/** `POST /rules/{id}/explain` on a function that was not given the events and counters tables. */
+export class ExplainUnavailableError extends Error {
+  override readonly name = "ExplainUnavailableError";
+  constructor() {
+    super(
+      "explaining a user needs the events and counters tables: set EVENTS_TABLE and COUNTERS_TABLE (deployed, compose passes them)",
+    );
+  }
+}

@@ -5,6 +5,13 @@ export { buildRulesApiHandler, SIGN_IN_PATH } from "./buildRulesApiHandler.js";
 export type { Access, RulesApiConfig, SignIn } from "./config.js";
 export { DEFAULT_EDITOR_GROUP, loadConfig } from "./config.js";
 export type { FieldIssue } from "./errors.js";
+export type { ExplainAnswer, ExplainRequest } from "./explainUser.js";
+export {
+  DEFAULT_EXPLAIN_LIMIT,
+  MAX_EXPLAIN_LIMIT,
+  makeExplainUser,
+  readExplainRequest,
+} from "./explainUser.js";
 export type { ApiEvent, ApiResult } from "./httpApi.js";
 export type { ChangeKind, ReadEventsByTypeDay, RuleStore, RuleVersion, StoredRule } from "./ports.js";
 export type { PartialReason, PreviewPartial, RulePreviewAnswer } from "./previewDraftRule.js";

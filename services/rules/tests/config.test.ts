@@ -21,11 +21,12 @@ describe("loadConfig", () => {
     expect(loadConfig({ RULES_TABLE: "t" }).allowedOrigins).toEqual([]);
   });
 
-  it("reads the events table and the preview limits", () => {
+  it("reads the events and counters tables and the preview limits", () => {
     expect(
       loadConfig({
         RULES_TABLE: "t",
         EVENTS_TABLE: " pia-prod-events ",
+        COUNTERS_TABLE: "pia-prod-counters",
         PREVIEW_DAYS: "400",
         PREVIEW_MAX_EVENTS: "1000",
       }),
@@ -34,10 +35,12 @@ describe("loadConfig", () => {
       access: { authorizer: "iam" },
       allowedOrigins: [],
       eventsTable: "pia-prod-events",
+      countersTable: "pia-prod-counters",
       previewDays: 400,
       previewMaxEvents: 1000,
     });
     expect(loadConfig({ RULES_TABLE: "t", EVENTS_TABLE: "" })).not.toHaveProperty("eventsTable");
+    expect(loadConfig({ RULES_TABLE: "t", COUNTERS_TABLE: "" })).not.toHaveProperty("countersTable");
   });
 
   it.each([

@@ -1,5 +1,5 @@
 import { Logger } from "@aws-lambda-powertools/logger";
-import { InvalidStoredRulesError } from "@pia/aws";
+import { InvalidStoredRulesError, type StageReader } from "@pia/aws";
 import type { PiaEvent, Rule } from "@pia/core";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { buildRulesApiHandler } from "../src/buildRulesApiHandler.js";
@@ -896,6 +896,140 @@ describe("POST /rules/preview", () => {
     const t = previewApi([]);
     expect((await t.call({})).status).toBe(400);
     expect((await t.call({ rawBody: "{" })).status).toBe(400);
+  });
+});
+
+describe("POST /rules/{id}/explain", () => {
+  const USER = "secret-user-7";
+  const APP = "secret-app";
+  const view = (identity: string, minutesAgo: number): PiaEvent => ({
+    identity,
+    appId: APP,
+    userId: USER,
+    eventType: "pageview",
+    timestamp: NOW - minutesAgo * 60_000,
+    attributes: {},
+    metrics: [],
+  });
+
+  /** The API over a stage reader that holds these events of the user and a counters item, or none. */
+  function explainApi(access: RulesApiConfig["access"] = { authorizer: "iam" }, withReader = true) {
+    const fake = fakeStore();
+    fake.rules.set("views", { rule: RULE, version: 1 });
+    const reads: string[] = [];
+    const stageReader: StageReader = {
+      userEvents: async (appId, userId) => {
+        reads.push(`events ${appId} ${userId}`);
+        return {
+          events: [1, 2, 3, 4, 5].map((minutes) => view(`id-${minutes}`, minutes)),
+          unreadable: 0,
+          truncated: false,
+        };
+      },
+      storedCounter: async (appId, userId) => {
+        reads.push(`counter ${appId} ${userId}`);
+        return { pk: `${APP}#${USER}`, sk: "rule", count: 4, sum: "0", fired: true, notified: 1 };
+      },
+    };
+    const handler = buildRulesApiHandler({
+      config: { rulesTable: "pia-test-rules", access, allowedOrigins: [ORIGIN] },
+      store: fake.store,
+      ...(withReader ? { stageReader } : {}),
+      logger: new Logger({ serviceName: "pia-rules", logLevel: "INFO" }),
+      now: () => NOW,
+    });
+    const call = async (path: string, options: EventOptions = {}, method = "POST") => {
+      const result = await handler(apiEvent(method, path, options), context);
+      return {
+        status: result.statusCode,
+        headers: result.headers ?? {},
+        body: result.body === undefined ? undefined : JSON.parse(result.body),
+      };
+    };
+    return { call, reads };
+  }
+
+  it("explains the stored rule for the user: the replay, the counted events newest first, the stored state", async () => {
+    const t = explainApi();
+    const answer = await t.call("/rules/views/explain", { body: { userId: USER, appId: APP, limit: 2 } });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({
+      ruleId: "views",
+      words: "pageview: count > 3 (lifetime)",
+      userId: USER,
+      appId: APP,
+      now: AT,
+      totals: { count: 4, sum: "0" },
+      holds: true,
+      verdict: "holds now",
+      notifications: [{ at: new Date(NOW - 2 * 60_000).toISOString(), name: "views", value: "Ready" }],
+      counted: 4,
+      events: [
+        { identity: "id-2", metric: null },
+        { identity: "id-3", metric: null },
+      ],
+      read: { events: 5, unreadable: 0, truncated: false, maxEvents: 100_000 },
+      stored: { count: 4, sum: "0", fired: true, notified: 1 },
+    });
+    // The counters item's keys are not the answer's.
+    expect(JSON.stringify(answer.body.stored)).not.toContain("pk");
+    expect(t.reads).toEqual([`events ${APP} ${USER}`, `counter ${APP} ${USER}`]);
+  });
+
+  it("logs the request and counts only: never the user, the app or the answer", async () => {
+    const t = explainApi();
+    await t.call("/rules/views/explain", { body: { userId: USER, appId: APP } });
+    await t.call("/rules/views/explain", { body: { userId: USER, appId: APP, limit: 0 } });
+    await t.call("/rules/nope/explain", { body: { userId: USER, appId: APP } });
+    const logged = output.join("");
+    const lines = output.flatMap((chunk) => chunk.split("\n")).filter((line) => line.trim() !== "");
+    const entries = lines.map((line) => JSON.parse(line));
+    expect(entries.filter((entry) => entry.message === "request").map(({ status }) => status)).toEqual([
+      200, 400, 404,
+    ]);
+    expect(entries.find((entry) => entry.message === "user explained")).toMatchObject({
+      eventsRead: 5,
+      truncated: false,
+      counted: 4,
+    });
+    for (const secret of [USER, APP, "id-1", "Ready"]) expect(logged).not.toContain(secret);
+  });
+
+  it("is behind the caller check like every route: 401 without the authorizer's context, 403 without the group", async () => {
+    const t = explainApi({ authorizer: "jwt", group: "pia-editors" });
+    const body = { userId: USER, appId: APP };
+    const none = await t.call("/rules/views/explain", { body, authorizer: undefined });
+    expect(none.status).toBe(401);
+    expect(none.headers["www-authenticate"]).toBeDefined();
+    const other = await t.call("/rules/views/explain", {
+      body,
+      authorizer: { jwt: { claims: { sub: "s", "cognito:groups": "[viewers]" }, scopes: null } },
+    });
+    expect(other).toMatchObject({ status: 403, body: { message: expect.stringContaining("pia-editors") } });
+    expect(JSON.stringify([none.body, other.body])).not.toContain(USER);
+    expect(t.reads).toEqual([]);
+    const member = await t.call("/rules/views/explain", {
+      body,
+      authorizer: { jwt: { claims: { sub: "s", "cognito:groups": "[pia-editors]" }, scopes: null } },
+    });
+    expect(member.status).toBe(200);
+  });
+
+  it("answers 404 for an unknown rule, 400 for a bad body, 405 to GET, 409 without the stage's tables", async () => {
+    const t = explainApi();
+    expect((await t.call("/rules/nope/explain", { body: { userId: USER, appId: APP } })).status).toBe(404);
+    const bad = await t.call("/rules/views/explain", { body: { user: USER } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).not.toContain(USER);
+    expect((await t.call("/rules/views/explain", {}, "GET")).status).toBe(405);
+    expect(t.reads).toEqual([]);
+    const without = await explainApi(undefined, false).call("/rules/views/explain", {
+      body: { userId: USER, appId: APP },
+    });
+    expect(without).toMatchObject({
+      status: 409,
+      body: { message: expect.stringContaining("COUNTERS_TABLE") },
+    });
   });
 });
 
