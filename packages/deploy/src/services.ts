@@ -115,6 +115,8 @@ export const SERVICES: readonly ServiceToPackage[] = [
       rulesTableArn: tableArn(target, "rules"),
       eventsTableName: `pia-${target.stage}-events`,
       eventsTableArn: tableArn(target, "events"),
+      countersTableName: `pia-${target.stage}-counters`,
+      countersTableArn: tableArn(target, "counters"),
     }),
   },
 ];

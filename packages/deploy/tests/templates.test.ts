@@ -815,6 +815,39 @@ describe("the rules API", () => {
     );
   });
 
+  it.each(STAGES)(
+    "reads a user's events (the events table, not its indexes) and the counters table's item to explain a user, and nothing more of them (%s)",
+    (stage) => {
+      const template = templateOf(rules, stage);
+      const table = (name: string) => `arn:aws:dynamodb:us-east-1:123456789012:table/pia-${stage}-${name}`;
+      const statements = roleStatements(template, "IamRoleLambdaExecution");
+      const grantsOn = (resource: string) =>
+        statements
+          .filter((statement) => statement.Resource.includes(resource))
+          .flatMap((statement) => statement.Action)
+          .sort();
+      expect(grantsOn(table("events"))).toStrictEqual(["dynamodb:Query"]);
+      expect(grantsOn(`${table("events")}/index/byTypeDay`)).toStrictEqual(["dynamodb:Query"]);
+      expect(grantsOn(table("counters"))).toStrictEqual(["dynamodb:GetItem"]);
+      const resources = statements.flatMap((statement) => statement.Resource);
+      expect(resources.filter((resource) => resource.includes(`pia-${stage}-events`)).sort()).toStrictEqual([
+        table("events"),
+        `${table("events")}/index/byTypeDay`,
+      ]);
+      expect(resources.filter((resource) => resource.includes(`pia-${stage}-counters`))).toStrictEqual([
+        table("counters"),
+      ]);
+      const [[, fn] = []] = resourcesOfType(template, "AWS::Lambda::Function");
+      expect(
+        (fn?.Environment as { Variables?: Record<string, string> } | undefined)?.Variables,
+      ).toMatchObject({
+        RULES_TABLE: `pia-${stage}-rules`,
+        EVENTS_TABLE: `pia-${stage}-events`,
+        COUNTERS_TABLE: `pia-${stage}-counters`,
+      });
+    },
+  );
+
   it("allows cross-origin calls only from the configured editor origin", () => {
     const [[, devApi] = []] = resourcesOfType(templateOf(rules, "dev"), "AWS::ApiGatewayV2::Api");
     const [[, prodApi] = []] = resourcesOfType(templateOf(rules, "prod"), "AWS::ApiGatewayV2::Api");
