@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { lambdaContext } from "@pia/aws";
+import { buildStageReader, lambdaContext } from "@pia/aws";
 import { buildCollectHandler, COLLECT_ROUTES } from "@pia/collect";
 import type { LocalStack } from "@pia/local-stack";
 import {
@@ -160,7 +160,8 @@ const sendJson = (response: ServerResponse, status: number, message: string) =>
 /**
  * Serves the rules editor and the rules API on http://localhost:PORT over a running local stack:
  * the real rules Lambda handler (`@pia/rules`), given each request as an HTTP API v2.0 event, on
- * the stack's rules table (and its events table, which previews read). It listens on the loopback
+ * the stack's rules table (and its events and counters tables, which previews and explaining a
+ * user read). It listens on the loopback
  * interface only and refuses requests for another host (DNS rebinding) and changes sent from
  * another origin (a page elsewhere posting to localhost). With `collect`, it also serves the
  * collect Lambda's handler (`@pia/collect`) on `/v1/track` and `/v1/batch`.
@@ -177,6 +178,7 @@ export async function serveRulesUi(options: RulesUiOptions): Promise<RulesUi> {
   const config = loadConfig({
     RULES_TABLE: stack.tableNames.rules,
     EVENTS_TABLE: stack.tableNames.events,
+    COUNTERS_TABLE: stack.tableNames.counters,
     AUTHORIZER: "jwt",
   });
   // As the Lambda is wired (services/rules/src/handlers/api.ts), on the stack's tables.
@@ -184,6 +186,12 @@ export async function serveRulesUi(options: RulesUiOptions): Promise<RulesUi> {
     config,
     store: buildRuleStore(dynamodb, { tableName: config.rulesTable }),
     readEventsByTypeDay: buildEventsByType(dynamodb, { tableName: stack.tableNames.events }),
+    // Explaining a user reads the user's events and the rule's counter, as the Lambda does.
+    stageReader: buildStageReader(dynamodb, {
+      rules: stack.tableNames.rules,
+      events: stack.tableNames.events,
+      counters: stack.tableNames.counters,
+    }),
     logger: new Logger({ serviceName: "pia-local-rules", logLevel: "ERROR" }),
     ...(options.now === undefined ? {} : { now: options.now }),
   });

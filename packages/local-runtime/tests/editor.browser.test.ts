@@ -255,10 +255,35 @@ describe("the rules editor in Chromium", () => {
     await shoot("7-import");
   });
 
+  it("explains why a user is in: the stored rule replayed on the user's stored events, beside the pipeline's state", async () => {
+    await button("Edit aggregatorpageview").click();
+    await expect.poll(text("#form-heading"), SETTLED).toMatch(/^Rule aggregatorpageview/);
+    await button("Explain").click();
+    await expect.poll(text("#explain-user-issue"), SETTLED).toBe("Type the user id to explain.");
+    await field("User id").fill("u3");
+    await field("App id").fill("shop");
+    await button("Explain").click();
+    await expect.poll(text("#explain-result"), SETTLED).toContain("User u3 in app shop: holds now");
+    const answer = await text("#explain-result")();
+    expect(answer).toContain("pageview: count > 1 (lifetime), then set attribute pageview = Ready.");
+    expect(answer).toContain("Totals: count 2, sum 0.");
+    expect(answer).toContain('Fired: 1 notification2021-02-27 10:00:00Z pageview = "Ready"');
+    expect(answer).toContain("Events that counted: 2");
+    expect(answer).toContain("Replayed 2 stored events of the user");
+    // The pipeline counted the same events into the counters table, which the route reads too.
+    expect(answer).toMatch(/Pipeline state: (?!none).*count 2/);
+    await shoot("8-explain");
+
+    await field("User id").fill("nobody");
+    await button("Explain").click();
+    await expect.poll(text("#explain-result"), SETTLED).toContain("no event counted, nothing to decide");
+    expect(await text("#explain-result")()).toContain("Pipeline state: none");
+  });
+
   it("disables, enables and deletes a rule", async () => {
     await button("Disable chair-buyers").click();
     await expect.poll(() => ruleRow("chair-buyers").locator("td").nth(2).textContent(), SETTLED).toBe("no");
-    await shoot("8-disabled");
+    await shoot("9-disabled");
     await button("Enable chair-buyers").click();
     await expect.poll(() => ruleRow("chair-buyers").locator("td").nth(2).textContent(), SETTLED).toBe("yes");
     page.once("dialog", (dialog) => void dialog.accept());

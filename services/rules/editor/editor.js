@@ -324,6 +324,11 @@ function openForm(stored) {
   form.reset();
   clearIssues();
   $("preview-result").replaceChildren();
+  // Explaining reads the rule as saved: a new rule has nothing to explain yet. The last answer
+  // (another rule's, another user's) goes.
+  $("explain").hidden = stored === undefined;
+  $("explain-result").replaceChildren();
+  clearIssue($("explain-user"));
   if (stored === undefined) {
     setFilters([]);
     $("enabled").checked = true;
@@ -392,6 +397,7 @@ async function save() {
     state.editing = { id: stored.rule.id, version: stored.version };
     fillForm(stored.rule);
     $("rule-id").readOnly = true;
+    $("explain").hidden = false;
     $("form-heading").textContent = `Rule ${stored.rule.id} (version ${stored.version})`;
     showIssues([], stored.warnings);
     setStatus(`Saved ${stored.rule.id} (version ${stored.version}).`);
@@ -493,6 +499,146 @@ async function preview() {
       ),
     );
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Explain a user: POST /rules/{id}/explain (the user id goes in the body, never in a URL)
+
+const iso = (text) => text.replace("T", " ").replace(/\.000Z$/, "Z");
+
+/** The pipeline's counters item, in words (as `pia explain --stage` says it). */
+function storedWords(stored) {
+  if (stored === null) {
+    return "none: no event of this rule counted for the user since the rule, as it counts now, was saved";
+  }
+  const facts = [];
+  if (stored.count !== undefined) facts.push(`count ${stored.count}`);
+  if (stored.sum !== undefined) facts.push(`sum ${stored.sum}`);
+  if (stored.fired !== undefined) facts.push(stored.fired ? "fired" : "not fired");
+  if (stored.in !== undefined) facts.push(stored.in ? "inside" : "outside");
+  if (stored.notified !== undefined) facts.push(`notifications ${stored.notified}`);
+  if (stored.w !== undefined) facts.push(`evaluated up to ${iso(stored.w)}`);
+  if (stored.dueAt !== undefined) facts.push(`next expiry ${iso(stored.dueAt)}`);
+  if (stored.pending > 0) facts.push(`${plural(stored.pending, "notification")} not yet confirmed sent`);
+  return facts.join(", ") || "(no known fields)";
+}
+
+function notificationText(n) {
+  const rolling = n.seq === undefined ? "" : ` seq ${n.seq} ${n.value === "" ? "exit" : "entry"}`;
+  const what = n.type === "event" ? ` event ${n.name}` : ` ${n.name} = ${JSON.stringify(n.value)}`;
+  return `${iso(n.at)}${rolling}${what}`;
+}
+
+async function explainUser() {
+  const panel = $("explain-result");
+  const editing = state.editing;
+  const input = $("explain-user");
+  clearIssue(input);
+  if (editing === undefined) return;
+  const userId = input.value.trim();
+  if (userId === "") {
+    showIssue(input, "Type the user id to explain.");
+    input.focus();
+    return;
+  }
+  panel.replaceChildren(element("p", { textContent: "Explaining…" }));
+  const body = { userId, appId: $("explain-app").value.trim() };
+  const result = await callApi("POST", rulePath(editing.id, "/explain"), { body });
+  if (!result.ok) {
+    panel.replaceChildren(
+      element("p", { className: "error", textContent: `Not explained: ${failure(result)}` }),
+    );
+    return;
+  }
+  const a = result.data;
+  const app = a.appId === "" ? "without an app id" : `in app ${a.appId}`;
+  const nodes = [
+    element("p", { textContent: `${a.words}, then ${a.action}.` }),
+    ...(a.enabled
+      ? []
+      : [element("p", { className: "warning", textContent: "Disabled: explained as if enabled." })]),
+    element(
+      "p",
+      { className: `qualifying ${a.holds ? "ok" : ""}` },
+      `User ${a.userId} ${app}: `,
+      element("strong", { textContent: a.verdict }),
+      ` (${a.condition}, at ${iso(a.now)})`,
+    ),
+  ];
+  if (a.closesAt !== undefined) {
+    nodes.push(
+      element("p", {
+        textContent: a.closed
+          ? `The window closed at ${iso(a.closesAt)}: decided once, on the window's totals.`
+          : `The window closes at ${iso(a.closesAt)}: not decided yet.`,
+      }),
+    );
+  }
+  const scope = a.totals.scope === "" ? "" : ` ${a.totals.scope}`;
+  nodes.push(element("p", { textContent: `Totals${scope}: count ${a.totals.count}, sum ${a.totals.sum}.` }));
+  if (a.window !== undefined) {
+    nodes.push(
+      element("p", { textContent: `Window: after ${iso(a.window.start)}, up to ${iso(a.window.end)}.` }),
+    );
+  }
+  const shownNotifications =
+    a.notifications.length < a.notificationCount ? ` (the latest ${a.notifications.length})` : "";
+  nodes.push(
+    element("h4", {
+      textContent:
+        a.notificationCount === 0
+          ? "Fired: never"
+          : `Fired: ${plural(a.notificationCount, "notification")}${shownNotifications}`,
+    }),
+    ...(a.notifications.length === 0
+      ? []
+      : [
+          element(
+            "ul",
+            {},
+            ...a.notifications.map((n) => element("li", { textContent: notificationText(n) })),
+          ),
+        ]),
+  );
+  const metricName = a.metricName ?? "metric";
+  const shownEvents = a.events.length < a.counted ? ` (the newest ${a.events.length})` : "";
+  nodes.push(
+    element("h4", { textContent: `Events that counted: ${a.counted}${shownEvents}` }),
+    ...(a.events.length === 0
+      ? []
+      : [
+          element(
+            "ul",
+            {},
+            ...a.events.map((e) =>
+              element("li", {
+                textContent: `${iso(e.at)}  ${e.identity}${e.metric === null ? "" : `  ${metricName} ${e.metric}`}`,
+              }),
+            ),
+          ),
+        ]),
+    element("p", {
+      textContent: `Replayed ${plural(a.read.events, "stored event")} of the user, in time order.`,
+    }),
+  );
+  if (a.read.truncated) {
+    nodes.push(
+      element("p", {
+        className: "warning",
+        textContent: `Stopped after ${a.read.maxEvents} events (the limit): later-read events are missing from the replay.`,
+      }),
+    );
+  }
+  if (a.read.unreadable > 0) {
+    nodes.push(
+      element("p", {
+        textContent: `${plural(a.read.unreadable, "item")} were not events and were left out.`,
+      }),
+    );
+  }
+  const rolling = a.kind === "rolling" ? " (window totals)" : "";
+  nodes.push(element("p", { textContent: `Pipeline state${rolling}: ${storedWords(a.stored)}.` }));
+  panel.replaceChildren(...nodes);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -698,6 +844,11 @@ form.addEventListener("submit", (event) => {
 });
 $("add-filter").addEventListener("click", () => addFilter());
 $("check").addEventListener("click", () => run(check));
+$("explain-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  run(explainUser);
+});
+$("explain-user").addEventListener("input", () => clearIssue($("explain-user")));
 $("preview").addEventListener("click", () => run(preview));
 $("cancel").addEventListener("click", () => {
   $("editor").hidden = true;
