@@ -6,7 +6,7 @@ import {
   ScanCommand,
   TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { toEventItem } from "@pia/aws";
+import { toEventItem, userKey } from "@pia/aws";
 import type { Rule } from "@pia/core";
 import { counterKey } from "@pia/core";
 import { mockClient } from "aws-sdk-client-mock";
@@ -198,6 +198,63 @@ describe("the Lambda entry (handlers/api.ts)", () => {
       query("2030-01-02"),
     ]);
     expect(ddb.commandCalls(ScanCommand)).toHaveLength(0);
+  });
+
+  it("explains a user by a query on the user's partition of the events table and a read of the rule's counter", async () => {
+    vi.stubEnv("EVENTS_TABLE", "pia-test-events");
+    vi.stubEnv("COUNTERS_TABLE", "pia-test-counters");
+    const stored = (n: number) =>
+      toEventItem(
+        {
+          identity: `id:${n}`,
+          appId: "app-1",
+          userId: "u1",
+          eventType: "pageview",
+          timestamp: Date.UTC(2030, 0, 1, n),
+          attributes: {},
+          metrics: [],
+        },
+        2_000_000_000,
+      );
+    ddb.on(GetCommand, { TableName: TABLE }).resolves({
+      Item: { pk: "rule", sk: "views", rule: JSON.stringify(RULE), counterKey: counterKey(RULE) },
+    });
+    ddb.on(QueryCommand, { TableName: TABLE }).resolves({ Items: [] });
+    ddb.on(QueryCommand, { TableName: "pia-test-events" }).resolves({ Items: [1, 2, 3, 4].map(stored) });
+    ddb
+      .on(GetCommand, { TableName: "pia-test-counters" })
+      .resolves({ Item: { pk: userKey("app-1", "u1"), sk: counterKey(RULE), count: 4, fired: true } });
+
+    const answer = await call("POST", "/rules/views/explain", { body: { userId: "u1", appId: "app-1" } });
+
+    expect(answer).toMatchObject({
+      status: 200,
+      body: { holds: true, counted: 4, read: { events: 4 }, stored: { count: 4, fired: true } },
+    });
+    expect(
+      ddb.commandCalls(QueryCommand, { TableName: "pia-test-events" }).map((c) => c.args[0].input),
+    ).toEqual([
+      {
+        TableName: "pia-test-events",
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": userKey("app-1", "u1") },
+        Limit: 1000,
+      },
+    ]);
+    expect(ddb.commandCalls(GetCommand, { TableName: "pia-test-counters" })[0]?.args[0].input).toEqual({
+      TableName: "pia-test-counters",
+      Key: { pk: userKey("app-1", "u1"), sk: counterKey(RULE) },
+      ConsistentRead: true,
+    });
+    expect(ddb.commandCalls(ScanCommand)).toHaveLength(0);
+  });
+
+  it("answers 409 to an explain without COUNTERS_TABLE, reading nothing", async () => {
+    vi.stubEnv("EVENTS_TABLE", "pia-test-events");
+    const answer = await call("POST", "/rules/views/explain", { body: { userId: "u1", appId: "" } });
+    expect(answer.status).toBe(409);
+    expect(answer.body.message).toMatch(/set EVENTS_TABLE and COUNTERS_TABLE/);
+    expect(ddb.calls()).toHaveLength(0);
   });
 
   it("answers 409 to a preview without EVENTS_TABLE, reading nothing", async () => {
