@@ -15,8 +15,9 @@ export const DEFAULT_EXPLAIN_LIMIT = 20;
 export const MAX_EXPLAIN_LIMIT = 200;
 /** The most notifications an answer lists (the latest): a rolling rule may have made many. */
 export const MAX_EXPLAIN_NOTIFICATIONS = 1000;
-/** Longest user or app id taken: DynamoDB keys are at most 2048 bytes. */
-const MAX_ID_LENGTH = 1024;
+/** Longest user or app id taken, in UTF-8 bytes: both go into one key, which DynamoDB caps at 2048 bytes. */
+const MAX_ID_BYTES = 1000;
+const tooLong = (text: string) => Buffer.byteLength(text, "utf8") > MAX_ID_BYTES;
 
 /** The body of `POST /rules/{id}/explain`. */
 export interface ExplainRequest {
@@ -102,11 +103,11 @@ export function readExplainRequest(body: unknown): ExplainRequest {
   const { userId, appId, now, limit, ...rest } = body as Record<string, unknown>;
   const unknownKeys = Object.keys(rest);
   if (unknownKeys.length > 0) throw new BadRequestError(`${shape}; unknown keys: ${unknownKeys.join(", ")}`);
-  if (typeof userId !== "string" || userId === "" || userId.length > MAX_ID_LENGTH) {
-    throw new BadRequestError(`userId: a non-empty string of at most ${MAX_ID_LENGTH} characters; ${shape}`);
+  if (typeof userId !== "string" || userId === "" || tooLong(userId)) {
+    throw new BadRequestError(`userId: a non-empty string of at most ${MAX_ID_BYTES} bytes; ${shape}`);
   }
-  if (typeof appId !== "string" || appId.length > MAX_ID_LENGTH) {
-    throw new BadRequestError(`appId: a string of at most ${MAX_ID_LENGTH} characters; ${shape}`);
+  if (typeof appId !== "string" || tooLong(appId)) {
+    throw new BadRequestError(`appId: a string of at most ${MAX_ID_BYTES} bytes; ${shape}`);
   }
   let at: number | undefined;
   if (now !== undefined) {

@@ -171,6 +171,8 @@ describe("readExplainRequest", () => {
     [{ userId: "", appId: "a" }, /^userId:/],
     [{ userId: 5, appId: "a" }, /^userId:/],
     [{ userId: "u" }, /^appId:/],
+    [{ userId: "é".repeat(501), appId: "a" }, /^userId: a non-empty string of at most 1000 bytes/],
+    [{ userId: "u", appId: "a".repeat(1001) }, /^appId:/],
     [{ userId: "u", appId: "a", now: "2030-01-02T03:04" }, /^now:/],
     [{ userId: "u", appId: "a", now: "yesterday" }, /^now:/],
     [{ userId: "u", appId: "a", limit: 0 }, /^limit:/],
