@@ -69,6 +69,15 @@ export function buildRollingStore(
 
   return {
     async loadWindowFront(summary, compiled, until) {
+      // An empty window carries nothing.
+      if (summary.count === 0) return [];
+      // Nothing expires by `until` (the first event's expiry, dueAt, is later): the step needs only
+      // that first event's time, which the summary knows. Its metric matters only when it leaves the
+      // window, which this step cannot see; so the common step (a user's next events, nothing
+      // expiring) reads no window item at all.
+      if (summary.dueAt !== undefined && summary.dueAt > until) {
+        return [{ at: summary.dueAt - compiled.length, metric: undefined }];
+      }
       const { through } = windowFrontNeeded(compiled, until);
       const prefix = windowPrefix(summary.sk, summary.born);
       // Items at or before w - L have expired (or came too late): never read.

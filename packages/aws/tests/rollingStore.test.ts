@@ -93,6 +93,23 @@ describe("rolling store: the front of a window", () => {
     expect(table.queries.reduce((n, q) => n + q.read, 0)).toBeLessThanOrEqual(2);
   });
 
+  it("reads nothing when the window is empty or nothing expires by `until`: the summary knows the first event's time", async () => {
+    const born = seq(1);
+    const { store, table, ready } = setup([item(born, 0, 1, "1.5"), item(born, 30, 2)]);
+    await ready;
+    const state = summary({ count: 2, w: T0 + 30 * 60_000, seq: seq(2), dueAt: T0 + HOUR });
+    table.queries.length = 0;
+    // Up to just before the first expiry: the first event's time, no metric (it does not leave).
+    expect(await store.loadWindowFront(state, compiled, T0 + HOUR - 1)).toEqual([
+      { at: T0, metric: undefined },
+    ]);
+    expect(await store.loadWindowFront(summary({ count: 0 }), compiled, T0 + 5 * HOUR)).toEqual([]);
+    expect(table.queries).toHaveLength(0);
+    // At the first expiry: read for real, the metric included.
+    expect((await store.loadWindowFront(state, compiled, T0 + HOUR))[0]).toEqual({ at: T0, metric: "1.5" });
+    expect(table.queries.length).toBeGreaterThan(0);
+  });
+
   it("ignores items a write lost (seq above the summary's), a reset emptied, or w has left behind", async () => {
     const born = seq(1);
     const { store, ready } = setup([

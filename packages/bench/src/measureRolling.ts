@@ -18,10 +18,14 @@ export interface RollingBenchResult {
   /** The scheduled runs of the rolling rules (one a day), with delivering what they decided. */
   readonly schedule: {
     readonly runs: number;
+    /** States the runs found due (an event of theirs had expired) and brought to the run's instant. */
+    readonly statesDue: number;
     /** Notifications the runs decided (exits, and entries of "fewer than" rules). */
     readonly decided: number;
     readonly exits: number;
     readonly cost: DynamoDbCost;
+    /** Per 1,000 due states. */
+    readonly perThousandDue: DynamoDbCost;
     /** Per 1,000 notifications the runs decided. */
     readonly perThousandDecided: DynamoDbCost;
     /** Wall time of a run that decided something, from its start to its notifications written. */
@@ -145,7 +149,17 @@ export async function measureRolling(options: RollingBenchOptions): Promise<Roll
           exits += after.exits - written.exits;
           options.onProgress?.(`${name}: days`, day + 1);
         }
-        return { apply, schedule, decided, exits, runs, runMs, notifications: (await lineCount(out)).lines };
+        const statesDue = (await pipeline.summary()).rolling.statesDue ?? 0;
+        return {
+          apply,
+          schedule,
+          decided,
+          exits,
+          runs,
+          runMs,
+          statesDue,
+          notifications: (await lineCount(out)).lines,
+        };
       } finally {
         await pipeline.stop();
       }
@@ -165,9 +179,11 @@ export async function measureRolling(options: RollingBenchOptions): Promise<Roll
       },
       schedule: {
         runs: rolling.runs,
+        statesDue: rolling.statesDue,
         decided: rolling.decided,
         exits: rolling.exits,
         cost: costBetween(rolling.schedule, zero, 1000),
+        perThousandDue: costBetween(rolling.schedule, zero, rolling.statesDue),
         perThousandDecided: costBetween(rolling.schedule, zero, rolling.decided),
         runMs: {
           median: Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0),

@@ -42,7 +42,13 @@ runMain(async () => {
   for (const row of rows) console.log(row.map(String).join("\t"));
   const s = result.schedule;
   console.log(
-    `scheduled runs: ${s.runs} (one a day), decided ${s.decided} notifications (${s.exits} exits); per 1,000 decided: ${s.perThousandDecided.requests} requests, ${s.perThousandDecided.readUnits} RCU, ${s.perThousandDecided.writeUnits} WCU; a run that decided something took ${s.runMs.median} ms (median), ${s.runMs.max} ms (max)`,
+    `scheduled runs: ${s.runs} (one a day): ${s.statesDue} due states, ${s.decided} notifications decided (${s.exits} exits), ${s.cost.requests} requests, ${s.cost.readUnits} RCU, ${s.cost.writeUnits} WCU in all`,
+  );
+  console.log(
+    `  per 1,000 due states: ${s.perThousandDue.requests} requests, ${s.perThousandDue.readUnits} RCU, ${s.perThousandDue.writeUnits} WCU; per 1,000 notifications decided: ${s.perThousandDecided.requests} requests, ${s.perThousandDecided.readUnits} RCU, ${s.perThousandDecided.writeUnits} WCU`,
+  );
+  console.log(
+    `  a run that decided something, from its start to its notifications written: ${s.runMs.median} ms (median), ${s.runMs.max} ms (max)`,
   );
   const n = result.notifications;
   console.log(

@@ -9,7 +9,7 @@ import type { EventMapping, InputFormat, Rule } from "@pia/core";
 import { buildIngestHandler, type IngestCounts } from "@pia/ingest";
 import { type LocalStack, startLocalStack } from "@pia/local-stack";
 import { buildNotifyHandler, buildOneSink, type NotifyCounts, type SinkConfig } from "@pia/notifier";
-import { buildScheduleHandler } from "@pia/timeseries";
+import { buildScheduleHandler, type RollingCounts } from "@pia/timeseries";
 import { DynamoDbStreamMapping } from "./DynamoDbStreamMapping.js";
 import type { GivenUp } from "./deliverWithRetries.js";
 import { parseEventFilter } from "./eventFilter.js";
@@ -62,6 +62,8 @@ export interface LocalRunSummary {
   readonly ingest: Totals<IngestCounts>;
   readonly aggregate: Totals<AggregateCounts>;
   readonly notify: Totals<NotifyCounts>;
+  /** The schedule's rolling job, over every run: states due, advanced, parked, notifications. */
+  readonly rolling: Totals<RollingCounts>;
   /** Batches given up after the last retry (Lambda's on-failure destination), by source. */
   readonly onFailure: { kinesis: number; stream: number; lastError?: string };
   /** Failures injected (`faults`), duplicated batches and redelivered messages included. */
@@ -97,7 +99,7 @@ interface Parts {
   readonly stream: DynamoDbStreamMapping;
   readonly queue: SqsMapping;
   readonly schedule: LocalSchedule;
-  readonly totals: Record<"ingest" | "aggregate" | "notify", Record<string, unknown>>;
+  readonly totals: Record<"ingest" | "aggregate" | "notify" | "rolling", Record<string, unknown>>;
   readonly onFailure: LocalRunSummary["onFailure"];
   readonly cost: RequestTally;
   /** The handlers' own clients, destroyed at `stop`. */
@@ -181,6 +183,7 @@ export class LocalPipeline implements AsyncDisposable {
       ingest: totals.ingest as LocalRunSummary["ingest"],
       aggregate: totals.aggregate as LocalRunSummary["aggregate"],
       notify: totals.notify as LocalRunSummary["notify"],
+      rolling: totals.rolling as LocalRunSummary["rolling"],
       onFailure,
       faultsInjected: Object.values(faultsByKind).reduce((total, n) => total + n, 0),
       faultsByKind,
@@ -242,7 +245,7 @@ async function wire(stack: LocalStack, options: LocalPipelineOptions, started: n
   if (streamArn === undefined) throw new Error("the local events table has no stream");
   const cost = emptyTally();
   const logger = new Logger({ logLevel: "SILENT" });
-  const totals: Parts["totals"] = { ingest: {}, aggregate: {}, notify: {} };
+  const totals: Parts["totals"] = { ingest: {}, aggregate: {}, notify: {}, rolling: {} };
   const onFailure: LocalRunSummary["onFailure"] = { kinesis: 0, stream: 0 };
   const destination = (source: "kinesis" | "stream") => (failure: GivenUp) => {
     onFailure[source]++;
@@ -296,6 +299,7 @@ async function wire(stack: LocalStack, options: LocalPipelineOptions, started: n
     dynamodb: clients.schedule.documents,
     sqs: clients.schedule.sqs,
     logger,
+    onCounts: (counts) => addCounts(totals.rolling, counts.rolling),
   });
   const fileSink = () => buildOneSink({ name: "file", path: options.out });
   const chosenSink =
