@@ -15,6 +15,7 @@ import { judgeLimitingResource } from "./judgeLimitingResource.js";
 import { measureEngine } from "./measureEngine.js";
 import { measureEngineScale } from "./measureEngineScale.js";
 import { measurePipeline, pipelineSampleUsers } from "./measurePipeline.js";
+import { measureRolling } from "./measureRolling.js";
 import { parseFlags } from "./parseFlags.js";
 import { renderCostChart } from "./renderCostChart.js";
 import { renderReport } from "./renderReport.js";
@@ -47,6 +48,17 @@ runMain(async () => {
     scanStride: SCAN_STRIDE,
   });
 
+  const rollingEvents = quick ? 2_000 : 10_000;
+  const rollingDays = quick ? 10 : 30;
+  log(
+    `rolling windows: ${rollingEvents.toLocaleString("en-US")} events over ${rollingDays} days, fixed then rolling`,
+  );
+  const rolling = await measureRolling({
+    events: rollingEvents,
+    users: pipelineSampleUsers(rollingEvents),
+    days: rollingDays,
+  });
+
   const heapLimitMB = getHeapStatistics().heap_size_limit / 1_048_576;
   const per1000 = (value: number) => (value * 1000) / pipelineEvents;
   const { ddb, original } = pipeline.result;
@@ -63,12 +75,14 @@ runMain(async () => {
     commands: [
       `pnpm bench:report${quick ? " -- --quick" : ""}`,
       `pnpm bench:pipeline -- --events ${pipelineEvents} --users ${pipelineUsers} --scan-stride ${SCAN_STRIDE}`,
+      `pnpm bench:rolling -- --events ${rollingEvents} --days ${rollingDays}`,
       `pnpm bench:engine -- --events ${engineEvents} --rules 50`,
       `# scale curve, one child per cell: N in ${scaleEvents.join(", ")} sample events, R in ${SCALE_RULES.join(", ")}`,
       "node --import tsx packages/bench/src/engineCell.ts --events-file EVENTS_N.ndjson --rules R",
     ],
     pipeline,
     scanStride: SCAN_STRIDE,
+    rolling,
     engine,
     scale,
     judgement: judgeLimitingResource(scale, heapLimitMB),

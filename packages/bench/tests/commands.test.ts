@@ -23,6 +23,7 @@ describe("bad flags", () => {
     ["pipeline.ts", ["--events", "lots"], /--events must be a whole number >= 1, got "lots"/],
     ["engine.ts", ["--", "--rules", "0"], /--rules must be a whole number >= 1/],
     ["engineCell.ts", [], /--events-file is required/],
+    ["rolling.ts", ["--days", "0"], /--days must be a whole number >= 1/],
   ])("%s %j exits 2 with a message, before any work", async (script, args, message) => {
     const { code, stderr } = await exitOf(script, args);
     expect(code).toBe(2);
