@@ -95,7 +95,7 @@ function rollingSection(input: ReportInput): string {
     "",
     `The runs found ${n(s.statesDue)} states due (an event of theirs had expired) and decided ${n(s.decided)} notifications, ${n(s.exits)} of them exits. The cost follows the due states, not the users: a run with nothing due costs one query per shard. Most due states decide nothing (an expiry that changes no membership), so the cost per notification is about ${n(s.statesDue / Math.max(1, s.decided), 1)} times the cost per due state here.`,
     "",
-    `Delay from an exit's instant to its notification: the schedule's period (5 minutes by default, \`rollingMinutes\`) plus the run. A run that decided something took ${n(s.runMs.median)} ms from its start to its notifications written to the file sink (median; ${n(s.runMs.max)} ms at most) on this machine, so an exit is delivered at most about 5 minutes after its instant; its \`at\` is the exact instant either way.`,
+    `Delay from an exit's instant to its notification: the schedule's period (\`rate(5 minutes)\` by default, \`PIA_ROLLING_SCHEDULE\`) plus the run. A run that decided something took ${n(s.runMs.median)} ms from its start to its notifications written to the file sink (median; ${n(s.runMs.max)} ms at most) on this machine, so an exit is delivered at most about 5 minutes after its instant; its \`at\` is the exact instant either way.`,
   ].join("\n");
 }
 
