@@ -67,6 +67,26 @@ export function storedCounterState(item: Record<string, unknown>): StoredCounter
 }
 
 /**
+ * The stored state in words (`count 3, sum 12.5, fired`), the one wording of `pia explain --stage`
+ * and the editor's explain panel (which gets it from the rules API, having no copy of its own).
+ */
+export function storedStateWords(stored: StoredCounterState): string {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const facts: string[] = [];
+  if (stored.count !== undefined) facts.push(`count ${stored.count}`);
+  if (stored.sum !== undefined) facts.push(`sum ${stored.sum}`);
+  if (stored.fired !== undefined) facts.push(stored.fired ? "fired" : "not fired");
+  if (stored.in !== undefined) facts.push(stored.in ? "inside" : "outside");
+  if (stored.notified !== undefined) facts.push(`notifications ${stored.notified}`);
+  if (stored.w !== undefined) facts.push(`evaluated up to ${iso(stored.w)}`);
+  if (stored.dueAt !== undefined) facts.push(`next expiry ${iso(stored.dueAt)}`);
+  if (stored.pending !== undefined && stored.pending > 0) {
+    facts.push(`${stored.pending} notification${stored.pending === 1 ? "" : "s"} not yet confirmed sent`);
+  }
+  return facts.join(", ") || "(no known fields)";
+}
+
+/**
  * One rule for one user of a deployed stage, as `pia explain --stage` and the rules API's
  * `POST /rules/{id}/explain` give it: the user's stored events (a query on the user's partition,
  * at most `maxEvents` items) replayed through the engine in time order (then identity: the table

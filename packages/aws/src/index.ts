@@ -33,7 +33,12 @@ export type {
   StoredCounterState,
   StoredUserExplanation,
 } from "./explainStoredUser.js";
-export { explainStoredUser, MAX_EXPLAIN_EVENTS, storedCounterState } from "./explainStoredUser.js";
+export {
+  explainStoredUser,
+  MAX_EXPLAIN_EVENTS,
+  storedCounterState,
+  storedStateWords,
+} from "./explainStoredUser.js";
 export type {
   HoneycodeCell,
   HoneycodeRow,

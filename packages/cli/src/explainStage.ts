@@ -15,8 +15,6 @@ export interface ExplainStageOptions {
   readonly maxEvents?: number;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 /**
  * `pia explain --stage`: one rule for one user from a deployed stage's tables. The rule comes from
  * the rules table; the replay of the user's stored events and the pipeline's stored state beside
@@ -30,7 +28,7 @@ export async function explainStage(options: ExplainStageOptions): Promise<string
       `--rule ${options.ruleId}: no such rule in ${options.tables.rules}; its rule ids are ${options.rules.map((r) => r.id).join(", ") || "(none)"}`,
     );
   }
-  const { explainStoredUser } = await import("@pia/aws");
+  const { explainStoredUser, storedStateWords } = await import("@pia/aws");
   const result = await explainStoredUser(options.reader, rule, {
     userId: options.userId,
     appId: options.appId,
@@ -52,26 +50,19 @@ export async function explainStage(options: ExplainStageOptions): Promise<string
     );
   }
   if (result.unreadable > 0) lines.push(`  ${result.unreadable} items were not events and were left out`);
-  lines.push(...storedLines(rule, result.stored, options.tables.counters));
+  lines.push(storedLine(rule, result.stored, options.tables.counters, storedStateWords));
   return `${text}\n${lines.join("\n")}\n`;
 }
 
-function storedLines(rule: Rule, stored: StoredCounterState | undefined, table: string): string[] {
+function storedLine(
+  rule: Rule,
+  stored: StoredCounterState | undefined,
+  table: string,
+  words: (stored: StoredCounterState) => string,
+): string {
   if (stored === undefined) {
-    return [
-      `pipeline state in ${table}: none (no event of this rule counted for the user since the rule, as it counts now, was pushed)`,
-    ];
+    return `pipeline state in ${table}: none (no event of this rule counted for the user since the rule, as it counts now, was pushed)`;
   }
-  const facts: string[] = [];
-  if (stored.count !== undefined) facts.push(`count ${stored.count}`);
-  if (stored.sum !== undefined) facts.push(`sum ${stored.sum}`);
-  if (stored.fired !== undefined) facts.push(stored.fired ? "fired" : "not fired");
-  if (stored.in !== undefined) facts.push(stored.in ? "inside" : "outside");
-  if (stored.notified !== undefined) facts.push(`notifications ${stored.notified}`);
-  if (stored.w !== undefined) facts.push(`evaluated up to ${iso(stored.w)}`);
-  if (stored.dueAt !== undefined) facts.push(`next expiry ${iso(stored.dueAt)}`);
-  if (stored.pending !== undefined && stored.pending > 0)
-    facts.push(`${stored.pending} notifications not yet confirmed sent`);
   const scope = compileRule(rule).kind === "rolling" ? " (window totals)" : "";
-  return [`pipeline state in ${table}${scope}: ${facts.join(", ") || "(no known fields)"}`];
+  return `pipeline state in ${table}${scope}: ${words(stored)}`;
 }

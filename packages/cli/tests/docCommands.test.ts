@@ -99,7 +99,9 @@ function programOf(command: string): { prefix: string[]; rest: string[] } | unde
   );
   if (pia !== null) return { prefix: scriptArgv("pia"), rest: words.slice(pia[0].trim().split(" ").length) };
   const script =
-    /^pnpm (?:run )?(package|deploy|remove|bench:engine|bench:pipeline|bench:rolling|bench:report|soak)\b/.exec(command);
+    /^pnpm (?:run )?(package|deploy|remove|bench:engine|bench:pipeline|bench:rolling|bench:report|soak)\b/.exec(
+      command,
+    );
   if (script !== null)
     return { prefix: scriptArgv(script[1] as string), rest: words.slice(script[0].split(" ").length) };
   const tsx = /^node --import tsx (packages\/\S+\.ts)\b/.exec(command);

@@ -508,19 +508,9 @@ const iso = (text) => text.replace("T", " ").replace(/\.000Z$/, "Z");
 
 /** The pipeline's counters item, in words (as `pia explain --stage` says it). */
 function storedWords(stored) {
-  if (stored === null) {
-    return "none: no event of this rule counted for the user since the rule, as it counts now, was saved";
-  }
-  const facts = [];
-  if (stored.count !== undefined) facts.push(`count ${stored.count}`);
-  if (stored.sum !== undefined) facts.push(`sum ${stored.sum}`);
-  if (stored.fired !== undefined) facts.push(stored.fired ? "fired" : "not fired");
-  if (stored.in !== undefined) facts.push(stored.in ? "inside" : "outside");
-  if (stored.notified !== undefined) facts.push(`notifications ${stored.notified}`);
-  if (stored.w !== undefined) facts.push(`evaluated up to ${iso(stored.w)}`);
-  if (stored.dueAt !== undefined) facts.push(`next expiry ${iso(stored.dueAt)}`);
-  if (stored.pending > 0) facts.push(`${plural(stored.pending, "notification")} not yet confirmed sent`);
-  return facts.join(", ") || "(no known fields)";
+  return stored === null
+    ? "none: no event of this rule counted for the user since the rule, as it counts now, was saved"
+    : stored.words;
 }
 
 function notificationText(n) {

@@ -1,4 +1,4 @@
-import { explainStoredUser, MAX_EXPLAIN_EVENTS, type StageReader } from "@pia/aws";
+import { explainStoredUser, MAX_EXPLAIN_EVENTS, type StageReader, storedStateWords } from "@pia/aws";
 import {
   type AppExplanation,
   type RuleExplanation,
@@ -88,6 +88,8 @@ export interface ExplainAnswer {
     readonly w?: string;
     readonly dueAt?: string;
     readonly pending?: number;
+    /** The same in words (`count 3, sum 12.5, fired`), as `pia explain --stage` prints it. */
+    readonly words: string;
   } | null;
 }
 
@@ -227,6 +229,7 @@ export function makeExplainUser(
               ...facts,
               ...(w === undefined ? {} : { w: iso(w) }),
               ...(dueAt === undefined ? {} : { dueAt: iso(dueAt) }),
+              words: storedStateWords(state),
             },
     };
   };

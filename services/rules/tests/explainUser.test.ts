@@ -100,7 +100,14 @@ describe("makeExplainUser", () => {
       counted: 2,
       metricName: "price",
       read: { events: 4, unreadable: 0, truncated: false, maxEvents: 500 },
-      stored: { count: 2, sum: "110", fired: true, notified: 1, pending: 0 },
+      stored: {
+        count: 2,
+        sum: "110",
+        fired: true,
+        notified: 1,
+        pending: 0,
+        words: "count 2, sum 110, fired, notifications 1",
+      },
     });
   });
 
