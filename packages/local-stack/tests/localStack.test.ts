@@ -121,8 +121,9 @@ describe("startLocalStack", () => {
       );
       expect(Table?.TableStatus).toBe("ACTIVE");
       expect(Table?.KeySchema).toEqual(definition.KeySchema);
-      expect(Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName)).toEqual(
-        definition.GlobalSecondaryIndexes?.map((index) => index.IndexName),
+      // DescribeTable lists a table's indexes in no particular order.
+      expect(Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName).sort()).toEqual(
+        definition.GlobalSecondaryIndexes?.map((index) => index.IndexName).sort(),
       );
       const { TimeToLiveDescription } = await stack.clients.dynamodb.send(
         new DescribeTimeToLiveCommand({ TableName: stack.tableNames[name] }),
