@@ -11,19 +11,12 @@ import {
   windowItemSk,
 } from "../src/rollingItem.js";
 import { buildRollingStore } from "../src/rollingStore.js";
+import { BUSY_RULE } from "../src/testing/busyRule.js";
 import { memoryWindowTable } from "../src/testing/memoryWindowTable.js";
 
 const HOUR = 3_600_000;
 const T0 = Date.parse("2021-03-01T00:00:00Z");
-const rule: Rule = {
-  id: "busy",
-  event: "session",
-  count: { op: ">", value: 2 },
-  window: { last: "1h" },
-  action: { type: "attribute", name: "busy", value: "Ready" },
-  reset: false,
-  enabled: true,
-};
+const rule: Rule = BUSY_RULE;
 const compiled = compileRule(rule) as RollingRule;
 const KEY = { pk: "3:app#ana", sk: counterKey(rule) };
 const seq = (n: number) => paddedSequence(String(n));

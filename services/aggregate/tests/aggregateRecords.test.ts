@@ -4,7 +4,7 @@ import { Engine } from "@pia/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { makeAggregateRecords } from "../src/aggregateRecords.js";
-import { fakeStore, streamRecords } from "./fakeStore.js";
+import { fakeStore, feedInCuts, streamRecords } from "./fakeStore.js";
 
 const rule = (spec: Partial<Rule> & Pick<Rule, "id" | "event">): Rule => ({
   action: { type: "attribute", name: spec.id, value: "Ready" },
@@ -179,15 +179,7 @@ describe("aggregateRecords", () => {
             .map((n: Notification) => `${n.ruleId}|${n.userId}|${n.at}`)
             .sort();
           const { aggregate, delivered } = setup();
-          const records = streamRecords(lines);
-          let start = 0;
-          for (let i = 0; start < records.length; i++) {
-            const size = cuts[i % cuts.length] ?? 1;
-            const batch = records.slice(start, start + size);
-            await aggregate(batch);
-            if (i % 2 === 0) await aggregate(batch);
-            start += size;
-          }
+          await feedInCuts(aggregate, streamRecords(lines), cuts);
           expect(delivered()).toEqual(expected);
         },
       ),

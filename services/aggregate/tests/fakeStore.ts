@@ -84,3 +84,22 @@ export function insert(event: PiaEvent): StreamRecord {
     newImage: JSON.parse(JSON.stringify(item)) as Record<string, unknown>,
   };
 }
+
+/**
+ * Feeds records in batches of the sizes `cuts` gives in turn, every other batch delivered twice
+ * (a retried batch): what the property tests compare with the engine.
+ */
+export async function feedInCuts(
+  aggregate: (records: readonly StreamRecord[]) => Promise<unknown>,
+  records: readonly StreamRecord[],
+  cuts: readonly number[],
+): Promise<void> {
+  let start = 0;
+  for (let i = 0; start < records.length; i++) {
+    const size = cuts[i % cuts.length] ?? 1;
+    const batch = records.slice(start, start + size);
+    await aggregate(batch);
+    if (i % 2 === 0) await aggregate(batch);
+    start += size;
+  }
+}

@@ -4,7 +4,7 @@ import { Engine } from "@pia/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { makeAggregateRecords } from "../src/aggregateRecords.js";
-import { fakeStore, streamRecords } from "./fakeStore.js";
+import { fakeStore, feedInCuts, streamRecords } from "./fakeStore.js";
 
 const MIN = 60_000;
 const T0 = Date.parse("2021-03-01T00:00:00Z");
@@ -185,15 +185,7 @@ describe("aggregate: rolling windows", () => {
             .map(text)
             .sort();
           const { aggregate, delivered } = setup(rules);
-          const records = streamRecords(lines);
-          let start = 0;
-          for (let i = 0; start < records.length; i++) {
-            const size = cuts[i % cuts.length] ?? 1;
-            const batch = records.slice(start, start + size);
-            await aggregate(batch);
-            if (i % 2 === 0) await aggregate(batch);
-            start += size;
-          }
+          await feedInCuts(aggregate, streamRecords(lines), cuts);
           expect(delivered()).toEqual(expected);
         },
       ),

@@ -9,7 +9,7 @@ import {
   rollingSummary,
   windowItemSk,
 } from "@pia/aws";
-import { memoryWindowTable } from "@pia/aws/testing";
+import { BUSY_RULE, memoryWindowTable } from "@pia/aws/testing";
 import type { Rule } from "@pia/core";
 import { applyMatches, compileRule, counterKey, type RollingRule } from "@pia/core";
 import { describe, expect, it } from "vitest";
@@ -19,15 +19,7 @@ const MIN = 60_000;
 const T0 = Date.parse("2021-03-01T00:00:00Z");
 const at = (minutes: number) => new Date(T0 + minutes * MIN).toISOString();
 
-const busy: Rule = {
-  id: "busy",
-  event: "session",
-  count: { op: ">", value: 2 },
-  window: { last: "1h" },
-  action: { type: "attribute", name: "busy", value: "Ready" },
-  reset: false,
-  enabled: true,
-};
+const busy: Rule = BUSY_RULE;
 const lapsed: Rule = { ...busy, id: "lapsed", count: { op: "=", value: 0 }, window: { last: "14d" } };
 
 /** A counters table (summaries by key, window items through the real store) and a queue. */
