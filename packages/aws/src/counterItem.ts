@@ -1,6 +1,7 @@
 import { hash } from "node:crypto";
 import type { CounterState } from "@pia/core";
 import { toDecimal } from "@pia/core";
+import type { HeldMatch } from "./backfill.js";
 
 /**
  * A per-user rule counter as the counters table stores it (`TABLES.counters`), written by
@@ -30,6 +31,11 @@ export interface CounterItem {
   readonly rev: number;
   /** Message bodies decided (in the same write as the totals) but not yet confirmed sent. */
   readonly pending?: readonly string[];
+  /**
+   * Present while a backfilled counting has not merged this user's history (docs/rules.md section
+   * 9): the live matches, in stream order, to apply after it; the totals are empty until then.
+   */
+  readonly held?: readonly HeldMatch[];
 }
 
 const SEQUENCE_DIGITS = 40;

@@ -4,6 +4,18 @@ export { BATCH_WRITE_LIMIT, batchWrite } from "./batchWrite.js";
 export { buildClearPending } from "./clearPending.js";
 export type { ConfigProblem, Env } from "./config.js";
 export { ConfigError, readEnv } from "./config.js";
+export type { BackfillBoundary, BackfillMode, CounterOwner, HeldMatch, MergeInput } from "./backfill.js";
+export {
+  arrivalOf,
+  BACKFILL_MODES,
+  HELD_LIMIT,
+  heldMatchesOf,
+  historyOrder,
+  holdMatches,
+  isHeld,
+  isLive,
+  mergeBackfill,
+} from "./backfill.js";
 export type { CounterItem } from "./counterItem.js";
 export {
   counterStateOf,
@@ -84,25 +96,40 @@ export {
 } from "./rollingItem.js";
 export type { LoadWindowFront, PutWindowItems, RollingStore } from "./rollingStore.js";
 export { buildRollingStore } from "./rollingStore.js";
-export type { CachedRuleSourceOptions, RuleSource } from "./ruleSource.js";
+export type { CachedRuleSourceOptions, RuleSet, RuleSetSource, RuleSource } from "./ruleSource.js";
 export {
+  cachedRuleSet,
   cachedRuleSource,
   DEFAULT_RULES_TTL_MS,
   InvalidStoredRulesError,
   validateStoredRules,
 } from "./ruleSource.js";
-export type { ChangeKind, RuleVersion } from "./rulesTable/items.js";
-export { canonicalRuleJson } from "./rulesTable/items.js";
 export type {
+  BackfillJob,
+  BackfillProgress,
+  BackfillState,
+  ChangeKind,
+  RuleVersion,
+} from "./rulesTable/items.js";
+export { BACKFILL_STATES, canonicalRuleJson, NO_PROGRESS } from "./rulesTable/items.js";
+export type {
+  BackfillJobs,
+  BackfillRequests,
   ClaimOutcome,
   ClosingDecisions,
   PushResult,
+  PutOptions,
   RulesTable,
   RulesTableOptions,
   RulesTableTarget,
   ScheduleRun,
 } from "./rulesTable/rulesTable.js";
-export { buildRulesTable, openRulesTable, RulesTableWriteError } from "./rulesTable/rulesTable.js";
+export {
+  buildRulesTable,
+  newBackfillJob,
+  openRulesTable,
+  RulesTableWriteError,
+} from "./rulesTable/rulesTable.js";
 export type {
   Author,
   ChangeResult,
@@ -119,6 +146,8 @@ export {
   TRANSACTION_BYTE_LIMIT,
   TRANSACTION_ITEM_LIMIT,
 } from "./rulesTable/versionedRules.js";
+export type { ReadHistory, ReadHistoryConfig, UserHistory } from "./readHistory.js";
+export { buildReadHistory, HISTORY_LIMIT, HistoryTooLargeError } from "./readHistory.js";
 export { buildSendMessages } from "./sendMessages.js";
 export type { StageReader, StageTableNames, UserEvents } from "./stageTables.js";
 export { buildStageReader, openStageReader } from "./stageTables.js";

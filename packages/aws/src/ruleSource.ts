@@ -1,5 +1,6 @@
 import type { Rule, RuleIssue } from "@pia/core";
 import { InvalidRulesError, validateRules } from "@pia/core";
+import type { BackfillBoundary } from "./backfill.js";
 
 /** The current rules, wherever they live (the rules table, a file...). */
 export type RuleSource = () => Promise<readonly Rule[]>;
@@ -63,33 +64,45 @@ export function validateStoredRules(rules: readonly unknown[], source: string): 
 }
 
 /**
- * Serves `load`'s enabled rules for `ttlMs`, then loads again on the next call. Concurrent callers
- * share one load. A failed load (or invalid rules, disabled ones included) is not cached and not
- * papered over with the previous rules: it rethrows, so the calling batch fails and is retried with
- * a fresh load.
+ * The rules the pipeline runs and the backfills of their countings (keyed by counter key), loaded
+ * together: a container that knows a rule also knows whether it is backfilled (docs/rules.md 9).
+ */
+export interface RuleSet {
+  readonly rules: readonly Rule[];
+  readonly backfills: ReadonlyMap<string, BackfillBoundary>;
+}
+
+export type RuleSetSource = () => Promise<RuleSet>;
+
+/**
+ * Serves `load`'s enabled rules (and backfills) for `ttlMs`, then loads again on the next call.
+ * Concurrent callers share one load. A failed load (or invalid rules, disabled ones included) is
+ * not cached and not papered over with the previous rules: it rethrows, so the calling batch fails
+ * and is retried with a fresh load.
  *
  * Disabled rules (`enabled: false`) are left out: nothing the pipeline evaluates should see them.
  * They stay in the rules table, and in `RulesTable.list`, so that their counters are kept (the
  * cleanup of removed rules goes by that list) and counting resumes when they are enabled again.
  */
-export function cachedRuleSource(load: RuleSource, options: CachedRuleSourceOptions = {}): RuleSource {
+export function cachedRuleSet(load: RuleSetSource, options: CachedRuleSourceOptions = {}): RuleSetSource {
   const ttlMs = options.ttlMs ?? DEFAULT_RULES_TTL_MS;
   const now = options.now ?? Date.now;
   const source = options.source ?? "rules";
-  let cached: { readonly rules: readonly Rule[]; readonly loadedAt: number } | undefined;
-  let inFlight: Promise<readonly Rule[]> | undefined;
+  let cached: { readonly set: RuleSet; readonly loadedAt: number } | undefined;
+  let inFlight: Promise<RuleSet> | undefined;
 
   return () => {
     const at = now();
-    if (cached !== undefined && at - cached.loadedAt < ttlMs) return Promise.resolve(cached.rules);
+    if (cached !== undefined && at - cached.loadedAt < ttlMs) return Promise.resolve(cached.set);
     if (inFlight !== undefined) return inFlight;
-    const loading: Promise<readonly Rule[]> = Promise.resolve()
+    const loading: Promise<RuleSet> = Promise.resolve()
       .then(() => load())
       .then((loaded) => {
-        const rules = validateStoredRules(loaded, source).filter((rule) => rule.enabled);
+        const rules = validateStoredRules(loaded.rules, source).filter((rule) => rule.enabled);
+        const set = { rules, backfills: loaded.backfills };
         // Aged from the start of the load: the rules are at least that fresh.
-        cached = { rules, loadedAt: at };
-        return rules;
+        cached = { set, loadedAt: at };
+        return set;
       })
       .finally(() => {
         if (inFlight === loading) inFlight = undefined;
@@ -97,4 +110,10 @@ export function cachedRuleSource(load: RuleSource, options: CachedRuleSourceOpti
     inFlight = loading;
     return loading;
   };
+}
+
+/** `cachedRuleSet` for a source of rules alone (no backfills). */
+export function cachedRuleSource(load: RuleSource, options: CachedRuleSourceOptions = {}): RuleSource {
+  const set = cachedRuleSet(async () => ({ rules: await load(), backfills: new Map() }), options);
+  return async () => (await set()).rules;
 }

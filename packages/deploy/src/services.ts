@@ -91,6 +91,8 @@ export const SERVICES: readonly ServiceToPackage[] = [
     handlers: ["aggregate"],
     params: (target) => ({
       eventsStreamArn: `${tableArn(target, "events")}/stream/2026-01-01T00:00:00.000`,
+      eventsTableName: `pia-${target.stage}-events`,
+      eventsTableArn: tableArn(target, "events"),
       ...queue(target),
     }),
   },

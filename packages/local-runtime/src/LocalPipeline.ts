@@ -282,6 +282,7 @@ async function wire(stack: LocalStack, options: LocalPipelineOptions, started: n
     config: {
       countersTable: tableNames.counters,
       rulesTable: tableNames.rules,
+      eventsTable: tableNames.events,
       notificationsQueueUrl: queues.notifications.url,
       rulesCacheSeconds: DEFAULTS.aggregate.rulesCacheSeconds,
     },

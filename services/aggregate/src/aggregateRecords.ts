@@ -1,11 +1,26 @@
-import type { CounterItem, EventItem, PendingDelivery, RollingItem, WindowItem } from "@pia/aws";
+import type {
+  BackfillBoundary,
+  CounterItem,
+  EventItem,
+  PendingDelivery,
+  ReadHistory,
+  RollingItem,
+  RuleSet,
+  WindowItem,
+} from "@pia/aws";
 import {
+  arrivalOf,
   counterStateOf,
   DEFAULTS,
   deliverPending,
   fromEventItem,
   InvalidEventItemError,
+  heldMatchesOf,
+  holdMatches,
+  isHeld,
+  isLive,
   isRollingItem,
+  mergeBackfill,
   NO_SEQUENCE,
   notificationId,
   paddedSequence,
@@ -51,6 +66,10 @@ export interface AggregateCounts {
   /** MODIFY (an event id re-used with other content: the first wins) and REMOVE (TTL expiry). */
   readonly notInsert: number;
   readonly badItem: number;
+  /** Matches of backfilled rules that arrived before the boundary: the backfill's history, not ours. */
+  readonly history: number;
+  /** Users whose history aggregate merged into a backfilled rule's counter. */
+  readonly historyMerged: number;
   readonly countersWritten: number;
   readonly notifications: number;
 }
@@ -68,10 +87,12 @@ export interface AggregateDeps {
   readonly sendMessages: SendMessages;
   readonly clearPending: ClearPending;
   readonly log: Log;
+  /** A backfilled rule's user history (docs/rules.md section 9); needed once any rule is backfilled. */
+  readonly readHistory?: ReadHistory;
   /** Rolling windows: the front of a stored window, and the window items to put. */
   readonly loadWindowFront: LoadWindowFront;
   readonly putWindowItems: PutWindowItems;
-  /** Wall clock, epoch ms (window items' TTL only). */
+  /** Wall clock, epoch ms (window items' TTL; whether a backfill's history is complete). */
   readonly clock?: () => number;
   /** Partitions of the `byDue` index (DEFAULTS.counters.dueShards). */
   readonly dueShards?: number;
@@ -82,11 +103,15 @@ export interface AggregateDeps {
 interface IndexedRule {
   readonly compiled: CompiledRule;
   readonly key: string;
+  /** Present when the rule's counting is backfilled. */
+  readonly backfill?: BackfillBoundary;
 }
 
 interface Applied {
   readonly event: PiaEvent;
   readonly seq: string;
+  /** When ingest stored the event (absent on items stored before stamps). */
+  readonly arrivedAt?: number;
 }
 
 /** The work of one counter in this batch: the matching events in stream order. */
@@ -100,12 +125,19 @@ interface CounterWork {
 
 const keyString = (key: CounterKey) => `${key.pk}\u0000${key.sk}`;
 
-function indexRules(rules: readonly Rule[]): Map<string, IndexedRule[]> {
+/** Rules alone (tests, files) are a rule set without backfills. */
+function ruleSetOf(loaded: readonly Rule[] | RuleSet): RuleSet {
+  return "rules" in loaded ? loaded : { rules: loaded, backfills: new Map() };
+}
+
+function indexRules(set: RuleSet): Map<string, IndexedRule[]> {
   const byEvent = new Map<string, IndexedRule[]>();
-  for (const rule of rules) {
+  for (const rule of set.rules) {
     if (!rule.enabled) continue;
     const compiled = compileRule(rule);
-    const indexed = { compiled, key: counterKey(rule) };
+    const key = counterKey(rule);
+    const backfill = set.backfills.get(key);
+    const indexed = { compiled, key, ...(backfill === undefined ? {} : { backfill }) };
     const list = byEvent.get(rule.event);
     if (list === undefined) byEvent.set(rule.event, [indexed]);
     else list.push(indexed);
@@ -132,12 +164,15 @@ export function makeAggregateRecords(
     clock: deps.clock ?? Date.now,
     dueShards: deps.dueShards ?? DEFAULTS.counters.dueShards,
   };
+  const backfilled = { readHistory: deps.readHistory, clock: rolling.clock };
 
   return async (records) => {
-    const rulesByEvent = indexRules(await deps.loadRules());
+    const rulesByEvent = indexRules(ruleSetOf(await deps.loadRules()));
     let applied = 0;
     let notInsert = 0;
     let badItem = 0;
+    let history = 0;
+    let historyMerged = 0;
 
     const work = new Map<string, CounterWork>();
     const userSeqs = new Map<string, string[]>();
@@ -147,8 +182,10 @@ export function makeAggregateRecords(
         continue;
       }
       let event: PiaEvent;
+      let arrivedAt: number | undefined;
       try {
         event = fromEventItem(record.newImage as unknown as EventItem);
+        arrivedAt = arrivalOf(record.newImage);
       } catch (error: unknown) {
         if (!(error instanceof InvalidEventItemError)) throw error;
         // A foreign item can never become valid: counting it as bad beats blocking the shard.
@@ -164,13 +201,18 @@ export function makeAggregateRecords(
       seqs.push(record.sequenceNumber);
       for (const rule of rulesByEvent.get(event.eventType) ?? []) {
         if (!matchesEvent(rule.compiled, event)) continue;
+        // The backfill counts what arrived before its boundary (docs/rules.md section 9).
+        if (rule.backfill !== undefined && !isLive(arrivedAt, rule.backfill)) {
+          history++;
+          continue;
+        }
         const key = { pk, sk: rule.key };
         let counter = work.get(keyString(key));
         if (counter === undefined) {
           counter = { key, rule, events: [], userSeqs: seqs };
           work.set(keyString(key), counter);
         }
-        counter.events.push({ event, seq });
+        counter.events.push({ event, seq, ...(arrivedAt === undefined ? {} : { arrivedAt }) });
       }
     }
 
@@ -190,6 +232,8 @@ export function makeAggregateRecords(
         existing.set(keyString(item), item);
       }
       const writes: CounterWrite[] = [];
+      /** Counters of backfilled rules written over an absent or held one (a merge, unless held again). */
+      const writtenFromHeldOrAbsent = new Set<string>();
       const windowItems: WindowItem[] = [];
       for (const counter of pendingWork) {
         const item = existing.get(keyString(counter.key));
@@ -217,7 +261,20 @@ export function makeAggregateRecords(
         if (isRollingItem(item)) {
           throw new Error(`rule ${compiled.rule.id}: the counter at ${counter.key.sk} is a rolling state`);
         }
-        const next = applyCounter(compiled, counter, item);
+        const backfill = counter.rule.backfill;
+        const unmerged = backfill !== undefined && (item === undefined || isHeld(item));
+        const next = unmerged
+          ? await applyBackfilledCounter(backfilled, compiled, counter, item, backfill)
+          : applyCounter(compiled, counter, item);
+        if (unmerged) writtenFromHeldOrAbsent.add(keyString(counter.key));
+        if (next === "full") {
+          // Records stay unapplied until the history can be merged (minutes): retried, never lost.
+          deps.log.warn("a held counter is full; its records are retried until its history is merged", {
+            ruleId: compiled.rule.id,
+          });
+          failedSeqs.push(...counter.userSeqs);
+          continue;
+        }
         if (next === undefined) continue;
         writes.push({ item: next.item, expectedRev: item?.rev });
       }
@@ -232,6 +289,8 @@ export function makeAggregateRecords(
           continue;
         }
         countersWritten++;
+        // A merged counter is the first one of its user that holds nothing (see applyBackfilledCounter).
+        if (!("held" in item) && writtenFromHeldOrAbsent.has(keyString(item))) historyMerged++;
         if ((item.pending ?? []).length > 0) {
           deliveries.set(keyString(item), {
             key: item,
@@ -252,9 +311,57 @@ export function makeAggregateRecords(
     const failed = [...new Set(failedSeqs)];
     return {
       batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })),
-      counts: { records: records.length, applied, notInsert, badItem, countersWritten, notifications },
+      counts: {
+        records: records.length,
+        applied,
+        notInsert,
+        badItem,
+        history,
+        historyMerged,
+        countersWritten,
+        notifications,
+      },
     };
   };
+}
+
+/**
+ * A backfilled rule's counter whose user's history is not merged yet (absent or held), after this
+ * batch's live events (docs/rules.md section 9): before the backfill's `settledAt` the events are
+ * held, in stream order, and nothing is decided; from then on the user's history is read and
+ * merged with the held and new events, and the counter counts as any other. The conditional write
+ * of the counter makes the merge happen once, whether the job or aggregate gets there first.
+ * `"full"`: the counter holds `HELD_LIMIT` matches already.
+ */
+async function applyBackfilledCounter(
+  deps: { readonly readHistory: ReadHistory | undefined; readonly clock: () => number },
+  compiled: CounterRule,
+  counter: CounterWork,
+  item: CounterItem | undefined,
+  backfill: BackfillBoundary,
+): Promise<{ item: CounterItem } | "full" | undefined> {
+  const fresh = counter.events.filter(({ seq }) => seq > (item?.seq ?? NO_SEQUENCE));
+  const first = fresh[0];
+  if (first === undefined) return undefined;
+  const owner = { ...counter.key, appId: first.event.appId, userId: first.event.userId };
+  const live = heldMatchesOf(compiled, fresh);
+  if (backfill.settledAt === undefined || deps.clock() < backfill.settledAt) {
+    const held = holdMatches(compiled, owner, item, live);
+    return held === undefined ? "full" : { item: held };
+  }
+  if (deps.readHistory === undefined) {
+    throw new Error(`rule ${compiled.rule.id} is backfilled, and aggregate was given no history reader`);
+  }
+  const { events } = await deps.readHistory(counter.key.pk, compiled.rule.event, backfill);
+  const next = mergeBackfill({
+    compiled,
+    owner,
+    mode: backfill.mode,
+    history: events.filter((event) => matchesEvent(compiled, event)),
+    live: [...(item?.held ?? []), ...live],
+    item,
+  });
+  return next === undefined ? undefined : { item: next };
 }
 
 /**

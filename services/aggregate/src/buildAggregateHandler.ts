@@ -8,10 +8,11 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import middy from "@middy/core";
 import {
   buildClearPending,
+  buildReadHistory,
   buildRollingStore,
   buildRulesTable,
   buildSendMessages,
-  cachedRuleSource,
+  cachedRuleSet,
   emitCounts,
 } from "@pia/aws";
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
@@ -47,7 +48,8 @@ export function buildAggregateHandler(deps: AggregateHandlerDeps) {
   const { config, dynamodb, sqs, logger } = deps;
   const rollingStore = buildRollingStore(dynamodb, { tableName: config.countersTable });
   const aggregateRecords = makeAggregateRecords({
-    loadRules: cachedRuleSource(buildRulesTable(dynamodb, config.rulesTable).list, {
+    // Rules with their backfills, loaded together (docs/rules.md section 9).
+    loadRules: cachedRuleSet(buildRulesTable(dynamodb, config.rulesTable).listRuleSet, {
       ttlMs: config.rulesCacheSeconds * 1000,
       now: deps.now ?? Date.now,
     }),
@@ -55,6 +57,7 @@ export function buildAggregateHandler(deps: AggregateHandlerDeps) {
     writeCounters: buildWriteCounters(dynamodb, { tableName: config.countersTable }),
     sendMessages: buildSendMessages(sqs, { queueUrl: config.notificationsQueueUrl }),
     clearPending: buildClearPending(dynamodb, { tableName: config.countersTable }),
+    readHistory: buildReadHistory(dynamodb, { tableName: config.eventsTable }),
     loadWindowFront: rollingStore.loadWindowFront,
     putWindowItems: rollingStore.putWindowItems,
     clock: deps.now ?? Date.now,

@@ -1,8 +1,11 @@
-import type { CounterItem, RollingItem } from "@pia/aws";
+import type { CounterItem, RollingItem, RuleSet } from "@pia/aws";
 import type { Rule } from "@pia/core";
 
-/** The current rules (a cached RuleSource in production). */
-export type LoadRules = () => Promise<readonly Rule[]>;
+/**
+ * The current rules: in production a cached rule set, the rules with the backfills of their
+ * countings, loaded together; rules alone are a set without backfills.
+ */
+export type LoadRules = () => Promise<readonly Rule[] | RuleSet>;
 
 export interface CounterKey {
   readonly pk: string;

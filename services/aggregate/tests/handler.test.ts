@@ -27,6 +27,7 @@ beforeEach(() => {
   vi.stubEnv("AWS_REGION", "us-east-1");
   vi.stubEnv("COUNTERS_TABLE", "pia-test-counters");
   vi.stubEnv("RULES_TABLE", "pia-test-rules");
+  vi.stubEnv("EVENTS_TABLE", "pia-test-events");
   vi.stubEnv(
     "NOTIFICATIONS_QUEUE_URL",
     "https://sqs.us-east-1.amazonaws.com/123456789012/pia-test-notifications",

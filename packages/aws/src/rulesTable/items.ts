@@ -1,5 +1,6 @@
 import type { Rule, RuleIssue } from "@pia/core";
 import { counterKey, isRollingWindow } from "@pia/core";
+import type { BackfillMode } from "../backfill.js";
 import { InvalidStoredRulesError, validateStoredRules } from "../ruleSource.js";
 
 // The rules table's vocabulary: every partition, sort key and attribute name of `TABLES.rules` is
@@ -25,11 +26,14 @@ const DECIDED_PARTITION = "decided";
  * version, change, at, by, before?, after? (canonical JSON), restoredFrom? }`.
  */
 const versionPartition = (ruleId: string) => `version#${ruleId}`;
+/** Backfill jobs, one per counting: `{ pk, sk: counter key, ruleId, mode, state, ... }` (`BackfillJob`). */
+const BACKFILL_PARTITION = "backfill";
 const versionSortKey = (version: number) => String(version).padStart(10, "0");
 
 export const ruleKey = (id: string): RulesTableKey => ({ pk: RULE_PARTITION, sk: id });
 export const counterKeyKey = (key: string): RulesTableKey => ({ pk: COUNTER_KEY_PARTITION, sk: key });
 export const decidedKey = (key: string): RulesTableKey => ({ pk: DECIDED_PARTITION, sk: key });
+export const backfillKey = (key: string): RulesTableKey => ({ pk: BACKFILL_PARTITION, sk: key });
 export const versionKey = (ruleId: string, version: number): RulesTableKey => ({
   pk: versionPartition(ruleId),
   sk: versionSortKey(version),
@@ -40,6 +44,7 @@ export const PARTITIONS = {
   rules: RULE_PARTITION,
   counterKeys: COUNTER_KEY_PARTITION,
   versionsOf: versionPartition,
+  backfills: BACKFILL_PARTITION,
 } as const;
 
 /** The key condition of a query of one partition. */
@@ -227,6 +232,127 @@ export const ownedBy = (owner: string) => ({
 
 /** Whether a decision item records a decision made (not only a claim). */
 export const isDecided = (item: Item | undefined): boolean => item?.decidedAt !== undefined;
+
+// ---------------------------------------------------------------------------------------------
+// Backfill jobs (docs/rules.md section 9)
+
+/**
+ * Where a backfill is: `requested` (by a push or the API; no boundary yet), `settling` (boundary
+ * set; history not complete until `settledAt`), `discovering` (merging the users found through the
+ * `byTypeDay` index, day by day), `sweeping` (merging counters that still hold live matches),
+ * `done`.
+ */
+export type BackfillState = "requested" | "settling" | "discovering" | "sweeping" | "done";
+
+export const BACKFILL_STATES: readonly BackfillState[] = [
+  "requested",
+  "settling",
+  "discovering",
+  "sweeping",
+  "done",
+];
+
+/** What a backfill has done so far (shown by `pia rules status` and the editor). */
+export interface BackfillProgress {
+  /** Days of the `byTypeDay` index read, of `daysTotal` to read. */
+  readonly days: number;
+  readonly daysTotal: number;
+  /** Users whose history was merged by the job (aggregate merges others on their next event). */
+  readonly merged: number;
+  /** History events read. */
+  readonly eventsRead: number;
+  /** Notifications the merges decided. */
+  readonly notifications: number;
+}
+
+export const NO_PROGRESS: BackfillProgress = {
+  days: 0,
+  daysTotal: 0,
+  merged: 0,
+  eventsRead: 0,
+  notifications: 0,
+};
+
+/** One counting's backfill, as the rules table stores it under `backfillKey(counterKey)`. */
+export interface BackfillJob {
+  readonly counterKey: string;
+  readonly ruleId: string;
+  readonly mode: BackfillMode;
+  /** Epoch ms. */
+  readonly requestedAt: number;
+  readonly requestedBy?: string;
+  readonly state: BackfillState;
+  /** Epoch ms, set by the job once the rule is stored (see packages/aws/src/backfill.ts). */
+  readonly boundary?: number;
+  readonly settledAt?: number;
+  /** The job's place in its current state, opaque JSON text (a day and a query key). */
+  readonly cursor?: string;
+  readonly progress: BackfillProgress;
+  /** Epoch ms of the last save. */
+  readonly updatedAt: number;
+  readonly finishedAt?: number;
+  /** Bumped by every save: saves condition on it, so overlapping runs never move a job back. */
+  readonly rev: number;
+}
+
+export const backfillItem = (job: BackfillJob): Item => ({
+  ...backfillKey(job.counterKey),
+  ...job,
+  progress: { ...job.progress },
+});
+
+function finite(value: unknown, field: string, key: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new Error(`rules table: backfill ${JSON.stringify(key)}: ${field} is not a number`);
+  }
+  return value;
+}
+
+/** A stored backfill job; throws naming the field when the item is not one. */
+export function backfillJobOf(item: Item): BackfillJob {
+  const key = String(item.sk);
+  const optional = (field: string) => (item[field] === undefined ? undefined : finite(item[field], field, key));
+  const mode = item.mode;
+  if (mode !== "notify" && mode !== "silent") {
+    throw new Error(`rules table: backfill ${JSON.stringify(key)}: mode is not "notify" or "silent"`);
+  }
+  const state = item.state;
+  if (!BACKFILL_STATES.includes(state as BackfillState)) {
+    throw new Error(`rules table: backfill ${JSON.stringify(key)}: state is not one of ${BACKFILL_STATES.join(", ")}`);
+  }
+  const progress = (typeof item.progress === "object" && item.progress !== null ? item.progress : {}) as Item;
+  const boundary = optional("boundary");
+  const settledAt = optional("settledAt");
+  const finishedAt = optional("finishedAt");
+  return {
+    counterKey: key,
+    ruleId: String(item.ruleId),
+    mode,
+    requestedAt: finite(item.requestedAt, "requestedAt", key),
+    ...(typeof item.requestedBy === "string" ? { requestedBy: item.requestedBy } : {}),
+    state: state as BackfillState,
+    ...(boundary === undefined ? {} : { boundary }),
+    ...(settledAt === undefined ? {} : { settledAt }),
+    ...(typeof item.cursor === "string" ? { cursor: item.cursor } : {}),
+    progress: {
+      days: Number(progress.days ?? 0),
+      daysTotal: Number(progress.daysTotal ?? 0),
+      merged: Number(progress.merged ?? 0),
+      eventsRead: Number(progress.eventsRead ?? 0),
+      notifications: Number(progress.notifications ?? 0),
+    },
+    updatedAt: finite(item.updatedAt, "updatedAt", key),
+    ...(finishedAt === undefined ? {} : { finishedAt }),
+    rev: finite(item.rev, "rev", key),
+  };
+}
+
+/** The job is still at the `rev` it was read at. */
+export const atRev = (rev: number): ItemCondition => ({
+  ConditionExpression: "#rev = :rev",
+  ExpressionAttributeNames: { "#rev": "rev" },
+  ExpressionAttributeValues: { ":rev": rev },
+});
 
 // ---------------------------------------------------------------------------------------------
 // Versions

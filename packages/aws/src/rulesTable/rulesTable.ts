@@ -9,10 +9,19 @@ import {
   QueryCommand,
 } from "@aws-sdk/lib-dynamodb";
 import type { Rule } from "@pia/core";
-import { counterKey, validateRules } from "@pia/core";
+import { counterKey, isRollingWindow, validateRules } from "@pia/core";
 import { chunk, retryUnprocessed } from "../retryUnprocessed.js";
+import type { BackfillMode } from "../backfill.js";
+import type { RuleSet } from "../ruleSource.js";
 import {
+  ABSENT,
+  atRev,
+  type BackfillJob,
+  backfillItem,
+  backfillJobOf,
+  backfillKey,
   CLAIMABLE,
+  NO_PROGRESS,
   canonicalRuleJson,
   claimItem,
   counterKeyItem,
@@ -37,6 +46,34 @@ export interface PushResult {
   readonly written: number;
   readonly deleted: number;
   readonly unchanged: number;
+  /** With `PutOptions.backfill`: what became of each written rule's backfill, by rule id. */
+  readonly backfill?: BackfillRequests;
+}
+
+/** The rules a push asked to backfill, by outcome. */
+export interface BackfillRequests {
+  /** A new counting: its backfill job is stored (or was already, from an earlier push). */
+  readonly requested: string[];
+  /** The counting was registered before (its counters already count): nothing to backfill. */
+  readonly alreadyCounting: string[];
+  /** Rolling windows are not backfilled (docs/rules.md section 9). */
+  readonly notSupported: string[];
+}
+
+export interface PutOptions {
+  /** Backfills every written rule whose counting is new, from the stored events. */
+  readonly backfill?: { readonly mode: BackfillMode; readonly requestedBy?: string };
+}
+
+/** The backfill jobs (docs/rules.md section 9), read and saved by the timeseries job. */
+export interface BackfillJobs {
+  list(): Promise<BackfillJob[]>;
+  get(counterKey: string): Promise<BackfillJob | undefined>;
+  /** Stores `job` only if the stored one is still at `job.rev - 1`; false when another run moved it. */
+  save(job: BackfillJob): Promise<boolean>;
+  /** Stores a new job unless one exists for its counting; false when one did. */
+  create(job: BackfillJob): Promise<boolean>;
+  remove(counterKey: string): Promise<void>;
 }
 
 /** What `ClosingDecisions.claim` found: the decision is now the caller's, made already, or another run's. */
@@ -74,9 +111,15 @@ export interface RulesTable {
    * registers the counter key of every rule. Throws `InvalidRulesError` (nothing written) when the
    * rules are invalid, `RulesTableWriteError` when DynamoDB keeps refusing writes (push again).
    */
-  put(rules: readonly Rule[]): Promise<PushResult>;
+  put(rules: readonly Rule[], options?: PutOptions): Promise<PushResult>;
   /** Every rule, by id; throws `InvalidStoredRulesError` naming any item that is not a valid rule. */
   list(): Promise<Rule[]>;
+  /**
+   * Every rule and the backfill of each counting, read in that order (strongly consistent): a
+   * backfill is stored before its rule, so whoever sees the rule sees its backfill.
+   */
+  listRuleSet(): Promise<RuleSet>;
+  readonly backfills: BackfillJobs;
   /** Deletes one rule; false when there was none with this id. Its counter key stays registered. */
   remove(id: string): Promise<boolean>;
   /** Every registered counter key, of current, edited and removed rules alike. */
@@ -187,8 +230,33 @@ export function buildRulesTable(
     }
   }
 
+  const backfills: BackfillJobs = {
+    async list() {
+      return (await queryAll(PARTITIONS.backfills)).map(backfillJobOf);
+    },
+    async get(key) {
+      const output = await client.send(
+        new GetCommand({ TableName: tableName, Key: backfillKey(key), ConsistentRead: true }),
+      );
+      return output.Item === undefined ? undefined : backfillJobOf(output.Item);
+    },
+    async save(job) {
+      return conditionally(() =>
+        client.send(new PutCommand({ TableName: tableName, Item: backfillItem(job), ...atRev(job.rev - 1) })),
+      );
+    },
+    async create(job) {
+      return conditionally(() =>
+        client.send(new PutCommand({ TableName: tableName, Item: backfillItem(job), ...ABSENT })),
+      );
+    },
+    async remove(key) {
+      await client.send(new DeleteCommand({ TableName: tableName, Key: backfillKey(key) }));
+    },
+  };
+
   return {
-    async put(rules) {
+    async put(rules, options = {}) {
       // Every writer of the rule set comes here (push, pia local and its --ui): the pipeline runs
       // every valid rule, rolling windows included.
       const valid = validateRules(rules, undefined, "rules to push").rules;
@@ -201,11 +269,21 @@ export function buildRulesTable(
       const updatedAt = new Date(now()).toISOString();
       const registrations: WriteRequest[] = [];
       const writes: WriteRequest[] = [];
+      const backfill: BackfillRequests = { requested: [], alreadyCounting: [], notSupported: [] };
+      const jobs: BackfillJob[] = [];
       for (const rule of valid) {
         const key = counterKey(rule);
         const old = storedById.get(rule.id);
         if (old?.text !== canonicalRuleJson(rule) || old.counterKey !== key) {
           writes.push({ PutRequest: { Item: ruleItem(rule, { updatedAt }) } });
+          if (options.backfill !== undefined) {
+            if (rule.window !== undefined && isRollingWindow(rule.window)) backfill.notSupported.push(rule.id);
+            else if (known.has(key)) backfill.alreadyCounting.push(rule.id);
+            else {
+              backfill.requested.push(rule.id);
+              jobs.push(newBackfillJob(key, rule.id, options.backfill, now()));
+            }
+          }
         }
         if (!known.has(key)) registrations.push({ PutRequest: { Item: counterKeyItem(key, rule.id) } });
       }
@@ -213,11 +291,36 @@ export function buildRulesTable(
       const deletes: WriteRequest[] = [...storedById.keys()]
         .filter((id) => !ids.has(id))
         .map((id) => ({ DeleteRequest: { Key: ruleKey(id) } }));
+      // Backfills before their rules: whoever sees a rule sees its backfill (listRuleSet). An
+      // existing job of the same counting is left as it is (a push again does not restart it).
+      for (const job of jobs) await backfills.create(job);
       // Keys first: a push cut short must never leave counters that the cleanup cannot find.
       await writeAll(registrations);
       await writeAll([...writes, ...deletes]);
-      return { written: writes.length, deleted: deletes.length, unchanged: valid.length - writes.length };
+      return {
+        written: writes.length,
+        deleted: deletes.length,
+        unchanged: valid.length - writes.length,
+        ...(options.backfill === undefined ? {} : { backfill }),
+      };
     },
+
+    async listRuleSet() {
+      // Rules first, then backfills: see `put`.
+      const rules = parseRuleItems(await queryAll(PARTITIONS.rules), source);
+      const jobs = (await queryAll(PARTITIONS.backfills)).map(backfillJobOf);
+      return {
+        rules,
+        backfills: new Map(
+          jobs.map((job) => [
+            job.counterKey,
+            { boundary: job.boundary, settledAt: job.settledAt, mode: job.mode },
+          ]),
+        ),
+      };
+    },
+
+    backfills,
 
     async list() {
       return parseRuleItems(await queryAll(PARTITIONS.rules), source);
@@ -274,6 +377,26 @@ export function buildRulesTable(
     },
 
     versioned: buildVersionedRules(client, tableName, { now, queryAll }),
+  };
+}
+
+/** A backfill job as a push or the API requests it: no boundary yet (the job sets it). */
+export function newBackfillJob(
+  key: string,
+  ruleId: string,
+  request: { readonly mode: BackfillMode; readonly requestedBy?: string },
+  at: number,
+): BackfillJob {
+  return {
+    counterKey: key,
+    ruleId,
+    mode: request.mode,
+    requestedAt: at,
+    ...(request.requestedBy === undefined ? {} : { requestedBy: request.requestedBy }),
+    state: "requested",
+    progress: NO_PROGRESS,
+    updatedAt: at,
+    rev: 1,
   };
 }
 
