@@ -74,6 +74,7 @@ describe("aggregate on DynamoDB Local", () => {
         config: {
           countersTable: stack.tableNames.counters,
           rulesTable: stack.tableNames.rules,
+          eventsTable: stack.tableNames.events,
           notificationsQueueUrl: stack.queues.notifications.url,
           rulesCacheSeconds: 60,
         },
