@@ -202,7 +202,11 @@ function messageOf(
     at,
   );
   const sink = compiled.rule.action.sink;
-  return toMessageBody({ id: notificationId(owner, firing), notification, ...(sink === undefined ? {} : { sink }) });
+  return toMessageBody({
+    id: notificationId(owner, firing),
+    notification,
+    ...(sink === undefined ? {} : { sink }),
+  });
 }
 
 /** The live matches of `events` (a batch's, in stream order) as a held counter keeps them. */

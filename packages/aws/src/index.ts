@@ -1,9 +1,4 @@
 export { awsErrorName, isRefusedCredentials, isUnreachable } from "./awsErrorName.js";
-export type { RetryOptions } from "./batchWrite.js";
-export { BATCH_WRITE_LIMIT, batchWrite } from "./batchWrite.js";
-export { buildClearPending } from "./clearPending.js";
-export type { ConfigProblem, Env } from "./config.js";
-export { ConfigError, readEnv } from "./config.js";
 export type { BackfillBoundary, BackfillMode, CounterOwner, HeldMatch, MergeInput } from "./backfill.js";
 export {
   arrivalOf,
@@ -16,6 +11,11 @@ export {
   isLive,
   mergeBackfill,
 } from "./backfill.js";
+export type { RetryOptions } from "./batchWrite.js";
+export { BATCH_WRITE_LIMIT, batchWrite } from "./batchWrite.js";
+export { buildClearPending } from "./clearPending.js";
+export type { ConfigProblem, Env } from "./config.js";
+export { ConfigError, readEnv } from "./config.js";
 export type { CounterItem } from "./counterItem.js";
 export {
   counterStateOf,
@@ -77,6 +77,8 @@ export {
   SEND_BATCH_LIMIT,
   toMessageBody,
 } from "./notificationMessage.js";
+export type { ReadHistory, ReadHistoryConfig, UserHistory } from "./readHistory.js";
+export { buildReadHistory, HISTORY_LIMIT, HistoryTooLargeError } from "./readHistory.js";
 export { chunk, retryUnprocessed } from "./retryUnprocessed.js";
 export type { RollingItem, RollingSummaryFields, RollingTarget, WindowItem } from "./rollingItem.js";
 export {
@@ -146,8 +148,6 @@ export {
   TRANSACTION_BYTE_LIMIT,
   TRANSACTION_ITEM_LIMIT,
 } from "./rulesTable/versionedRules.js";
-export type { ReadHistory, ReadHistoryConfig, UserHistory } from "./readHistory.js";
-export { buildReadHistory, HISTORY_LIMIT, HistoryTooLargeError } from "./readHistory.js";
 export { buildSendMessages } from "./sendMessages.js";
 export type { StageReader, StageTableNames, UserEvents } from "./stageTables.js";
 export { buildStageReader, openStageReader } from "./stageTables.js";

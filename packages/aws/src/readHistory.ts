@@ -20,7 +20,9 @@ export type ReadHistory = (pk: string, eventType: string, backfill: BackfillBoun
 export class HistoryTooLargeError extends Error {
   override readonly name = "HistoryTooLargeError";
   constructor(readonly limit: number) {
-    super(`a user's stored history has more than ${limit} events of the rule's type; backfill reads at most that many per user`);
+    super(
+      `a user's stored history has more than ${limit} events of the rule's type; backfill reads at most that many per user`,
+    );
   }
 }
 

@@ -311,14 +311,17 @@ function finite(value: unknown, field: string, key: string): number {
 /** A stored backfill job; throws naming the field when the item is not one. */
 export function backfillJobOf(item: Item): BackfillJob {
   const key = String(item.sk);
-  const optional = (field: string) => (item[field] === undefined ? undefined : finite(item[field], field, key));
+  const optional = (field: string) =>
+    item[field] === undefined ? undefined : finite(item[field], field, key);
   const mode = item.mode;
   if (mode !== "notify" && mode !== "silent") {
     throw new Error(`rules table: backfill ${JSON.stringify(key)}: mode is not "notify" or "silent"`);
   }
   const state = item.state;
   if (!BACKFILL_STATES.includes(state as BackfillState)) {
-    throw new Error(`rules table: backfill ${JSON.stringify(key)}: state is not one of ${BACKFILL_STATES.join(", ")}`);
+    throw new Error(
+      `rules table: backfill ${JSON.stringify(key)}: state is not one of ${BACKFILL_STATES.join(", ")}`,
+    );
   }
   const progress = (typeof item.progress === "object" && item.progress !== null ? item.progress : {}) as Item;
   const boundary = optional("boundary");

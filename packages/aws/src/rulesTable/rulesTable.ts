@@ -10,8 +10,8 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import type { Rule } from "@pia/core";
 import { counterKey, isRollingWindow, validateRules } from "@pia/core";
-import { chunk, retryUnprocessed } from "../retryUnprocessed.js";
 import type { BackfillMode } from "../backfill.js";
+import { chunk, retryUnprocessed } from "../retryUnprocessed.js";
 import type { RuleSet } from "../ruleSource.js";
 import {
   ABSENT,
@@ -21,7 +21,6 @@ import {
   backfillJobOf,
   backfillKey,
   CLAIMABLE,
-  NO_PROGRESS,
   canonicalRuleJson,
   claimItem,
   counterKeyItem,
@@ -31,6 +30,7 @@ import {
   decidedKey,
   type Item,
   isDecided,
+  NO_PROGRESS,
   ownedBy,
   PARTITIONS,
   parseRuleItems,
@@ -277,7 +277,8 @@ export function buildRulesTable(
         if (old?.text !== canonicalRuleJson(rule) || old.counterKey !== key) {
           writes.push({ PutRequest: { Item: ruleItem(rule, { updatedAt }) } });
           if (options.backfill !== undefined) {
-            if (rule.window !== undefined && isRollingWindow(rule.window)) backfill.notSupported.push(rule.id);
+            if (rule.window !== undefined && isRollingWindow(rule.window))
+              backfill.notSupported.push(rule.id);
             else if (known.has(key)) backfill.alreadyCounting.push(rule.id);
             else {
               backfill.requested.push(rule.id);
