@@ -24,6 +24,8 @@ export interface StoredCounterState {
   readonly dueAt?: number;
   /** Notifications not yet confirmed sent. */
   readonly pending?: number;
+  /** Backfill (docs/rules.md section 9): live matches held until the user's history is merged. */
+  readonly held?: number;
 }
 
 /** What an explanation of one rule for one user of a stage is made of. */
@@ -52,7 +54,7 @@ export interface ExplainStoredUserOptions {
 
 /** The counters item's known fields, typed; anything else (pk, sk, raw fields) is left out. */
 export function storedCounterState(item: Record<string, unknown>): StoredCounterState {
-  const { count, sum, fired, notified, w, dueAt, pending } = item;
+  const { count, sum, fired, notified, w, dueAt, pending, held } = item;
   const inside = item.in;
   return {
     ...(typeof count === "number" ? { count } : {}),
@@ -63,6 +65,7 @@ export function storedCounterState(item: Record<string, unknown>): StoredCounter
     ...(typeof w === "number" ? { w } : {}),
     ...(typeof dueAt === "number" ? { dueAt } : {}),
     ...(Array.isArray(pending) ? { pending: pending.length } : {}),
+    ...(Array.isArray(held) ? { held: held.length } : {}),
   };
 }
 
@@ -73,6 +76,10 @@ export function storedCounterState(item: Record<string, unknown>): StoredCounter
 export function storedStateWords(stored: StoredCounterState): string {
   const iso = (ms: number) => new Date(ms).toISOString();
   const facts: string[] = [];
+  if (stored.held !== undefined) {
+    // Its totals are empty until then: saying them would mislead.
+    return `${stored.held} live match${stored.held === 1 ? "" : "es"} held until the backfill merges this user's history`;
+  }
   if (stored.count !== undefined) facts.push(`count ${stored.count}`);
   if (stored.sum !== undefined) facts.push(`sum ${stored.sum}`);
   if (stored.fired !== undefined) facts.push(stored.fired ? "fired" : "not fired");

@@ -1,6 +1,6 @@
 import { counterKey, type PiaEvent, type Rule } from "@pia/core";
 import { describe, expect, it } from "vitest";
-import { explainStoredUser, storedCounterState } from "../src/explainStoredUser.js";
+import { explainStoredUser, storedCounterState, storedStateWords } from "../src/explainStoredUser.js";
 import type { StageReader } from "../src/stageTables.js";
 
 const RULE: Rule = {
@@ -85,5 +85,14 @@ describe("explainStoredUser", () => {
       w: 5,
       dueAt: 7,
     });
+  });
+
+  it("says a held counter holds live matches, not its empty totals", () => {
+    const held = storedCounterState({ count: 0, sum: "0", fired: false, held: [{ at: 1, seq: "1" }] });
+    expect(held.held).toBe(1);
+    expect(storedStateWords(held)).toBe("1 live match held until the backfill merges this user's history");
+    expect(storedStateWords(storedCounterState({ count: 2, sum: "0", fired: false }))).toBe(
+      "count 2, sum 0, not fired",
+    );
   });
 });
