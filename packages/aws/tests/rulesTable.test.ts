@@ -387,6 +387,114 @@ describe("put", () => {
   });
 });
 
+describe("put with backfill", () => {
+  /** Conditional puts on the fake table (backfill jobs are created only when absent). */
+  function acceptPuts(fake: FakeTable, order: string[]) {
+    ddb.on(PutCommand).callsFake((input: { Item: Record<string, unknown>; ConditionExpression?: string }) => {
+      const key = itemKey(input.Item.pk, input.Item.sk);
+      order.push(`put ${String(input.Item.pk)}`);
+      if (input.ConditionExpression === "attribute_not_exists(pk)" && fake.items.has(key)) {
+        throw new ConditionalCheckFailedException({ message: "exists", $metadata: {} });
+      }
+      fake.items.set(key, { ...input.Item });
+      return {};
+    });
+    ddb.on(BatchWriteCommand).callsFake((input: BatchWriteCommandInput) => {
+      for (const request of input.RequestItems?.[TABLE] ?? []) {
+        const put = request.PutRequest?.Item;
+        if (put !== undefined) {
+          order.push(`batch ${String(put.pk)}`);
+          fake.items.set(itemKey(put.pk, put.sk), { ...put });
+        }
+      }
+      return { UnprocessedItems: {} };
+    });
+    ddb.on(GetCommand).callsFake((input: { Key: Record<string, unknown> }) => {
+      const item = fake.items.get(itemKey(input.Key.pk, input.Key.sk));
+      return item === undefined ? {} : { Item: { ...item } };
+    });
+  }
+
+  it("stores a job for each new counting before its rule, and says what it did with the others", async () => {
+    const fake = fakeTable();
+    const order: string[] = [];
+    acceptPuts(fake, order);
+    const old = rule("old");
+    seed(fake, stored(old), { pk: "counterKey", sk: counterKey(old), ruleId: "old" });
+    const retargeted = rule("old", { count: { op: ">", value: 9 } });
+    const added = rule("added");
+    const rolling = rule("rolling", { window: { last: "7d" } });
+
+    const result = await table().put([retargeted, added, rolling], {
+      backfill: { mode: "silent", requestedBy: "ana" },
+    });
+    expect(result.backfill).toEqual({
+      requested: ["added"],
+      alreadyCounting: ["old"],
+      notSupported: ["rolling"],
+    });
+    // The job first, then the counter keys, then the rules: whoever sees the rule sees its job.
+    expect(order.indexOf("put backfill")).toBeLessThan(order.indexOf("batch counterKey"));
+    expect(order.indexOf("batch counterKey")).toBeLessThan(order.indexOf("batch rule"));
+    const jobs = await table().backfills.list();
+    expect(jobs).toEqual([
+      {
+        counterKey: counterKey(added),
+        ruleId: "added",
+        mode: "silent",
+        requestedAt: NOW,
+        requestedBy: "ana",
+        state: "requested",
+        progress: { days: 0, daysTotal: 0, merged: 0, eventsRead: 0, notifications: 0 },
+        updatedAt: NOW,
+        rev: 1,
+      },
+    ]);
+    const set = await table().listRuleSet();
+    expect(set.rules.map((r) => r.id).sort()).toEqual(["added", "old", "rolling"]);
+    expect([...set.backfills.entries()]).toEqual([
+      [counterKey(added), { boundary: undefined, settledAt: undefined, mode: "silent" }],
+    ]);
+  });
+
+  it("leaves a job that exists alone: pushing again does not restart a backfill", async () => {
+    const fake = fakeTable();
+    acceptPuts(fake, []);
+    const added = rule("added");
+    seed(fake, {
+      pk: "backfill",
+      sk: counterKey(added),
+      ruleId: "added",
+      mode: "notify",
+      requestedAt: 1,
+      state: "discovering",
+      boundary: 5,
+      settledAt: 6,
+      progress: { days: 3, daysTotal: 9, merged: 2, eventsRead: 7, notifications: 1 },
+      updatedAt: 8,
+      rev: 4,
+    });
+    await table().put([added], { backfill: { mode: "notify" } });
+    const job = await table().backfills.get(counterKey(added));
+    expect(job).toMatchObject({ state: "discovering", boundary: 5, rev: 4 });
+  });
+
+  it("refuses a stored job it cannot read, naming the field", async () => {
+    const fake = fakeTable();
+    seed(fake, {
+      pk: "backfill",
+      sk: "k#1",
+      ruleId: "r",
+      mode: "loud",
+      requestedAt: 1,
+      state: "done",
+      updatedAt: 1,
+      rev: 1,
+    });
+    await expect(table().backfills.list()).rejects.toThrow(/backfill "k#1": mode is not/);
+  });
+});
+
 describe("remove", () => {
   it("deletes the rule item and tells whether it existed; its counter key stays", async () => {
     const fake = fakeTable();
