@@ -55,6 +55,13 @@ export interface LocalPipelineOptions {
   readonly inputFormat?: InputFormat;
   /** With `json`: the mapping, as ingest's `INPUT_MAPPING`. */
   readonly inputMapping?: EventMapping;
+  /**
+   * The handlers' clock, epoch ms (default: the real time): ingest's arrival stamps, aggregate's
+   * rule cache and backfill checks. Tests step it to put events before or after an instant.
+   */
+  readonly clock?: () => number;
+  /** How long aggregate caches the rules (default: `DEFAULTS.aggregate.rulesCacheSeconds`). */
+  readonly rulesCacheSeconds?: number;
 }
 
 export interface LocalRunSummary {
@@ -276,6 +283,7 @@ async function wire(stack: LocalStack, options: LocalPipelineOptions, started: n
     },
     dynamodb: clients.kinesis.documents,
     logger,
+    ...(options.clock === undefined ? {} : { now: options.clock }),
     onCounts: (counts) => addCounts(totals.ingest, counts),
   });
   const aggregate = buildAggregateHandler({
@@ -284,11 +292,12 @@ async function wire(stack: LocalStack, options: LocalPipelineOptions, started: n
       rulesTable: tableNames.rules,
       eventsTable: tableNames.events,
       notificationsQueueUrl: queues.notifications.url,
-      rulesCacheSeconds: DEFAULTS.aggregate.rulesCacheSeconds,
+      rulesCacheSeconds: options.rulesCacheSeconds ?? DEFAULTS.aggregate.rulesCacheSeconds,
     },
     dynamodb: clients.stream.documents,
     sqs: clients.stream.sqs,
     logger,
+    ...(options.clock === undefined ? {} : { now: options.clock }),
     onCounts: (counts) => addCounts(totals.aggregate, counts),
   });
   const schedule = buildScheduleHandler({
