@@ -67,6 +67,7 @@ export {
 export { headerOf, jsonResult, requestPath } from "./httpRequest.js";
 export { lambdaContext } from "./lambdaContext.js";
 export type { Log } from "./log.js";
+export { mapLimited } from "./mapLimited.js";
 export type { NotificationMessage } from "./notificationMessage.js";
 export {
   batchEntryId,

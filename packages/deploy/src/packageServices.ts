@@ -13,6 +13,7 @@ import { spawn } from "node:child_process";
 import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { mapLimited } from "@pia/aws";
 import { UsageError } from "@pia/aws/usageError";
 import {
   CONFIGURED_SETTINGS,
@@ -81,24 +82,6 @@ async function packageOne(service: ServiceToPackage, target: PackageTarget): Pro
   );
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   return `${service.name.padEnd(12)} ${target.stage.padEnd(6)} ${(size / 1024).toFixed(0).padStart(6)} KiB zip  ${seconds} s`;
-}
-
-/** Runs `work` on every item, at most `limit` at a time, in order of the items. */
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
 }
 
 const USAGE = `usage: pnpm run package [-- --stage dev --stage prod] [--region us-east-1] [--only NAME]

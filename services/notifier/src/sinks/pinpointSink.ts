@@ -6,7 +6,7 @@ import {
   type PutEventsResponse,
   UpdateEndpointCommand,
 } from "@aws-sdk/client-pinpoint";
-import type { NotificationMessage } from "@pia/aws";
+import { mapLimited, type NotificationMessage } from "@pia/aws";
 import type { DeliveryResult, Now, Sink } from "../ports.js";
 
 /** Events per PutEvents request (a Pinpoint quota). */
@@ -101,21 +101,6 @@ function rateLimiter(rate: number, now: Now, sleep: (ms: number) => Promise<void
     buckets.set(appId, bucket);
     if (bucket.tokens < 0) await sleep((-bucket.tokens * 1000) / rate);
   };
-}
-
-async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 interface Pending {
@@ -274,7 +259,7 @@ export function buildPinpointSink(client: PinpointClient, config: PinpointSinkCo
     // Events: resolve endpoints, then requests of up to PUT_EVENTS_LIMIT events per app.
     const chunks: Array<{ appId: string; items: Array<Pending & { endpointId: string }> }> = [];
     const located = new Map<string, Array<Pending & { endpointId: string }>>();
-    await forEachLimited([...events.values()].flat(), concurrency, async (pending) => {
+    await mapLimited([...events.values()].flat(), concurrency, async (pending) => {
       const endpoint = await findEndpoint(pending.appId, pending.message);
       if (!endpoint.ok) return settle(pending.id, endpoint);
       located.set(pending.appId, [
@@ -307,7 +292,7 @@ export function buildPinpointSink(client: PinpointClient, config: PinpointSinkCo
       for (const { id, endpointId } of items) settle(id, eventOutcome(answer.value, endpointId, id));
     };
 
-    await forEachLimited([...attributes, ...chunks], concurrency, (work) =>
+    await mapLimited([...attributes, ...chunks], concurrency, (work) =>
       "items" in work ? putEvents(work) : updateAttribute(work),
     );
 
