@@ -3,11 +3,14 @@ import type { PiaEvent } from "@pia/core";
 /**
  * An applied event as the events table stores it (`TABLES.events`): written by ingest, read back by
  * aggregate from the table's stream and by backfill queries. `fromEventItem(toEventItem(e))` is `e`.
+ * An item is written once: ingest puts it only if no item has its key (a conditional put), so the
+ * first write wins, a redelivered event writes nothing, and the stream carries each event once,
+ * with the content aggregate counted (with the same identity the first record wins, docs/rules.md).
  */
 export interface EventItem {
   /** `userKey(appId, userId)`: a user's events share one partition (and one stream shard). */
   readonly pk: string;
-  /** The event identity: a redelivered event rewrites the same item. */
+  /** The event identity: a redelivered event has the same key, so it finds its item and writes nothing. */
   readonly sk: string;
   readonly appId: string;
   readonly userId: string;
@@ -34,12 +37,21 @@ export interface EventItem {
    * when the stage keeps that index (ingest's PREVIEW_INDEX), and never read back as event data.
    */
   readonly typeDay?: string;
+  /**
+   * When the item was first stored, epoch milliseconds: the clock of the ingest invocation that
+   * wrote it. Never changes once written (a redelivery writes nothing), so the live path (the
+   * stream) and a backfill (querying the table) see the same value: the boundary of their handover.
+   * Absent on items stored before ingest wrote it. Storage, not event data: `fromEventItem` ignores it.
+   */
+  readonly arrivedAt?: number;
 }
 
 /** How `toEventItem` writes an item. */
 export interface EventItemOptions {
   /** Adds `typeDay`, which puts the item in the events table's `byTypeDay` index (one more write unit). */
   readonly typeDay?: boolean;
+  /** Writes `arrivedAt`, the time of this first write (epoch ms). */
+  readonly arrivedAt?: number;
 }
 
 /** A stored item that is not an `EventItem` (a foreign writer, or a change to this mapping). */
@@ -105,7 +117,22 @@ export function toEventItem(event: PiaEvent, expiresAt: number, options: EventIt
     metrics: JSON.stringify(event.metrics),
     expiresAt,
     ...(options.typeDay === true ? { typeDay: typeDayKey(event.eventType, eventDay(event.timestamp)) } : {}),
+    ...(options.arrivedAt === undefined ? {} : { arrivedAt: options.arrivedAt }),
   };
+}
+
+/**
+ * When a stored item (a plain object: a stream image, a queried item) was first written, epoch ms;
+ * `undefined` for an item stored before ingest wrote the stamp. Throws when it is there but not a
+ * whole number >= 0: a boundary read wrong would count events twice or not at all.
+ */
+export function arrivalOf(item: EventItem | Readonly<Record<string, unknown>>): number | undefined {
+  const arrivedAt = (item as Readonly<Record<string, unknown>>).arrivedAt;
+  if (arrivedAt === undefined) return undefined;
+  if (typeof arrivedAt !== "number" || !Number.isSafeInteger(arrivedAt) || arrivedAt < 0) {
+    throw new InvalidEventItemError("arrivedAt", "is not a whole number >= 0");
+  }
+  return arrivedAt;
 }
 
 function stringField(item: Readonly<Record<string, unknown>>, field: string): string {
@@ -163,7 +190,8 @@ function readMetrics(item: Readonly<Record<string, unknown>>): Array<[string, st
 
 /**
  * The event an item holds (a plain object, e.g. an unmarshalled stream image, or an item of the
- * `byTypeDay` index). `typeDay` and `expiresAt` are storage, not event data: they are not read.
+ * `byTypeDay` index). `typeDay`, `expiresAt` and `arrivedAt` are storage, not event data: they are
+ * not read (`arrivalOf` reads the last).
  */
 export function fromEventItem(stored: EventItem | Readonly<Record<string, unknown>>): PiaEvent {
   const item = stored as Readonly<Record<string, unknown>>;

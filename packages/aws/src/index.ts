@@ -33,6 +33,7 @@ export { deliverPending } from "./deliverPending.js";
 export { emitCounts, emitCountsBy } from "./emitCounts.js";
 export type { EventItem, EventItemOptions } from "./eventItem.js";
 export {
+  arrivalOf,
   eventDay,
   fromEventItem,
   InvalidEventItemError,

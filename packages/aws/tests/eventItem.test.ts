@@ -4,6 +4,7 @@ import { parseRecord } from "@pia/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  arrivalOf,
   eventDay,
   fromEventItem,
   InvalidEventItemError,
@@ -124,6 +125,33 @@ describe("typeDay (the byTypeDay index key)", () => {
     expect(fromEventItem(item)).toStrictEqual(EVENT);
     expect(fromEventItem(throughDynamoDb(item))).toStrictEqual(EVENT);
     expect(fromEventItem({ ...item, typeDay: 7 })).toStrictEqual(EVENT);
+  });
+});
+
+describe("arrivedAt (when the item was first stored)", () => {
+  const ARRIVED = Date.UTC(2024, 2, 15, 10, 30, 0, 123);
+
+  it("is written only when given, and read back by arrivalOf, also through DynamoDB", () => {
+    expect(toEventItem(EVENT, 1)).not.toHaveProperty("arrivedAt");
+    expect(arrivalOf(toEventItem(EVENT, 1))).toBeUndefined();
+    const item = toEventItem(EVENT, 1, { arrivedAt: ARRIVED, typeDay: true });
+    expect(item.arrivedAt).toBe(ARRIVED);
+    expect(arrivalOf(item)).toBe(ARRIVED);
+    expect(arrivalOf(throughDynamoDb(item))).toBe(ARRIVED);
+    expect(arrivalOf({ ...item, arrivedAt: 0 })).toBe(0);
+  });
+
+  it("is not event data: the event reads back the same with or without it", () => {
+    const item = toEventItem(EVENT, 1, { arrivedAt: ARRIVED });
+    expect(fromEventItem(item)).toStrictEqual(EVENT);
+    expect(fromEventItem(throughDynamoDb(item))).toStrictEqual(EVENT);
+  });
+
+  it.each([["1710498600123"], [1.5], [-1], [2 ** 53], [null]])("rejects a stored arrivedAt of %j", (bad) => {
+    const item = { ...toEventItem(EVENT, 1), arrivedAt: bad };
+    expect(() => arrivalOf(item)).toThrow(InvalidEventItemError);
+    expect(() => arrivalOf(item)).toThrow(expect.objectContaining({ field: "arrivedAt" }));
+    expect(() => arrivalOf(item)).toThrow(/arrivedAt is not a whole number >= 0/);
   });
 });
 
