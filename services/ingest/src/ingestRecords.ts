@@ -29,9 +29,13 @@ export interface IngestRecord {
 export interface IngestCounts {
   /** Records read: a Segment batch envelope counts once per call it holds. */
   readonly records: number;
-  /** New events of this batch, sent to the events table. */
+  /** New events of this batch: not stored before, sent to the events table. */
   readonly applied: number;
-  /** Events whose identity an earlier record of this batch had (the first one wins). */
+  /**
+   * Events not stored by this batch because the first record with their identity wins: one earlier
+   * in this batch, or one whose item the events table already holds (a redelivery, or a producer's
+   * duplicate in an earlier batch).
+   */
   readonly duplicate: number;
   /** System (`_…`) and our own (`trk_…`) events: counted, not stored. */
   readonly ignored: number;
@@ -69,8 +73,8 @@ interface Pending<T> {
  * the event time alone. An old event (a late delivery, a replayed stream) would otherwise get an
  * item that expires at once; a redelivery after the TTL deleted it would insert it again, the
  * stream would carry it a second time, and aggregate would count it twice. The start is rounded
- * down to the UTC day so that a redelivery on the same day rewrites an identical item, which
- * DynamoDB Streams does not report at all (a changed expiry would give a MODIFY record).
+ * down to the UTC day, which keeps the expiry coarse (items are written once now, so a redelivery
+ * no longer needs it to rewrite an identical item).
  */
 function eventExpiresAt(eventTime: number, now: number, retentionDays: number): number {
   const start = Math.max(eventTime, now);
@@ -79,15 +83,22 @@ function eventExpiresAt(eventTime: number, now: number, retentionDays: number): 
 }
 
 /**
- * The event's item, with the `byTypeDay` index key when the stage keeps that index and the key
- * fits: an event is never quarantined, nor a batch failed, for the sake of the preview index.
+ * The event's item, stamped `arrivedAt` (this invocation's clock: the time of its first write, as
+ * the write is first-write-wins), with the `byTypeDay` index key when the stage keeps that index
+ * and the key fits: an event is never quarantined, nor a batch failed, for the sake of the preview
+ * index.
  */
-function eventItemOf(event: PiaEvent, expiresAt: number, previewIndex: boolean): EventItem {
+function eventItemOf(
+  event: PiaEvent,
+  expiresAt: number,
+  arrivedAt: number,
+  previewIndex: boolean,
+): EventItem {
   if (previewIndex) {
-    const indexed = toEventItem(event, expiresAt, { typeDay: true });
+    const indexed = toEventItem(event, expiresAt, { typeDay: true, arrivedAt });
     if (fitsIndexKeys(indexed) && checkItemLimits(indexed) === undefined) return indexed;
   }
-  return toEventItem(event, expiresAt);
+  return toEventItem(event, expiresAt, { arrivedAt });
 }
 
 type ReadOutcome = RecordOutcome | { kind: "failed"; detail: string };
@@ -119,8 +130,9 @@ function unwritten<T extends { pk: string; sk: string }>(
 }
 
 /**
- * Reads a batch of Kinesis records, stores new events in the events table and skipped records in
- * quarantine, and reports as item failures exactly the records whose items are still unwritten
+ * Reads a batch of Kinesis records, stores new events in the events table (first write wins: an
+ * event whose item is already stored is not rewritten, and counts as a duplicate) and skipped
+ * records in quarantine, and reports as item failures exactly the records whose items are still unwritten
  * after the adapters' retries. Bad input never throws: a poison record is quarantined and the rest
  * of the batch proceeds. Only a write error that retrying cannot fix (access denied, a missing
  * table) throws, which fails the batch as a whole.
@@ -192,7 +204,7 @@ export function makeIngestRecords(
             continue;
           }
           const expiresAt = eventExpiresAt(event.timestamp, now, deps.eventRetentionDays);
-          const item = eventItemOf(event, expiresAt, deps.previewIndex === true);
+          const item = eventItemOf(event, expiresAt, now, deps.previewIndex === true);
           const problem = checkItemLimits(item);
           if (problem === undefined) {
             const sequenceNumbers = [record.sequenceNumber];
@@ -206,7 +218,9 @@ export function makeIngestRecords(
     }
 
     const [eventWrite, quarantineWrite] = await Promise.allSettled([
-      events.length === 0 ? { unprocessed: [] } : deps.writeEvents(events.map(({ item }) => item)),
+      events.length === 0
+        ? { unprocessed: [], alreadyStored: [] }
+        : deps.writeEvents(events.map(({ item }) => item)),
       quarantined.length === 0
         ? { unprocessed: [] }
         : deps.writeQuarantine(quarantined.map(({ item }) => item)),
@@ -232,6 +246,9 @@ export function makeIngestRecords(
       );
     }
 
+    // Stored by an earlier batch: the first record wins, these are duplicates (and not failures).
+    const alreadyStored = eventWrite.value.alreadyStored.length;
+
     const failed = new Set([...failedEvents, ...failedQuarantine]);
     const batchItemFailures = records
       .filter(({ sequenceNumber }) => failed.has(sequenceNumber))
@@ -240,8 +257,8 @@ export function makeIngestRecords(
       batchItemFailures,
       counts: {
         records: total,
-        applied: events.length,
-        duplicate,
+        applied: events.length - alreadyStored,
+        duplicate: duplicate + alreadyStored,
         ignored,
         skipped,
         failed: batchItemFailures.length,

@@ -6,8 +6,20 @@ export interface WriteResult<T> {
   readonly unprocessed: T[];
 }
 
-/** Puts event items (any number) into the events table. Throws only for non-retryable errors. */
-export type WriteEvents = (items: readonly EventItem[]) => Promise<WriteResult<EventItem>>;
+/** What an event write could not store, and what it found stored already; everything else was written. */
+export interface EventWriteResult extends WriteResult<EventItem> {
+  /**
+   * Items whose key the table already held (a redelivered record, or a producer's duplicate in an
+   * earlier batch): not rewritten, the first write wins. Written by nobody in this call.
+   */
+  readonly alreadyStored: EventItem[];
+}
+
+/**
+ * Puts event items (any number) into the events table, each only if not stored yet, a user's in
+ * input order. Throws only for non-retryable errors.
+ */
+export type WriteEvents = (items: readonly EventItem[]) => Promise<EventWriteResult>;
 
 /** Puts quarantine items (any number) into the quarantine table. Throws only for non-retryable errors. */
 export type WriteQuarantine = (items: readonly QuarantineItem[]) => Promise<WriteResult<QuarantineItem>>;

@@ -50,7 +50,8 @@ export function recordingLog(): Log & { calls: Array<{ level: string; message: s
 
 /**
  * In-memory tables behind the write ports; `leaveUnprocessed` picks items that stay unwritten (as
- * if DynamoDB kept returning them after every retry).
+ * if DynamoDB kept throttling them after every retry). Like the real events table, an event item
+ * whose key is stored already is not rewritten but reported `alreadyStored` (first write wins).
  */
 export function fakeTables(
   leaveUnprocessed: {
@@ -64,10 +65,17 @@ export function fakeTables(
   const quarantineCalls: Array<readonly QuarantineItem[]> = [];
   const writeEvents: WriteEvents = async (items) => {
     eventCalls.push(items);
-    const unprocessed = items.filter((item) => leaveUnprocessed.events?.(item) ?? false);
-    events.push(...items.filter((item) => !unprocessed.includes(item)));
-    // Copies, as DynamoDB's UnprocessedItems are: the caller must match them by key.
-    return { unprocessed: unprocessed.map((item) => ({ ...item })) };
+    const stored = (item: EventItem) => events.some(({ pk, sk }) => pk === item.pk && sk === item.sk);
+    const alreadyStored = items.filter(stored);
+    const unprocessed = items.filter(
+      (item) => !alreadyStored.includes(item) && (leaveUnprocessed.events?.(item) ?? false),
+    );
+    events.push(...items.filter((item) => !unprocessed.includes(item) && !alreadyStored.includes(item)));
+    // Copies: the caller must match them by key.
+    return {
+      unprocessed: unprocessed.map((item) => ({ ...item })),
+      alreadyStored: alreadyStored.map((item) => ({ ...item })),
+    };
   };
   const writeQuarantine: WriteQuarantine = async (items) => {
     quarantineCalls.push(items);

@@ -1,7 +1,12 @@
 import {
+  ConditionalCheckFailedException,
+  ProvisionedThroughputExceededException,
+} from "@aws-sdk/client-dynamodb";
+import {
   BatchWriteCommand,
-  type BatchWriteCommandInput,
   DynamoDBDocumentClient,
+  PutCommand,
+  type PutCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import { lambdaContext } from "@pia/aws";
 import { emfEntries } from "@pia/aws/testing";
@@ -70,11 +75,13 @@ afterEach(() => {
 
 describe("ingest handler", () => {
   it("writes a Kinesis batch and reports the records left unwritten", async () => {
-    ddb.on(BatchWriteCommand).callsFake((input: BatchWriteCommandInput) => {
-      const events = input.RequestItems?.[ENV.EVENTS_TABLE];
-      // user-b's event never gets written.
-      const left = (events ?? []).filter((request) => request.PutRequest?.Item?.userId === "user-b");
-      return { UnprocessedItems: left.length === 0 ? {} : { [ENV.EVENTS_TABLE]: left } };
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(PutCommand).callsFake((input: PutCommandInput) => {
+      // user-b's event is throttled on every attempt: never written.
+      if (input.Item?.userId === "user-b") {
+        throw new ProvisionedThroughputExceededException({ message: "slow down", $metadata: {} });
+      }
+      return {};
     });
     const handler = await loadHandler();
 
@@ -98,12 +105,58 @@ describe("ingest handler", () => {
         },
       },
     ]);
-    const eventPuts = calls.flatMap((items) => items[ENV.EVENTS_TABLE] ?? []);
-    expect(eventPuts.map((request) => request.PutRequest?.Item?.userId)).toContain("user-a");
+    expect(calls.flatMap((items) => items[ENV.EVENTS_TABLE] ?? [])).toStrictEqual([]);
+    const eventPuts = ddb.commandCalls(PutCommand).map((call) => call.args[0].input);
+    expect(eventPuts.map(({ TableName }) => TableName)).toContain(ENV.EVENTS_TABLE);
+    expect(eventPuts.map(({ Item }) => Item?.userId)).toContain("user-a");
+    // user-b's put: the first attempt and the retries of the default RetryOptions (8 in all).
+    expect(eventPuts.filter(({ Item }) => Item?.userId === "user-b")).toHaveLength(8);
+  });
+
+  it("keeps an event's first item and arrival stamp when a later batch redelivers it, counting a duplicate", async () => {
+    const stored = new Map<string, Record<string, unknown>>();
+    ddb.on(PutCommand).callsFake((input: PutCommandInput) => {
+      const key = `${input.Item?.pk}|${input.Item?.sk}`;
+      if (input.ConditionExpression === "attribute_not_exists(pk)" && stored.has(key)) {
+        throw new ConditionalCheckFailedException({
+          message: "The conditional request failed",
+          $metadata: {},
+        });
+      }
+      stored.set(key, { ...input.Item });
+      return {};
+    });
+    const first = Date.UTC(2024, 2, 15, 10, 30);
+    const clock = vi.spyOn(Date, "now").mockReturnValue(first);
+    const handler = await loadHandler();
+    const delivery = (price: number) => ({
+      Records: [kinesisRecord("1", JSON.stringify(pinpointEvent({ event_id: "evt-1", metrics: { price } })))],
+    });
+
+    await handler(delivery(1), context);
+    clock.mockReturnValue(first + 60_000);
+    const response = await handler(delivery(2), context);
+
+    expect(response).toStrictEqual({ batchItemFailures: [] });
+    expect([...stored.values()]).toMatchObject([
+      { sk: "id:evt-1", metrics: '[["price","1"]]', arrivedAt: first },
+    ]);
+    const counts = output
+      .join("")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.message === "batch ingested")
+      .map((entry) => entry.counts);
+    expect(counts).toMatchObject([
+      { applied: 1, duplicate: 0 },
+      { applied: 0, duplicate: 1, failed: 0 },
+    ]);
   });
 
   it("logs the counts of the batch as JSON, never user ids or payloads", async () => {
     ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(PutCommand).resolves({});
     const handler = await loadHandler();
 
     const records = [
@@ -133,6 +186,7 @@ describe("ingest handler", () => {
 
   it("publishes the counts as CloudWatch metrics (EMF), skipped records by reason", async () => {
     ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(PutCommand).resolves({});
     const handler = await loadHandler();
 
     await handler(
@@ -166,14 +220,12 @@ describe("ingest handler", () => {
   ])("writes the byTypeDay key with PREVIEW_INDEX %s", async (_case, flag, typeDay) => {
     if (flag !== undefined) vi.stubEnv("PREVIEW_INDEX", flag);
     ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(PutCommand).resolves({});
     const handler = await loadHandler();
 
     await handler({ Records: [kinesisRecord("1", JSON.stringify(pinpointEvent()))] }, context);
 
-    const [item] = ddb
-      .commandCalls(BatchWriteCommand)
-      .flatMap((call) => call.args[0].input.RequestItems?.[ENV.EVENTS_TABLE] ?? [])
-      .map((request) => request.PutRequest?.Item);
+    const [item] = ddb.commandCalls(PutCommand).map((call) => call.args[0].input.Item);
     expect(item).toMatchObject({ eventType: "purchase" });
     expect(item?.typeDay).toBe(typeDay);
   });

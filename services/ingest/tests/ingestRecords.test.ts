@@ -172,6 +172,7 @@ describe("events", () => {
           attributes: { product: "chair", campaign: "spring" },
           metrics: '[["price","129.99"],["quantity","2"]]',
           expiresAt: TODAY_S + 400 * DAY_S,
+          arrivedAt: NOW,
         },
       ],
     ]);
@@ -195,7 +196,7 @@ describe("events", () => {
     await ingestRecords([record("1", pinpointEvent({ event_timestamp: eventTime }))]);
 
     expect(tables.events[0]?.expiresAt).toBe(expiresAt);
-    // Never already expired: a redelivery must find the item and rewrite it, not insert it again.
+    // Never already expired: a redelivery must find the item (and write nothing), not insert it again.
     expect(expiresAt * 1000).toBeGreaterThan(NOW);
   });
 
@@ -214,6 +215,34 @@ describe("events", () => {
     expect(tables.events.map(({ sk }) => sk.split(":")[0])).toStrictEqual(["id", "id", "h"]);
     expect(tables.events[0]).toMatchObject({ sk: "id:evt-1", metrics: '[["price","1"]]' });
     expect(result.counts).toMatchObject({ records: 6, applied: 3, duplicate: 3 });
+    expect(result.batchItemFailures).toStrictEqual([]);
+  });
+
+  it("keeps an event stored by an earlier batch as it is, and counts its redelivery as a duplicate", async () => {
+    const tables = fakeTables();
+    let now = NOW;
+    const ingestRecords = makeIngestRecords({
+      writeEvents: tables.writeEvents,
+      writeQuarantine: tables.writeQuarantine,
+      now: () => now,
+      log: recordingLog(),
+      eventRetentionDays: 400,
+      quarantineRetentionDays: 14,
+    });
+    await ingestRecords([record("1", pinpointEvent({ event_id: "evt-1", metrics: { price: 1 } }))]);
+
+    // Redelivered an hour later, with other content (a producer's duplicate): the first one wins.
+    now = NOW + 3_600_000;
+    const result = await ingestRecords([
+      record("1", pinpointEvent({ event_id: "evt-1", metrics: { price: 2 } })),
+      record("2", pinpointEvent({ event_id: "evt-1", metrics: { price: 3 } })),
+      record("3", pinpointEvent({ event_id: "evt-2" })),
+    ]);
+
+    expect(tables.events).toHaveLength(2);
+    expect(tables.events[0]).toMatchObject({ sk: "id:evt-1", metrics: '[["price","1"]]', arrivedAt: NOW });
+    expect(tables.events[1]).toMatchObject({ sk: "id:evt-2", arrivedAt: NOW + 3_600_000 });
+    expect(result.counts).toMatchObject({ records: 3, applied: 1, duplicate: 2, failed: 0 });
     expect(result.batchItemFailures).toStrictEqual([]);
   });
 
@@ -381,7 +410,7 @@ describe("write failures", () => {
 
   it("throws a write error that retrying cannot fix, after both writes have settled", async () => {
     const tables = fakeTables();
-    const denied = new Error("User is not authorized to perform: dynamodb:BatchWriteItem");
+    const denied = new Error("User is not authorized to perform: dynamodb:PutItem");
     const { ingestRecords } = setup({
       ...tables,
       writeEvents: async () => {

@@ -1,47 +1,118 @@
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { batchWrite, type EventItem, type RetryOptions } from "@pia/aws";
+import { type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { type EventItem, mapLimited, type RetryOptions, retryUnprocessed } from "@pia/aws";
 import type { WriteEvents } from "../ports.js";
+
+/** Users whose items are written at the same time, by default. */
+export const DEFAULT_WRITE_CONCURRENCY = 16;
 
 export interface WriteEventsConfig {
   readonly tableName: string;
+  /** Backoff of a throttled put: attempts per item, delays (as for batch writes). */
   readonly retry?: RetryOptions;
+  /** Users written at the same time (default `DEFAULT_WRITE_CONCURRENCY`); each user's items one by one. */
+  readonly concurrency?: number;
 }
 
+/** What one item's write came to. */
+type PutOutcome = "written" | "alreadyStored" | "unwritten";
+
 /**
- * Splits items into rounds: round k holds the k-th item of every user, so that writing the rounds
- * one after the other puts each user's events into the table, and so onto its stream, in input
- * order (DynamoDB applies the items of one BatchWriteItem in no particular order).
+ * A server error (HTTP 5xx) that the SDK's own retries did not get past: transient, like throttling,
+ * so it gets the same backoff. If the put was applied before the error, the retry finds the item
+ * and reports it already stored: it is stored either way, once.
  */
-export function roundsByUser(items: readonly EventItem[]): EventItem[][] {
-  const rounds: EventItem[][] = [];
-  const seen = new Map<string, number>();
+function isServerError(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
+    ?.httpStatusCode;
+  return (
+    error instanceof Error &&
+    ((status !== undefined && status >= 500) ||
+      error.name === "InternalServerError" ||
+      error.name === "ServiceUnavailable")
+  );
+}
+
+function isConditionalCheckFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === "ConditionalCheckFailedException";
+}
+
+/** A user's items, in input order; users in the order of their first item. */
+function itemsByUser(items: readonly EventItem[]): EventItem[][] {
+  const byUser = new Map<string, EventItem[]>();
   for (const item of items) {
-    const round = seen.get(item.pk) ?? 0;
-    seen.set(item.pk, round + 1);
-    const members = rounds[round] ?? [];
-    rounds[round] = members;
-    members.push(item);
+    const own = byUser.get(item.pk) ?? [];
+    byUser.set(item.pk, own);
+    own.push(item);
   }
-  return rounds;
+  return [...byUser.values()];
 }
 
 /**
- * Puts event items into the events table round by round, returning those not written: the ones
- * still unprocessed after the retries, and every later item of their users (writing those would
- * put the user's events out of order; the retried batch writes them again, idempotently).
+ * Puts one item if no item has its key: the first write of an event wins and its `arrivedAt` never
+ * moves; a redelivery writes nothing (and the stream carries nothing). Throttling and server errors
+ * are retried with the batch writes' backoff (exponential, full jitter, `maxAttempts` puts); any
+ * other error throws.
+ */
+async function putOnce(
+  client: DynamoDBDocumentClient,
+  config: WriteEventsConfig,
+  item: EventItem,
+): Promise<PutOutcome> {
+  let outcome: PutOutcome = "unwritten";
+  await retryUnprocessed(
+    [item],
+    async (pending) => {
+      try {
+        await client.send(
+          new PutCommand({
+            TableName: config.tableName,
+            Item: { ...item },
+            ConditionExpression: "attribute_not_exists(pk)",
+          }),
+        );
+        outcome = "written";
+      } catch (error: unknown) {
+        if (isConditionalCheckFailed(error)) {
+          outcome = "alreadyStored";
+        } else if (isServerError(error)) {
+          return pending;
+        } else {
+          // Throttling is retried by retryUnprocessed; anything else fails the batch.
+          throw error;
+        }
+      }
+      return [];
+    },
+    config.retry,
+  );
+  return outcome;
+}
+
+/**
+ * Puts event items into the events table, each only if it is not stored yet (a conditional put):
+ * a user's items one after another in input order, so they reach the user's stream shard in that
+ * order, and different users `concurrency` at a time. Returns the items already stored (a
+ * redelivery, or a producer's duplicate across batches: not rewritten) and those not written: an
+ * item still throttled after its retries, and every later item of its user (writing those would
+ * put the user's events out of order; the redelivered records write them then). Any error other
+ * than throttling throws, after the users being written have settled.
  */
 export function buildWriteEvents(client: DynamoDBDocumentClient, config: WriteEventsConfig): WriteEvents {
+  const concurrency = config.concurrency ?? DEFAULT_WRITE_CONCURRENCY;
   return async (items) => {
-    const blocked = new Set<string>();
-    const unprocessed: EventItem[] = [];
-    for (const round of roundsByUser(items)) {
-      const ready = round.filter((item) => !blocked.has(item.pk));
-      unprocessed.push(...round.filter((item) => blocked.has(item.pk)));
-      for (const item of await batchWrite(client, config.tableName, ready, config.retry)) {
-        blocked.add(item.pk);
-        unprocessed.push(item);
+    const outcomes = new Map<EventItem, PutOutcome>();
+    await mapLimited(itemsByUser(items), concurrency, async (own) => {
+      for (const item of own) {
+        const outcome = await putOnce(client, config, item);
+        outcomes.set(item, outcome);
+        if (outcome === "unwritten") break;
       }
-    }
-    return { unprocessed };
+    });
+    // Items never tried (after an unwritten one of their user) are unwritten too.
+    const outcomeOf = (item: EventItem) => outcomes.get(item) ?? "unwritten";
+    return {
+      unprocessed: items.filter((item) => outcomeOf(item) === "unwritten"),
+      alreadyStored: items.filter((item) => outcomeOf(item) === "alreadyStored"),
+    };
   };
 }
