@@ -68,9 +68,16 @@ const RULES_API = [...LOGS, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutI
  */
 const EXPECTED_ACTIONS: Readonly<Record<string, Readonly<Record<Stage, readonly string[]>>>> = {
   ingest: {
-    dev: [...LOGS, ...KINESIS_SOURCE, "dynamodb:BatchWriteItem", "sqs:SendMessage"],
+    dev: [...LOGS, ...KINESIS_SOURCE, "dynamodb:PutItem", "dynamodb:BatchWriteItem", "sqs:SendMessage"],
     // prod: the stream's customer managed key is given.
-    prod: [...LOGS, ...KINESIS_SOURCE, ...KINESIS_KEY, "dynamodb:BatchWriteItem", "sqs:SendMessage"],
+    prod: [
+      ...LOGS,
+      ...KINESIS_SOURCE,
+      ...KINESIS_KEY,
+      "dynamodb:PutItem",
+      "dynamodb:BatchWriteItem",
+      "sqs:SendMessage",
+    ],
   },
   notifier: {
     // Defaults: the eventbridge sink on the default bus.
