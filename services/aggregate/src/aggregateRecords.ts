@@ -63,7 +63,10 @@ export interface StreamRecord {
 export interface AggregateCounts {
   readonly records: number;
   readonly applied: number;
-  /** MODIFY (an event id re-used with other content: the first wins) and REMOVE (TTL expiry). */
+  /**
+   * MODIFY (ingest writes each event item once, so only a foreign writer makes one: the first
+   * record wins) and REMOVE (TTL expiry).
+   */
   readonly notInsert: number;
   readonly badItem: number;
   /** Matches of backfilled rules that arrived before the boundary: the backfill's history, not ours. */

@@ -9,9 +9,9 @@ const MAX_SORT_KEY_BYTES = 1023;
 const MAX_ITEM_BYTES = 400 * 1024;
 
 /**
- * Why DynamoDB would refuse the item, or `undefined` when it fits. One refused item fails its whole
- * BatchWriteItem request with a ValidationException, every time: checked before writing, such an
- * event is quarantined instead of blocking the shard.
+ * Why DynamoDB would refuse the item, or `undefined` when it fits. A refused item's PutItem fails
+ * with a ValidationException, every time, which fails the whole batch: checked before writing, such
+ * an event is quarantined instead of blocking the shard.
  *
  * The item's JSON text is an upper bound of its DynamoDB size (names and UTF-8 string bytes count
  * the same; JSON adds quotes, separators and escapes; numbers take no more as text than stored).
@@ -33,7 +33,7 @@ export function checkItemLimits(item: EventItem): string | undefined {
 /**
  * Whether the item's `byTypeDay` index keys fit DynamoDB's key limits: `typeDay` is the index's
  * partition key and `pk` its sort key, which may be only half as long as a partition key. An item
- * whose index keys do not fit would fail its whole BatchWriteItem request; such an event is
+ * whose index keys do not fit would fail its PutItem, and so the batch; such an event is
  * stored without `typeDay` instead (counted by the pipeline, left out of previews).
  */
 export function fitsIndexKeys(item: EventItem): boolean {
