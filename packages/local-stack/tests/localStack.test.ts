@@ -153,29 +153,42 @@ describe("startLocalStack", () => {
     expect(TimeToLiveDescription?.AttributeName).toBe("expiresAt");
   });
 
-  // The design depends on this: a redelivered event rewrites an identical item, and the stream
-  // must not carry it a second time (DynamoDB writes no stream record for a write that changes nothing).
-  it("writes no stream record for a PutItem that rewrites an identical item", async () => {
+  // The design depends on this: ingest puts an event item only if its key is not stored, so a
+  // redelivered event (even with other content) changes nothing and the stream carries it once.
+  it("refuses a conditional PutItem on a stored key, leaving the item and the stream as they were", async () => {
     const TableName = stack.tableNames.events;
     const item = { pk: { S: "app#user-stream" }, sk: { S: "event-1" }, amount: { N: "1" } };
-    await stack.clients.dynamodb.send(new PutItemCommand({ TableName, Item: item }));
-    await stack.clients.dynamodb.send(new PutItemCommand({ TableName, Item: item }));
-    await stack.clients.dynamodb.send(
-      new PutItemCommand({ TableName, Item: { ...item, amount: { N: "2" } } }),
-    );
+    const putOnce = (Item: typeof item) =>
+      stack.clients.dynamodb
+        .send(new PutItemCommand({ TableName, Item, ConditionExpression: "attribute_not_exists(pk)" }))
+        .then(
+          () => "written",
+          (error: unknown) => (error as Error).name,
+        );
+    expect(await putOnce(item)).toBe("written");
+    expect(await putOnce(item)).toBe("ConditionalCheckFailedException");
+    expect(await putOnce({ ...item, amount: { N: "2" } })).toBe("ConditionalCheckFailedException");
+    // The user's next event: once its record is on the stream, any record of the refused puts
+    // (same partition, so the same shard, in order) would be there too.
+    expect(await putOnce({ ...item, sk: { S: "event-2" } })).toBe("written");
 
+    const { Item } = await stack.clients.dynamodb.send(
+      new GetItemCommand({ TableName, Key: { pk: item.pk, sk: item.sk }, ConsistentRead: true }),
+    );
+    expect(Item?.amount?.N).toBe("1");
     const streamArn = stack.streamArns.events;
     if (streamArn === undefined) throw new Error("the events table has no stream");
-    // Records of one key are ordered: once the changed write's record is there, a record for the
-    // identical write, if any, is there too.
     const deadline = Date.now() + 10_000;
     let ours: StreamRecord[] = [];
     do {
       ours = (await readStream(streamArn)).filter((record) => record.dynamodb?.Keys?.pk?.S === item.pk.S);
-    } while (ours.at(-1)?.dynamodb?.NewImage?.amount?.N !== "2" && Date.now() < deadline);
+    } while (ours.at(-1)?.dynamodb?.Keys?.sk?.S !== "event-2" && Date.now() < deadline);
 
-    expect(ours.map((record) => record.eventName)).toEqual(["INSERT", "MODIFY"]);
-    expect(ours.map((record) => record.dynamodb?.NewImage?.amount?.N)).toEqual(["1", "2"]);
+    expect(ours.map((record) => [record.eventName, record.dynamodb?.Keys?.sk?.S])).toEqual([
+      ["INSERT", "event-1"],
+      ["INSERT", "event-2"],
+    ]);
+    expect(ours[0]?.dynamodb?.NewImage?.amount?.N).toBe("1");
   });
 
   it("runs TransactWriteItems with conditions, all or nothing", async () => {
