@@ -298,8 +298,8 @@ export function formatLocalSummary(
   const width = Math.max(8, ...rules.map(([id]) => id.length));
   const lines = [
     `records fed        ${number(ingest.records ?? 0)} in ${(summary.elapsedMs / 1000).toFixed(1)} s (local pipeline)`,
-    // A redelivery across batches rewrites an identical item, which the stream does not report:
-    // the events aggregate received are the distinct ones.
+    // A redelivery across batches writes nothing (its item is stored already, first write wins),
+    // so the stream carries each event once: the events aggregate received are the distinct ones.
     `  applied          ${number(summary.aggregate.applied ?? 0)}`,
     `  duplicate        ${number((ingest.applied ?? 0) + (ingest.duplicate ?? 0) - (summary.aggregate.applied ?? 0))}`,
     `  ignored          ${number(ingest.ignored ?? 0)} (system "_" and our own "trk_" events)`,
