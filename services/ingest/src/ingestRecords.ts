@@ -73,8 +73,8 @@ interface Pending<T> {
  * the event time alone. An old event (a late delivery, a replayed stream) would otherwise get an
  * item that expires at once; a redelivery after the TTL deleted it would insert it again, the
  * stream would carry it a second time, and aggregate would count it twice. The start is rounded
- * down to the UTC day, which keeps the expiry coarse (items are written once now, so a redelivery
- * no longer needs it to rewrite an identical item).
+ * down to the UTC day: expiries stay coarse. (A redelivery writes nothing whatever its day: items
+ * are written once, first write wins.)
  */
 function eventExpiresAt(eventTime: number, now: number, retentionDays: number): number {
   const start = Math.max(eventTime, now);
@@ -132,8 +132,8 @@ function unwritten<T extends { pk: string; sk: string }>(
 /**
  * Reads a batch of Kinesis records, stores new events in the events table (first write wins: an
  * event whose item is already stored is not rewritten, and counts as a duplicate) and skipped
- * records in quarantine, and reports as item failures exactly the records whose items are still unwritten
- * after the adapters' retries. Bad input never throws: a poison record is quarantined and the rest
+ * records in quarantine, and reports as item failures exactly the records whose items are still
+ * unwritten after the adapters' retries. Bad input never throws: a poison record is quarantined and the rest
  * of the batch proceeds. Only a write error that retrying cannot fix (access denied, a missing
  * table) throws, which fails the batch as a whole.
  */

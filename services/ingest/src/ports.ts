@@ -10,7 +10,8 @@ export interface WriteResult<T> {
 export interface EventWriteResult extends WriteResult<EventItem> {
   /**
    * Items whose key the table already held (a redelivered record, or a producer's duplicate in an
-   * earlier batch): not rewritten, the first write wins. Written by nobody in this call.
+   * earlier batch): not rewritten, the first write wins. Rarely, one written by this call's own
+   * earlier attempt, whose answer a server error lost: stored once either way.
    */
   readonly alreadyStored: EventItem[];
 }
