@@ -7,8 +7,8 @@ export const DEFAULT_WRITE_CONCURRENCY = 16;
 
 export interface WriteEventsConfig {
   readonly tableName: string;
-  /** Backoff of a throttled put: attempts per item, delays (as for batch writes). */
-  readonly retry?: RetryOptions;
+  /** Backoff of a throttled put: attempts per item and delays, as for batch writes. */
+  readonly retry?: Omit<RetryOptions, "concurrency">;
   /** Users written at the same time (default `DEFAULT_WRITE_CONCURRENCY`); each user's items one by one. */
   readonly concurrency?: number;
 }
