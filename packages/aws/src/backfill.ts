@@ -1,7 +1,6 @@
 import type { CounterRule, PiaEvent } from "@pia/core";
 import { applyMatches, canonicalDecimal, makeNotification, metricText } from "@pia/core";
 import { type CounterItem, NO_SEQUENCE, notificationId } from "./counterItem.js";
-import { InvalidEventItemError } from "./eventItem.js";
 import { toMessageBody } from "./notificationMessage.js";
 
 /*
@@ -57,19 +56,6 @@ export function isHeld(item: { readonly held?: readonly HeldMatch[] } | undefine
 
 /** The firing label of the one notification a history replay may send (the id is per counter). */
 const HISTORY_FIRING = "history";
-
-/**
- * The arrival stamp of a stored event item (epoch ms), or undefined for items stored before
- * ingest stamped them (those are history to every backfill).
- */
-export function arrivalOf(item: Readonly<Record<string, unknown>>): number | undefined {
-  const value = item.arrivedAt;
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidEventItemError("arrivedAt", "is not a whole number >= 0");
-  }
-  return value;
-}
 
 /** Whether an event that arrived at `arrivedAt` is the live path's to count (else the history's). */
 export function isLive(arrivedAt: number | undefined, backfill: BackfillBoundary): boolean {

@@ -1,7 +1,6 @@
 export { awsErrorName, isRefusedCredentials, isUnreachable } from "./awsErrorName.js";
 export type { BackfillBoundary, BackfillMode, CounterOwner, HeldMatch, MergeInput } from "./backfill.js";
 export {
-  arrivalOf,
   BACKFILL_MODES,
   HELD_LIMIT,
   heldMatchesOf,

@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { PiaEvent } from "@pia/core";
-import { arrivalOf, type BackfillBoundary, isLive } from "./backfill.js";
-import { type EventItem, fromEventItem, InvalidEventItemError } from "./eventItem.js";
+import { type BackfillBoundary, isLive } from "./backfill.js";
+import { arrivalOf, type EventItem, fromEventItem, InvalidEventItemError } from "./eventItem.js";
 
 /** A user's history of one event type, as a backfill counts it. */
 export interface UserHistory {
