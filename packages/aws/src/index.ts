@@ -135,6 +135,9 @@ export {
 } from "./rulesTable/rulesTable.js";
 export type {
   Author,
+  BackfillOutcome,
+  BackfillRequest,
+  ChangeOptions,
   ChangeResult,
   ChangeSetResult,
   RuleChange,
@@ -143,6 +146,7 @@ export type {
   VersionedRules,
 } from "./rulesTable/versionedRules.js";
 export {
+  BACKFILL_OUTCOMES,
   ChangeSetTooLargeError,
   OUTSIDE_AUTHOR,
   RulesTableConflictError,

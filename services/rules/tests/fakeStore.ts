@@ -1,4 +1,6 @@
+import { type BackfillJob, newBackfillJob } from "@pia/aws";
 import type { Rule } from "@pia/core";
+import { counterKey, isRollingWindow } from "@pia/core";
 import { RuleSetConflictError, RuleVersionConflictError } from "../src/errors.js";
 import type { Author, ChangeResult, RuleChange, RuleStore, RuleVersion, StoredRule } from "../src/ports.js";
 
@@ -6,6 +8,9 @@ import type { Author, ChangeResult, RuleChange, RuleStore, RuleVersion, StoredRu
 export function fakeStore() {
   const rules = new Map<string, StoredRule>();
   const versions = new Map<string, RuleVersion[]>();
+  /** The counter key registry, and the backfill jobs by counter key. */
+  const registered = new Set<string>();
+  const backfills = new Map<string, BackfillJob>();
   const hooks: { beforeWrite?: (() => void) | undefined; failWith?: Error } = {};
   const versionOf = (id: string) => rules.get(id)?.version ?? versions.get(id)?.at(-1)?.version ?? 0;
 
@@ -25,6 +30,7 @@ export function fakeStore() {
       ...(change.restoredFrom === undefined ? {} : { restoredFrom: change.restoredFrom }),
     };
     versions.set(id, [...(versions.get(id) ?? []), entry]);
+    for (const rule of [current?.rule, change.after]) if (rule !== undefined) registered.add(counterKey(rule));
     if (change.after === undefined) {
       rules.delete(id);
       return { stored: undefined, version };
@@ -48,14 +54,40 @@ export function fakeStore() {
     async version(id, version) {
       return versions.get(id)?.find((entry) => entry.version === version);
     },
-    async change(id, decide, author) {
+    async backfill(key) {
+      return backfills.get(key);
+    },
+    async backfills() {
+      return [...backfills.values()];
+    },
+    async change(id, decide, author, options = {}) {
       const read = versionOf(id);
       const current = rules.get(id);
       const change = decide(current, read);
-      if (change === undefined) return { stored: current, version: read };
+      const rolling = (rule: Rule) => rule.window !== undefined && isRollingWindow(rule.window);
+      if (change === undefined) {
+        if (options.backfill === undefined || current === undefined) return { stored: current, version: read };
+        return {
+          stored: current,
+          version: read,
+          backfill: rolling(current.rule) ? "notSupported" : "alreadyCounting",
+        };
+      }
       hooks.beforeWrite?.();
       if (versionOf(id) !== read) throw new RuleVersionConflictError(id, read, undefined);
-      return apply(id, change, read, author);
+      const after = change.after;
+      let backfill: ChangeResult["backfill"];
+      if (options.backfill !== undefined && after !== undefined) {
+        const key = counterKey(after);
+        if (rolling(after)) backfill = "notSupported";
+        else if (registered.has(key)) backfill = "alreadyCounting";
+        else {
+          backfill = "requested";
+          if (!backfills.has(key))
+            backfills.set(key, newBackfillJob(key, id, { ...options.backfill, requestedBy: author.by }, author.at));
+        }
+      }
+      return { ...apply(id, change, read, author), ...(backfill === undefined ? {} : { backfill }) };
     },
     async changeSet(decide, author, options = {}) {
       const changes = decide(await store.list());
@@ -90,5 +122,5 @@ export function fakeStore() {
       },
     ]);
   };
-  return { store, rules, versions, hooks, sneak };
+  return { store, rules, versions, hooks, sneak, registered, backfills };
 }

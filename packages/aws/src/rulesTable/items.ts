@@ -295,6 +295,26 @@ export interface BackfillJob {
   readonly rev: number;
 }
 
+/** A backfill job as a push or the API requests it: no boundary yet (the job sets it). */
+export function newBackfillJob(
+  key: string,
+  ruleId: string,
+  request: { readonly mode: BackfillMode; readonly requestedBy?: string },
+  at: number,
+): BackfillJob {
+  return {
+    counterKey: key,
+    ruleId,
+    mode: request.mode,
+    requestedAt: at,
+    ...(request.requestedBy === undefined ? {} : { requestedBy: request.requestedBy }),
+    state: "requested",
+    progress: NO_PROGRESS,
+    updatedAt: at,
+    rev: 1,
+  };
+}
+
 export const backfillItem = (job: BackfillJob): Item => ({
   ...backfillKey(job.counterKey),
   ...job,

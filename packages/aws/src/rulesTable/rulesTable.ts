@@ -30,7 +30,7 @@ import {
   decidedKey,
   type Item,
   isDecided,
-  NO_PROGRESS,
+  newBackfillJob,
   ownedBy,
   PARTITIONS,
   parseRuleItems,
@@ -40,6 +40,9 @@ import {
   ruleKey,
 } from "./items.js";
 import { buildVersionedRules, type VersionedRules } from "./versionedRules.js";
+
+// Requested by a push here and by the rules API (versionedRules.ts): one definition, beside the job.
+export { newBackfillJob } from "./items.js";
 
 /** What a push did: rules written (new or changed), deleted (no longer in the set), left as they were. */
 export interface PushResult {
@@ -378,26 +381,6 @@ export function buildRulesTable(
     },
 
     versioned: buildVersionedRules(client, tableName, { now, queryAll }),
-  };
-}
-
-/** A backfill job as a push or the API requests it: no boundary yet (the job sets it). */
-export function newBackfillJob(
-  key: string,
-  ruleId: string,
-  request: { readonly mode: BackfillMode; readonly requestedBy?: string },
-  at: number,
-): BackfillJob {
-  return {
-    counterKey: key,
-    ruleId,
-    mode: request.mode,
-    requestedAt: at,
-    ...(request.requestedBy === undefined ? {} : { requestedBy: request.requestedBy }),
-    state: "requested",
-    progress: NO_PROGRESS,
-    updatedAt: at,
-    rev: 1,
   };
 }
 

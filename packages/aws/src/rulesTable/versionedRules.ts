@@ -7,15 +7,22 @@ import {
   type TransactWriteCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import type { Rule } from "@pia/core";
-import { counterKey } from "@pia/core";
+import { counterKey, isRollingWindow } from "@pia/core";
+import type { BackfillMode } from "../backfill.js";
 import {
   ABSENT,
   asPushed,
   atVersion,
+  type BackfillJob,
+  backfillItem,
+  backfillJobOf,
+  backfillKey,
   type ChangeKind,
   counterKeyItem,
+  counterKeyKey,
   type Item,
   type ItemCondition,
+  newBackfillJob,
   PARTITIONS,
   parseRuleItems,
   partitionQuery,
@@ -57,10 +64,35 @@ export interface Author {
   readonly at: number;
 }
 
+/** A request to count a new counting's stored history (docs/rules.md section 9). */
+export interface BackfillRequest {
+  readonly mode: BackfillMode;
+}
+
+/**
+ * What became of a backfill request: `requested` (the counting is new: its job is stored, with
+ * the rule, or was already), `alreadyCounting` (the counting was registered before, so its counters
+ * already count: nothing to backfill), `notSupported` (rolling windows are not backfilled).
+ */
+export type BackfillOutcome = "requested" | "alreadyCounting" | "notSupported";
+
+export const BACKFILL_OUTCOMES: readonly BackfillOutcome[] = ["requested", "alreadyCounting", "notSupported"];
+
 /** What a change leaves: the rule now (undefined: there is none) and the id's version. */
 export interface ChangeResult {
   readonly stored: StoredRule | undefined;
   readonly version: number;
+  /** With `ChangeOptions.backfill`, when a rule remains: what became of the request. */
+  readonly backfill?: BackfillOutcome;
+}
+
+export interface ChangeOptions {
+  /**
+   * Backfills the rule's counting when the change leaves a rule whose counter key is new (never
+   * registered): its job is written in the change's transaction, so whoever sees the rule sees
+   * its backfill. Never refuses the change: the outcome says what became of the request.
+   */
+  readonly backfill?: BackfillRequest;
 }
 
 /** What a change set did (or, in a dry run, would do): each changed id and its new version. */
@@ -129,12 +161,14 @@ export interface VersionedRules {
    * returns undefined for nothing to do), then writes the rule, its new version and its counter
    * keys at once, on condition that the rule is still as read. Throws `RulesTableConflictError`
    * when another change came in between. `version` is the id's version now: the rule's, or when
-   * there is none, that of its deletion (0: the id was never used).
+   * there is none, that of its deletion (0: the id was never used). With `options.backfill`, also
+   * the rule's backfill job when its counting is new (see `ChangeOptions`), requested by the author.
    */
   change(
     id: string,
     decide: (current: StoredRule | undefined, version: number) => RuleChange | undefined,
     author: Author,
+    options?: ChangeOptions,
   ): Promise<ChangeResult>;
   /**
    * `change` for many rules at once, all or nothing: reads every rule, lets `decide` make the
@@ -148,9 +182,24 @@ export interface VersionedRules {
     author: Author,
     options?: { readonly dryRun?: boolean },
   ): Promise<ChangeSetResult>;
+  /** The backfill job of a counting (a counter key), if one was ever requested. */
+  backfill(counterKey: string): Promise<BackfillJob | undefined>;
+  /** Every backfill job, in counter key order (one query, for a list of rules). */
+  backfills(): Promise<BackfillJob[]>;
 }
 
 type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
+
+/** A backfill request decided for one change: the outcome and, when requested, what to write. */
+interface BackfillPlan {
+  readonly outcome: BackfillOutcome;
+  /** The new counting's key (requested only). */
+  readonly key?: string;
+  /** The job to store (requested, and none stored yet). */
+  readonly job?: BackfillJob;
+}
+
+const isRolling = (rule: Rule) => rule.window !== undefined && isRollingWindow(rule.window);
 
 /** A rule id as read: what a change is decided on, and how to tell that it is still so. */
 interface Snapshot {
@@ -347,7 +396,64 @@ export function buildVersionedRules(
     }
   }
 
+  async function readItem(key: { pk: string; sk: string }): Promise<Item | undefined> {
+    const output = await client.send(
+      new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }),
+    );
+    return output.Item;
+  }
+
+  /** A backfill request's outcome for a rule the change leaves unchanged. */
+  function unchanged(rule: Rule): BackfillOutcome {
+    return isRolling(rule) ? "notSupported" : "alreadyCounting";
+  }
+
+  /**
+   * What a backfill request for the rule a change leaves comes to. A counting is new when its
+   * counter key is not registered: every writer (push, this API) registers a key before or with
+   * the rule that counts it, so a registered key has counters that already count. A job stored
+   * for an unregistered key (a push cut short after storing it) is kept, not restarted.
+   */
+  async function planBackfill(rule: Rule, request: BackfillRequest, author: Author): Promise<BackfillPlan> {
+    if (isRolling(rule)) return { outcome: "notSupported" };
+    const key = counterKey(rule);
+    const [registered, job] = await Promise.all([readItem(counterKeyKey(key)), readItem(backfillKey(key))]);
+    if (registered !== undefined) return { outcome: "alreadyCounting" };
+    return {
+      outcome: "requested",
+      key,
+      ...(job === undefined
+        ? { job: newBackfillJob(key, rule.id, { mode: request.mode, requestedBy: author.by }, author.at) }
+        : {}),
+    };
+  }
+
+  /**
+   * Adds a requested backfill to a change's transaction: the job, on condition that there is none
+   * yet, and the registration of its key, on condition that it is still new. A push that registers
+   * the key meanwhile cancels the transaction (a conflict: read again, and the counting is known).
+   */
+  function applyPlan(items: TransactItem[], plan: BackfillPlan): void {
+    if (plan.outcome !== "requested" || plan.key === undefined) return;
+    const registration = counterKeyKey(plan.key);
+    for (const entry of items) {
+      const put = entry.Put;
+      if (put?.Item?.pk === registration.pk && put.Item.sk === registration.sk) Object.assign(put, ABSENT);
+    }
+    if (plan.job !== undefined)
+      items.push({ Put: { TableName: tableName, Item: backfillItem(plan.job), ...ABSENT } });
+  }
+
   return {
+    async backfill(key) {
+      const item = await readItem(backfillKey(key));
+      return item === undefined ? undefined : backfillJobOf(item);
+    },
+
+    async backfills() {
+      return (await queryAll(PARTITIONS.backfills)).map(backfillJobOf);
+    },
+
     async list() {
       return [...(await snapshotAll(now())).values()].flatMap((read) =>
         read.stored === undefined ? [] : [read.stored],
@@ -374,13 +480,29 @@ export function buildVersionedRules(
       return unrecorded?.version === version ? unrecorded : undefined;
     },
 
-    async change(id, decide, author) {
+    async change(id, decide, author, options = {}) {
       const read = await snapshot(id, author.at);
       const change = decide(read.stored, read.version);
-      if (change === undefined) return { stored: read.stored, version: read.version };
+      if (change === undefined) {
+        // Nothing written: the stored rule's counting is the one it had, registered when it was written.
+        const backfill =
+          options.backfill === undefined || read.stored === undefined
+            ? undefined
+            : unchanged(read.stored.rule);
+        return {
+          stored: read.stored,
+          version: read.version,
+          ...(backfill === undefined ? {} : { backfill }),
+        };
+      }
       const { items, version, stored } = writesOf(id, read, change, author);
+      const plan =
+        options.backfill === undefined || change.after === undefined
+          ? undefined
+          : await planBackfill(change.after, options.backfill, author);
+      if (plan !== undefined) applyPlan(items, plan);
       await write(items, [id], read.version);
-      return { stored, version };
+      return { stored, version, ...(plan === undefined ? {} : { backfill: plan.outcome }) };
     },
 
     async changeSet(decide, author, options = {}) {

@@ -21,9 +21,11 @@ export function buildRuleStore(
     get: (id) => rules.get(id),
     history: (id) => rules.history(id),
     version: (id, version) => rules.version(id, version),
-    async change(id, decide, author) {
+    backfill: (key) => rules.backfill(key),
+    backfills: () => rules.backfills(),
+    async change(id, decide, author, options) {
       try {
-        return await rules.change(id, decide, author);
+        return await rules.change(id, decide, author, options);
       } catch (error: unknown) {
         if (error instanceof RulesTableConflictError)
           throw new RuleVersionConflictError(id, error.readVersion, undefined, { cause: error });
