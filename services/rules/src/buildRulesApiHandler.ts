@@ -1,11 +1,23 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { ChangeSetTooLargeError, InvalidStoredRulesError, type StageReader } from "@pia/aws";
-import { formatRulesCsv, ruleWords } from "@pia/core";
+import {
+  type BackfillOutcome,
+  ChangeSetTooLargeError,
+  InvalidStoredRulesError,
+  type StageReader,
+} from "@pia/aws";
+import { counterKey, formatRulesCsv, ruleWords } from "@pia/core";
 import { authorizeCaller } from "./authorizeCaller.js";
+import {
+  type BackfillStatus,
+  backfillOfRule,
+  backfillsByCounterKey,
+  readBackfillRequest,
+  readRestoreBody,
+} from "./backfillRequest.js";
 import { DEFAULT_PREVIEW_DAYS, DEFAULT_PREVIEW_MAX_EVENTS, type RulesApiConfig } from "./config.js";
-import { makeCreateRule } from "./createRule.js";
+import { makeCreateRule, type SavedRule } from "./createRule.js";
 import { makeDeleteRule } from "./deleteRule.js";
 import {
   BadRequestError,
@@ -78,16 +90,29 @@ export const SIGN_IN_PATH = "/sign-in.json";
 /**
  * A rule as the API returns it; `version` is what a change sends back (If-Match); `words`, the
  * rule in the core's words (`ruleWords`), which the editor lists so that it keeps no wording of its
- * own: `pageview: count > 5 in the last 7 days`.
+ * own: `pageview: count > 5 in the last 7 days`. `counterKey` names what the rule counts (a change
+ * that changes it starts a new counting, which may be backfilled); `backfill`, the backfill of that
+ * counting when one was requested; `backfillOutcome`, what became of a change's backfill request.
  */
-function ruleBody(stored: StoredRule, warnings?: readonly FieldIssue[]) {
+function ruleBody(
+  stored: StoredRule,
+  extra: {
+    readonly warnings?: readonly FieldIssue[] | undefined;
+    readonly backfill?: BackfillStatus | undefined;
+    readonly backfillOutcome?: BackfillOutcome | undefined;
+  } = {},
+) {
+  const { warnings, backfill, backfillOutcome } = extra;
   return {
     rule: stored.rule,
     words: ruleWords(stored.rule),
     version: stored.version,
+    counterKey: counterKey(stored.rule),
     ...(stored.updatedAt === undefined ? {} : { updatedAt: stored.updatedAt }),
     ...(stored.updatedBy === undefined ? {} : { updatedBy: stored.updatedBy }),
     ...(warnings === undefined || warnings.length === 0 ? {} : { warnings }),
+    ...(backfill === undefined ? {} : { backfill }),
+    ...(backfillOutcome === undefined ? {} : { backfillOutcome }),
   };
 }
 
@@ -202,27 +227,50 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
         expectedOf(event),
         requestAuthor(event),
       );
-      return { status: 200, body: ruleBody(stored), headers: etag(stored) };
+      return {
+        status: 200,
+        body: ruleBody(stored, { backfill: await backfillOfRule(store, stored.rule) }),
+        headers: etag(stored),
+      };
     };
   };
+
+  /** A written rule's body: its warnings, its counting's backfill, what became of a backfill request. */
+  const savedBody = async ({ stored, warnings, backfill }: SavedRule) =>
+    ruleBody(stored, {
+      warnings,
+      backfill: await backfillOfRule(store, stored.rule),
+      ...(backfill === undefined ? {} : { backfillOutcome: backfill }),
+    });
 
   const routes: readonly Route[] = [
     {
       method: "GET",
       path: "/rules",
-      handle: async () => ({
-        status: 200,
-        body: { rules: (await listRules()).map((stored) => ruleBody(stored)) },
-      }),
+      handle: async () => {
+        // The rules first, then the backfills, once for the list (see backfillOfRule).
+        const rules = await listRules();
+        const backfills = await backfillsByCounterKey(store);
+        return {
+          status: 200,
+          body: {
+            rules: rules.map((stored) =>
+              ruleBody(stored, { backfill: backfills.get(counterKey(stored.rule)) }),
+            ),
+          },
+        };
+      },
     },
     {
       method: "POST",
       path: "/rules",
       handle: async (_, event) => {
-        const { stored, warnings } = await createRule(readJsonBody(event), requestAuthor(event));
+        const { draft, backfill } = readBackfillRequest(readJsonBody(event));
+        const saved = await createRule(draft, requestAuthor(event), backfill);
+        const { stored } = saved;
         return {
           status: 201,
-          body: ruleBody(stored, warnings),
+          body: await savedBody(saved),
           headers: { ...etag(stored), location: `/rules/${encodeURIComponent(stored.rule.id)}` },
         };
       },
@@ -284,21 +332,21 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
       path: "/rules/{id}",
       handle: async (params) => {
         const stored = await getRule(param(params, "id"));
-        return { status: 200, body: ruleBody(stored), headers: etag(stored) };
+        return {
+          status: 200,
+          body: ruleBody(stored, { backfill: await backfillOfRule(store, stored.rule) }),
+          headers: etag(stored),
+        };
       },
     },
     {
       method: "PUT",
       path: "/rules/{id}",
       handle: async (params, event) => {
-        const { expected, draft } = readExpectedVersion(event, readJsonBody(event));
-        const { stored, warnings } = await updateRule(
-          param(params, "id"),
-          draft,
-          expected,
-          requestAuthor(event),
-        );
-        return { status: 200, body: ruleBody(stored, warnings), headers: etag(stored) };
+        const { expected, draft: body } = readExpectedVersion(event, readJsonBody(event));
+        const { draft, backfill } = readBackfillRequest(body);
+        const saved = await updateRule(param(params, "id"), draft, expected, requestAuthor(event), backfill);
+        return { status: 200, body: await savedBody(saved), headers: etag(saved.stored) };
       },
     },
     {
@@ -340,13 +388,16 @@ export function buildRulesApiHandler(deps: RulesApiHandlerDeps) {
       path: "/rules/{id}/versions/{version}/restore",
       handle: async (params, event) => {
         const version = readVersionParam(param(params, "version"));
-        const { stored, warnings } = await restoreRuleVersion(
+        // The body is optional: `{ "backfill": … }` when the restored rule counts anew.
+        const { backfill } = readRestoreBody((event.body ?? "") === "" ? undefined : readJsonBody(event));
+        const saved = await restoreRuleVersion(
           param(params, "id"),
           version,
           expectedOf(event),
           requestAuthor(event),
+          backfill,
         );
-        return { status: 200, body: ruleBody(stored, warnings), headers: etag(stored) };
+        return { status: 200, body: await savedBody(saved), headers: etag(saved.stored) };
       },
     },
   ];

@@ -1,4 +1,5 @@
-import type { SavedRule } from "./createRule.js";
+import type { BackfillMode } from "@pia/aws";
+import { backfillOption, type SavedRule } from "./createRule.js";
 import { BadRequestError, RuleNotFoundError, RuleVersionConflictError } from "./errors.js";
 import type { Now, RuleStore } from "./ports.js";
 import { ruleSetWarnings } from "./ruleSetWarnings.js";
@@ -8,13 +9,21 @@ import { validateRule } from "./validateRule.js";
 /**
  * Makes a version's rule the current one again, as a new version (history is never rewritten);
  * also brings back a deleted rule. With `expected`, only if the rule id is still at that version.
- * The restored rule is validated again: the rules may have become stricter since.
+ * The restored rule is validated again: the rules may have become stricter since. With
+ * `backfill`, a restore whose rule counts differently from the current one (a new counting) also
+ * counts the stored events.
  */
 export function makeRestoreRuleVersion(deps: {
   readonly store: RuleStore;
   readonly now: Now;
-}): (id: string, version: number, expected: number | undefined, by: string) => Promise<SavedRule> {
-  return async (id, version, expected, by) => {
+}): (
+  id: string,
+  version: number,
+  expected: number | undefined,
+  by: string,
+  backfill?: BackfillMode,
+) => Promise<SavedRule> {
+  return async (id, version, expected, by, backfill) => {
     const source = await deps.store.version(id, version);
     if (source === undefined) throw new RuleNotFoundError(id, version);
     if (source.after === undefined) {
@@ -23,7 +32,7 @@ export function makeRestoreRuleVersion(deps: {
       );
     }
     const { rule, warnings } = validateRule(source.after);
-    const { stored } = await deps.store.change(
+    const result = await deps.store.change(
       id,
       (current, currentVersion) => {
         if (expected !== undefined && expected !== currentVersion) {
@@ -33,8 +42,14 @@ export function makeRestoreRuleVersion(deps: {
         return { change: "restore", after: rule, restoredFrom: version };
       },
       { by, at: deps.now() },
+      backfillOption(backfill),
     );
+    const { stored } = result;
     if (stored === undefined) throw new Error(`rule ${id}: the store returned no rule after restoring it`);
-    return { stored, warnings: [...warnings, ...(await ruleSetWarnings(deps.store, rule))] };
+    return {
+      stored,
+      warnings: [...warnings, ...(await ruleSetWarnings(deps.store, rule))],
+      ...(result.backfill === undefined ? {} : { backfill: result.backfill }),
+    };
   };
 }

@@ -1,5 +1,6 @@
 import {
   CSV_COLUMNS,
+  counterKey,
   DAY_MS,
   DEFAULT_ATTRIBUTE_VALUE,
   MAX_ROLLING_MS,
@@ -101,7 +102,9 @@ export function draftRule(draft: unknown) {
   }
   const suggestion = actionName === undefined ? {} : { defaultActionName: actionName };
   try {
-    return { valid: true as const, ...validateRule(filled), ...suggestion };
+    const valid = validateRule(filled);
+    // What the draft counts: the editor offers a backfill when it differs from the saved rule's.
+    return { valid: true as const, ...valid, counterKey: counterKey(valid.rule), ...suggestion };
   } catch (error: unknown) {
     if (!(error instanceof InvalidRuleError)) throw error;
     return { valid: false as const, errors: error.errors, warnings: error.warnings, ...suggestion };

@@ -55,7 +55,9 @@ describe("the Lambda entry (handlers/api.ts)", () => {
   });
 
   it("reads a rule with consistent reads of its item and its last version", async () => {
-    ddb.on(GetCommand).resolves({
+    // The rule's item; no other item (the rule's counting has no backfill).
+    ddb.on(GetCommand).resolves({});
+    ddb.on(GetCommand, { Key: { pk: "rule", sk: "views" } }).resolves({
       Item: { pk: "rule", sk: "views", rule: JSON.stringify(RULE), counterKey: counterKey(RULE), version: 4 },
     });
     ddb.on(QueryCommand).resolves({ Items: [] });
@@ -79,7 +81,9 @@ describe("the Lambda entry (handlers/api.ts)", () => {
   });
 
   it("writes an update as one transaction, conditional on the version read", async () => {
-    ddb.on(GetCommand).resolves({
+    // The rule's item; no other item (the rule's counting has no backfill).
+    ddb.on(GetCommand).resolves({});
+    ddb.on(GetCommand, { Key: { pk: "rule", sk: "views" } }).resolves({
       Item: { pk: "rule", sk: "views", rule: JSON.stringify(RULE), counterKey: counterKey(RULE), version: 4 },
     });
     ddb.on(QueryCommand).resolves({ Items: [] });

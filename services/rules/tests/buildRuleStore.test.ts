@@ -229,6 +229,7 @@ describe("the rules API on DynamoDB Local", () => {
       rule: pushed,
       words: "pageview: count > 3 (lifetime)",
       version: 1,
+      counterKey: counterKey(pushed),
       updatedAt: AT,
       updatedBy: OUTSIDE_AUTHOR,
     });
@@ -237,6 +238,7 @@ describe("the rules API on DynamoDB Local", () => {
         rule: pushed,
         words: "pageview: count > 3 (lifetime)",
         version: 1,
+        counterKey: counterKey(pushed),
         updatedAt: AT,
         updatedBy: OUTSIDE_AUTHOR,
       },

@@ -30,7 +30,8 @@ export function fakeStore() {
       ...(change.restoredFrom === undefined ? {} : { restoredFrom: change.restoredFrom }),
     };
     versions.set(id, [...(versions.get(id) ?? []), entry]);
-    for (const rule of [current?.rule, change.after]) if (rule !== undefined) registered.add(counterKey(rule));
+    for (const rule of [current?.rule, change.after])
+      if (rule !== undefined) registered.add(counterKey(rule));
     if (change.after === undefined) {
       rules.delete(id);
       return { stored: undefined, version };
@@ -66,7 +67,8 @@ export function fakeStore() {
       const change = decide(current, read);
       const rolling = (rule: Rule) => rule.window !== undefined && isRollingWindow(rule.window);
       if (change === undefined) {
-        if (options.backfill === undefined || current === undefined) return { stored: current, version: read };
+        if (options.backfill === undefined || current === undefined)
+          return { stored: current, version: read };
         return {
           stored: current,
           version: read,
@@ -84,7 +86,10 @@ export function fakeStore() {
         else {
           backfill = "requested";
           if (!backfills.has(key))
-            backfills.set(key, newBackfillJob(key, id, { ...options.backfill, requestedBy: author.by }, author.at));
+            backfills.set(
+              key,
+              newBackfillJob(key, id, { ...options.backfill, requestedBy: author.by }, author.at),
+            );
         }
       }
       return { ...apply(id, change, read, author), ...(backfill === undefined ? {} : { backfill }) };
