@@ -3,6 +3,7 @@ import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
@@ -343,5 +344,206 @@ describe("the rules API on DynamoDB Local", () => {
     expect(refused.status).toBe(413);
     expect(refused.body.message).toContain("limit of 100 per transaction");
     expect((await w.rulesTable.list()).map((r) => r.id).sort()).toEqual(["kept", "new"]);
+  });
+});
+
+describe("backfill requests of the rules table's versioned writes, on DynamoDB Local", () => {
+  const author = { by: USER_ARN, at: NOW };
+  const create = (r: Rule) => () => ({ change: "create" as const, after: r });
+
+  /** The store over a client that records every command sent. */
+  function recording(w: Awaited<ReturnType<typeof world>>) {
+    const sent: unknown[] = [];
+    const spy = {
+      send: async (command: unknown) => {
+        sent.push(command);
+        return client.send(command as never);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    return { store: buildRuleStore(spy, { tableName: w.tableName, now: () => NOW }), sent };
+  }
+
+  it("stores a new counting's job in the rule's own transaction, conditional on absence", async () => {
+    const w = await world();
+    const { store, sent } = recording(w);
+    const views = rule("views");
+    const result = await store.change("views", create(views), author, { backfill: { mode: "notify" } });
+    expect(result.backfill).toBe("requested");
+    const key = counterKey(views);
+    expect(await w.item("backfill", key)).toEqual({
+      pk: "backfill",
+      sk: key,
+      counterKey: key,
+      ruleId: "views",
+      mode: "notify",
+      requestedAt: NOW,
+      requestedBy: USER_ARN,
+      state: "requested",
+      progress: { days: 0, daysTotal: 0, merged: 0, eventsRead: 0, notifications: 0 },
+      updatedAt: NOW,
+      rev: 1,
+    });
+    expect(await w.rulesTable.backfills.get(key)).toMatchObject({ state: "requested", mode: "notify" });
+    // One write in all: the transaction holds the rule, its version, its key and the job.
+    const writes = sent.filter(
+      (command) => !(command instanceof GetCommand || command instanceof QueryCommand),
+    );
+    expect(writes).toHaveLength(1);
+    const [transaction] = writes;
+    expect(transaction).toBeInstanceOf(TransactWriteCommand);
+    const items = (transaction as TransactWriteCommand).input.TransactItems ?? [];
+    expect(items.map((entry) => [entry.Put?.Item?.pk, entry.Put?.ConditionExpression])).toEqual([
+      ["rule", "attribute_not_exists(pk)"],
+      ["version#views", "attribute_not_exists(pk)"],
+      ["counterKey", "attribute_not_exists(pk)"],
+      ["backfill", "attribute_not_exists(pk)"],
+    ]);
+  });
+
+  it("writes neither rule nor job when the counting is registered between the read and the write", async () => {
+    const w = await world();
+    const views = rule("views");
+    // Another writer (a push cut short after its keys) registers the counting meanwhile: only the
+    // registration's condition can tell, and it cancels the whole transaction.
+    const racing = {
+      send: async (command: unknown) => {
+        if (command instanceof TransactWriteCommand) {
+          await client.send(
+            new PutCommand({
+              TableName: w.tableName,
+              Item: { pk: "counterKey", sk: counterKey(views), ruleId: "views" },
+            }),
+          );
+        }
+        return client.send(command as never);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const store = buildRuleStore(racing, { tableName: w.tableName, now: () => NOW });
+    await expect(
+      store.change("views", create(views), author, { backfill: { mode: "silent" } }),
+    ).rejects.toBeInstanceOf(RuleVersionConflictError);
+    expect(await w.partition("backfill")).toEqual([]);
+    expect(await w.item("rule", "views")).toBeUndefined();
+    expect(await w.partition("version#views")).toEqual([]);
+    // Done again, the counting is known: the rule is written, with no job.
+    expect(
+      await w.store.change("views", create(views), author, { backfill: { mode: "silent" } }),
+    ).toMatchObject({
+      version: 1,
+      backfill: "alreadyCounting",
+    });
+    expect(await w.partition("backfill")).toEqual([]);
+  });
+
+  it("answers alreadyCounting, and stores no job, when the counter key is registered", async () => {
+    const w = await world();
+    const views = rule("views");
+    // Pushed earlier: its counting is registered and counts already.
+    await w.rulesTable.put([views]);
+    const renamed = rule("views", { action: { type: "attribute", name: "renamed", value: "Ready" } });
+    const result = await w.store.change("views", () => ({ change: "update", after: renamed }), author, {
+      backfill: { mode: "notify" },
+    });
+    expect(result).toMatchObject({ version: 2, backfill: "alreadyCounting" });
+    expect(await w.partition("backfill")).toEqual([]);
+
+    // Deleted and created again with the same counting: its counters are still registered.
+    await w.store.change("views", () => ({ change: "delete", after: undefined }), author);
+    const again = await w.store.change("views", create(views), author, { backfill: { mode: "notify" } });
+    expect(again.backfill).toBe("alreadyCounting");
+    expect(await w.partition("backfill")).toEqual([]);
+  });
+
+  it("answers notSupported for a rolling rule, writes the rule, and stores no job", async () => {
+    const w = await world();
+    const active = rule("active", { window: { last: "7d" } });
+    const result = await w.store.change("active", create(active), author, { backfill: { mode: "notify" } });
+    expect(result).toMatchObject({ version: 1, backfill: "notSupported" });
+    expect(await w.rulesTable.list()).toEqual([active]);
+    expect(await w.partition("backfill")).toEqual([]);
+    expect(await w.registeredKeys()).toEqual([counterKey(active)]);
+  });
+
+  it("requests a backfill for an update or a restore that counts anew, keyed by the new counting", async () => {
+    const w = await world();
+    const views = rule("views");
+    await w.store.change("views", create(views), author);
+    const clicks = rule("views", { event: "click" });
+    const updated = await w.store.change("views", () => ({ change: "update", after: clicks }), author, {
+      backfill: { mode: "silent" },
+    });
+    expect(updated.backfill).toBe("requested");
+    expect((await w.partition("backfill")).map((job) => [job.sk, job.mode])).toEqual([
+      [counterKey(clicks), "silent"],
+    ]);
+    // Restoring version 1 goes back to a counting that was registered: nothing to backfill.
+    const restored = await w.store.change(
+      "views",
+      () => ({ change: "restore", after: views, restoredFrom: 1 }),
+      author,
+      { backfill: { mode: "notify" } },
+    );
+    expect(restored.backfill).toBe("alreadyCounting");
+    expect(await w.partition("backfill")).toHaveLength(1);
+    // Without a request, a new counting gets no job.
+    await w.store.change(
+      "views",
+      () => ({ change: "update", after: rule("views", { event: "tap" }) }),
+      author,
+    );
+    expect(await w.partition("backfill")).toHaveLength(1);
+  });
+
+  it("shows the backfill of a rule's current counting in GET /rules/{id} and GET /rules", async () => {
+    const w = await world();
+    const created = await w.call("POST", "/rules", { body: { ...rule("views"), backfill: "notify" } });
+    const key = counterKey(rule("views"));
+    expect(created).toMatchObject({
+      status: 201,
+      body: {
+        counterKey: key,
+        backfillOutcome: "requested",
+        backfill: { state: "requested", mode: "notify", requestedAt: AT, requestedBy: USER_ARN },
+      },
+    });
+    // The job moves on (as the timeseries job saves it).
+    const job = await w.rulesTable.backfills.get(key);
+    if (job === undefined) throw new Error("no job");
+    const boundary = NOW + 60_000;
+    await w.rulesTable.backfills.save({
+      ...job,
+      state: "discovering",
+      boundary,
+      settledAt: boundary + 60_000,
+      progress: { days: 120, daysTotal: 401, merged: 5300, eventsRead: 80_000, notifications: 12 },
+      updatedAt: boundary,
+      rev: job.rev + 1,
+    });
+    const status = {
+      state: "discovering",
+      mode: "notify",
+      requestedAt: AT,
+      requestedBy: USER_ARN,
+      boundary: new Date(boundary).toISOString(),
+      settledAt: new Date(boundary + 60_000).toISOString(),
+      progress: { days: 120, daysTotal: 401, merged: 5300, eventsRead: 80_000, notifications: 12 },
+    };
+    expect((await w.call("GET", "/rules/views")).body.backfill).toEqual(status);
+    await w.call("POST", "/rules", { body: rule("plain", { event: "click" }) });
+    const listed = (await w.call("GET", "/rules")).body.rules;
+    expect(
+      listed.map((entry: { rule: Rule; backfill?: unknown }) => [entry.rule.id, entry.backfill]),
+    ).toEqual([
+      ["plain", undefined],
+      ["views", status],
+    ]);
+    // An edit to another counting: the rule shows that counting's backfill (none), not the old one.
+    const edited = await w.call("PUT", "/rules/views", {
+      body: rule("views", { event: "tap" }),
+      ...ifMatch(1),
+    });
+    expect(edited.status).toBe(200);
+    expect(edited.body.backfill).toBeUndefined();
+    expect(edited.body.backfillOutcome).toBeUndefined();
   });
 });
