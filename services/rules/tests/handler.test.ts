@@ -430,6 +430,125 @@ describe("PUT /rules/{id}", () => {
   });
 });
 
+describe("backfill on POST /rules, PUT /rules/{id} and restore", () => {
+  const ROLLING = { ...DRAFT, id: "active", window: { last: "7d" } };
+
+  it("is off by default: no job, no outcome", async () => {
+    const t = api();
+    const created = await t.call("POST", "/rules", { body: DRAFT });
+    expect(created.status).toBe(201);
+    expect(created.body.backfillOutcome).toBeUndefined();
+    expect(created.body.backfill).toBeUndefined();
+    expect(
+      (await t.call("POST", "/rules", { body: { ...DRAFT, id: "off", backfill: "off" } })).body,
+    ).not.toHaveProperty("backfillOutcome");
+    expect(t.backfills.size).toBe(0);
+  });
+
+  it("refuses any other value with 400 naming the field and the choices, beside the rule's own errors", async () => {
+    const t = api();
+    for (const value of ["yes", true, null, "NOTIFY", { mode: "notify" }]) {
+      const refused = await t.call("POST", "/rules", { body: { ...DRAFT, backfill: value } });
+      expect(refused.status).toBe(400);
+      expect(refused.body.errors).toEqual([
+        {
+          path: "backfill",
+          message: expect.stringMatching(/^is .*: use "off" \(the default.*"notify" .*or "silent"/),
+        },
+      ]);
+    }
+    const both = await t.call("POST", "/rules", { body: { ...DRAFT, event: "", backfill: "all" } });
+    expect(both.body.errors.map((error: { path: string }) => error.path)).toEqual(["backfill", "event"]);
+    const put = await t.call("PUT", "/rules/views", { body: { ...DRAFT, backfill: 1 }, ...ifMatch(1) });
+    expect(put).toMatchObject({ status: 400, body: { errors: [{ path: "backfill" }] } });
+    expect(t.rules.size).toBe(0);
+    expect(t.backfills.size).toBe(0);
+  });
+
+  it("says requested on a create, and shows the job in the answer, GET and the list", async () => {
+    const t = api();
+    const created = await t.call("POST", "/rules", { body: { ...DRAFT, backfill: "silent" } });
+    const status = {
+      state: "requested",
+      mode: "silent",
+      requestedAt: AT,
+      requestedBy: USER_ARN,
+      progress: { days: 0, daysTotal: 0, merged: 0, eventsRead: 0, notifications: 0 },
+    };
+    expect(created).toMatchObject({ status: 201, body: { backfillOutcome: "requested", backfill: status } });
+    const [job] = t.backfills.values();
+    expect(job).toMatchObject({ ruleId: "views", mode: "silent", requestedBy: USER_ARN, requestedAt: NOW });
+    // The job moves on: the API shows its instants in ISO.
+    if (job === undefined) throw new Error("no job");
+    t.backfills.set(job.counterKey, {
+      ...job,
+      state: "done",
+      boundary: NOW + 1000,
+      settledAt: NOW + 2000,
+      finishedAt: NOW + 3000,
+      progress: { days: 3, daysTotal: 3, merged: 2, eventsRead: 9, notifications: 0 },
+    });
+    const done = {
+      ...status,
+      state: "done",
+      boundary: "2030-01-02T03:04:06.000Z",
+      settledAt: "2030-01-02T03:04:07.000Z",
+      finishedAt: "2030-01-02T03:04:08.000Z",
+      progress: { days: 3, daysTotal: 3, merged: 2, eventsRead: 9, notifications: 0 },
+    };
+    const got = await t.call("GET", "/rules/views");
+    expect(got.body.backfill).toEqual(done);
+    expect(got.body.backfillOutcome).toBeUndefined();
+    expect((await t.call("GET", "/rules")).body.rules[0].backfill).toEqual(done);
+  });
+
+  it("says alreadyCounting for an edit that keeps the counting, notSupported for a rolling rule", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    const renamed = { ...DRAFT, action: { type: "attribute", name: "renamed" }, backfill: "notify" };
+    const kept = await t.call("PUT", "/rules/views", { body: renamed, ...ifMatch(1) });
+    expect(kept).toMatchObject({ status: 200, body: { version: 2, backfillOutcome: "alreadyCounting" } });
+    const rolling = await t.call("POST", "/rules", { body: { ...ROLLING, backfill: "notify" } });
+    expect(rolling).toMatchObject({ status: 201, body: { version: 1, backfillOutcome: "notSupported" } });
+    expect(t.backfills.size).toBe(0);
+    // An edit that counts another event is a new counting.
+    const moved = await t.call("PUT", "/rules/views", {
+      body: { ...DRAFT, event: "click", backfill: "notify", version: 2 },
+    });
+    expect(moved).toMatchObject({ status: 200, body: { version: 3, backfillOutcome: "requested" } });
+    expect(moved.body.backfill).toMatchObject({ state: "requested", mode: "notify" });
+    expect([...t.backfills.keys()]).toEqual([moved.body.counterKey]);
+  });
+
+  it("takes backfill in a restore's optional body", async () => {
+    const t = api();
+    await t.call("POST", "/rules", { body: DRAFT });
+    await t.call("PUT", "/rules/views", { body: { ...DRAFT, event: "click" }, ...ifMatch(1) });
+    const restored = await t.call("POST", "/rules/views/versions/1/restore", {
+      body: { backfill: "notify" },
+    });
+    // Version 1's counting was registered when it was created: its counters count already.
+    expect(restored).toMatchObject({ status: 200, body: { version: 3, backfillOutcome: "alreadyCounting" } });
+    const refused = await t.call("POST", "/rules/views/versions/2/restore", { body: { backfill: "loud" } });
+    expect(refused).toMatchObject({ status: 400, body: { errors: [{ path: "backfill" }] } });
+    const unknown = await t.call("POST", "/rules/views/versions/2/restore", { body: { rule: {} } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.message).toContain("unknown: rule");
+  });
+
+  it("gives a draft's counterKey, which changes with what the rule counts", async () => {
+    const t = api();
+    const draft = await t.call("POST", "/rules/draft", { body: DRAFT });
+    const renamed = await t.call("POST", "/rules/draft", {
+      body: { ...DRAFT, action: { type: "attribute", name: "x" } },
+    });
+    const other = await t.call("POST", "/rules/draft", { body: { ...DRAFT, event: "click" } });
+    expect(draft.body.counterKey).toMatch(/^views#/);
+    expect(renamed.body.counterKey).toBe(draft.body.counterKey);
+    expect(other.body.counterKey).not.toBe(draft.body.counterKey);
+  });
+});
+
 describe("POST /rules/{id}/disable and /enable", () => {
   it("keeps the rule with enabled: false, then true again, one version each; repeating records nothing", async () => {
     const t = api();
