@@ -3,6 +3,9 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { buildRulesTable } from "@pia/aws";
 import type { Rule } from "@pia/core";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -290,6 +293,85 @@ describe("the rules editor in Chromium", () => {
     await button("Delete chair-buyers").click();
     await expect.poll(() => ruleRow("chair-buyers").count(), SETTLED).toBe(0);
     await expect.poll(text("#status"), SETTLED).toBe("Deleted chair-buyers.");
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("offers a backfill on a new rule and on an edit that counts anew, and shows where it is", async () => {
+    await button("New rule").click();
+    // Offered on a new rule, off unless chosen; not for a rolling window.
+    expect(await page.locator("#backfill-offer").isVisible()).toBe(true);
+    expect(await field("Count stored history (backfill)").inputValue()).toBe("off");
+    expect(await page.locator("#backfill-hint").innerText()).toBe(
+      "Counts the events already stored, as if the rule had been live since the oldest one; rolling-window rules are not backfilled.",
+    );
+    await field("Rule type").selectOption("rolling");
+    expect(await field("Count stored history (backfill)").isDisabled()).toBe(true);
+    await field("Rule type").selectOption("aggregator");
+    await field("Rule id").fill("views-history");
+    await field("Event type").fill("pageview");
+    await field("Count operator").selectOption(">");
+    await field("Count target").fill("1");
+    await field("Count stored history (backfill)").selectOption("notify");
+    await shoot("10-backfill-offer");
+    await button("Save").click();
+    await expect
+      .poll(text("#status"), SETTLED)
+      .toBe("Saved views-history (version 1). Backfill requested: the stored events will be counted.");
+    await expect
+      .poll(text("#backfill-status"), SETTLED)
+      .toMatch(
+        /^Backfill: requested at .*, waiting for the backfill job \(notifying users who already qualify\)\.$/,
+      );
+    // Saved: the rule counts what it did, so there is nothing new to offer.
+    expect(await page.locator("#backfill-offer").isVisible()).toBe(false);
+
+    // The backfill job moves it on (as the timeseries job saves it), seen when the rule is opened.
+    const stack = pipeline?.stack;
+    if (stack === undefined) throw new Error("no stack");
+    const raw = new DynamoDBClient({
+      region: stack.region,
+      endpoint: stack.dynamoEndpoint,
+      credentials: stack.credentials,
+    });
+    try {
+      const rules = buildRulesTable(DynamoDBDocumentClient.from(raw), stack.tableNames.rules);
+      const [job] = await rules.backfills.list();
+      if (job === undefined) throw new Error("the editor's save stored no backfill job");
+      expect(job).toMatchObject({ ruleId: "views-history", mode: "notify", state: "requested" });
+      const progress = { days: 120, daysTotal: 401, merged: 5300, eventsRead: 90_000, notifications: 12 };
+      expect(await rules.backfills.save({ ...job, state: "discovering", progress, rev: job.rev + 1 })).toBe(
+        true,
+      );
+      await button("Edit views-history").click();
+      await expect
+        .poll(text("#backfill-status"), SETTLED)
+        .toBe(
+          "Backfill: discovering, 120/401 days, 5,300 users merged, 12 notifications (notifying users who already qualify).",
+        );
+      await shoot("11-backfill-status");
+      // An edit that keeps the counting offers nothing; one that counts another event does.
+      expect(await page.locator("#backfill-offer").isVisible()).toBe(false);
+      await field("Count target").fill("2");
+      await page.waitForTimeout(500);
+      expect(await page.locator("#backfill-offer").isVisible()).toBe(false);
+      await field("Event type").fill("signup");
+      await expect.poll(() => page.locator("#backfill-offer").isVisible(), SETTLED).toBe(true);
+      await field("Event type").fill("pageview");
+      await expect.poll(() => page.locator("#backfill-offer").isVisible(), SETTLED).toBe(false);
+
+      const finishedAt = Date.UTC(2021, 2, 1, 13);
+      const current = await rules.backfills.get(job.counterKey);
+      if (current === undefined) throw new Error("the job is gone");
+      await rules.backfills.save({ ...current, state: "done", finishedAt, rev: current.rev + 1 });
+      await button("Edit views-history").click();
+      await expect
+        .poll(text("#backfill-status"), SETTLED)
+        .toBe(
+          "Backfill: done at 2021-03-01 13:00:00Z, 120/401 days, 5,300 users merged, 12 notifications (notifying users who already qualify).",
+        );
+    } finally {
+      raw.destroy();
+    }
     expect(pageErrors).toEqual([]);
   });
 });

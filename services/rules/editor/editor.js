@@ -27,10 +27,15 @@ const CONTROL_OF_PATH = {
   "action.sink": "action-sink",
   reset: "reset-target",
   enabled: "enabled",
+  backfill: "backfill",
 };
 const $ = (id) => document.getElementById(id);
 const form = $("rule-form");
-/** The rules as GET /rules gave them; the rule being edited (`undefined`: a new one). */
+/**
+ * The rules as GET /rules gave them; the rule being edited (`undefined`: a new one), with what it
+ * counts as saved (`counterKey`, the API's), so that an edit that counts something new can offer a
+ * backfill.
+ */
 const state = { rules: [], editing: undefined, filters: 0 };
 
 function element(tag, props = {}, ...children) {
@@ -273,8 +278,62 @@ function suggestActionName() {
   suggesting = setTimeout(async () => {
     const result = await askDraft().catch(() => undefined);
     $("action-name").placeholder = result?.data.defaultActionName ?? "";
+    if (result?.data.counterKey !== undefined) offerBackfill(result.data.counterKey);
   }, 150);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Backfill (docs/rules.md section 9): a rule that counts something new may also count the events
+// already stored. The API decides whether it applies (`backfillOutcome`); the page only offers it
+// where it can: on a new rule, and on an edit that changes what the rule counts.
+
+/** Shows the offer for a draft that counts `counterKey` (the API's); hides it, back to off, otherwise. */
+function offerBackfill(counterKey) {
+  const offered = state.editing === undefined || counterKey !== state.editing.counterKey;
+  $("backfill-offer").hidden = !offered;
+  if (!offered) $("backfill").value = "off";
+}
+
+/** The `backfill` field of a save: only when offered, chosen, and the rule is not a rolling one. */
+function backfillChoice() {
+  const select = $("backfill");
+  return $("backfill-offer").hidden || select.disabled || select.value === "off"
+    ? {}
+    : { backfill: select.value };
+}
+
+const count = (n) => Number(n).toLocaleString("en-US");
+
+/** Where a saved rule's backfill is, in one line; `undefined` when its counting has none. */
+function backfillText(backfill) {
+  if (backfill === undefined) return undefined;
+  const { state: where, mode, progress: p } = backfill;
+  const how = mode === "notify" ? "notifying users who already qualify" : "recorded without notifying";
+  const done = `${count(p.days)}/${count(p.daysTotal)} days, ${count(p.merged)} users merged, ${count(p.notifications)} notifications`;
+  const detail = {
+    requested: `requested at ${iso(backfill.requestedAt)}, waiting for the backfill job`,
+    settling: `settling, stored history complete at ${backfill.settledAt === undefined ? "(not set yet)" : iso(backfill.settledAt)}`,
+    discovering: `discovering, ${done}`,
+    sweeping: `sweeping, ${done}`,
+    done: `done at ${backfill.finishedAt === undefined ? "(unknown)" : iso(backfill.finishedAt)}, ${done}`,
+  }[where];
+  return `Backfill: ${detail ?? where} (${how}).`;
+}
+
+/** Shows the saved rule's backfill in its panel. */
+function showBackfill(stored) {
+  const line = $("backfill-status");
+  const text = stored === undefined ? undefined : backfillText(stored.backfill);
+  line.hidden = text === undefined;
+  line.textContent = text ?? "";
+}
+
+/** What became of a save's backfill request, for the status line. */
+const BACKFILL_OUTCOME_TEXT = {
+  requested: "Backfill requested: the stored events will be counted.",
+  alreadyCounting: "Not backfilled: the rule counts as it did, and its counters already count.",
+  notSupported: "Not backfilled: rolling-window rules are not backfilled.",
+};
 
 /** Enables the fields that apply to the rule type and action type. */
 function updateForm() {
@@ -285,6 +344,8 @@ function updateForm() {
   showUnitRange();
   // A date window ignores reset; a rolling one may reset (the API says when it cannot).
   $("reset-target").disabled = type === "date";
+  // Rolling-window rules are not backfilled (the hint says so).
+  $("backfill").disabled = type === "rolling";
   $("action-value").disabled = $("action-type").value !== "attribute";
   for (const kind of ["count", "sum"]) $(`${kind}-value`).disabled = $(`${kind}-op`).value === "";
   $("sum-metric").disabled = $("sum-op").value === "";
@@ -320,8 +381,14 @@ function fillForm(rule) {
 }
 
 function openForm(stored) {
-  state.editing = stored === undefined ? undefined : { id: stored.rule.id, version: stored.version };
+  state.editing =
+    stored === undefined
+      ? undefined
+      : { id: stored.rule.id, version: stored.version, counterKey: stored.counterKey };
   form.reset();
+  // Offered on a new rule; on an edit, once the draft counts something new.
+  $("backfill-offer").hidden = stored !== undefined;
+  showBackfill(stored);
   clearIssues();
   $("preview-result").replaceChildren();
   // Explaining reads the rule as saved: a new rule has nothing to explain yet. The last answer
@@ -388,19 +455,26 @@ async function save() {
   const draft = await resolveDraft();
   if (draft === undefined) return;
   const editing = state.editing;
+  const body = { ...draft, ...backfillChoice() };
   const result =
     editing === undefined
-      ? await callApi("POST", "rules", { body: draft })
-      : await callApi("PUT", rulePath(editing.id), { body: draft, version: editing.version });
+      ? await callApi("POST", "rules", { body })
+      : await callApi("PUT", rulePath(editing.id), { body, version: editing.version });
   if (result.ok) {
     const stored = result.data;
-    state.editing = { id: stored.rule.id, version: stored.version };
+    state.editing = { id: stored.rule.id, version: stored.version, counterKey: stored.counterKey };
     fillForm(stored.rule);
+    $("backfill-offer").hidden = true;
+    $("backfill").value = "off";
+    showBackfill(stored);
     $("rule-id").readOnly = true;
     $("explain").hidden = false;
     $("form-heading").textContent = `Rule ${stored.rule.id} (version ${stored.version})`;
     showIssues([], stored.warnings);
-    setStatus(`Saved ${stored.rule.id} (version ${stored.version}).`);
+    const outcome = BACKFILL_OUTCOME_TEXT[stored.backfillOutcome];
+    setStatus(
+      `Saved ${stored.rule.id} (version ${stored.version}).${outcome === undefined ? "" : ` ${outcome}`}`,
+    );
     await loadRules();
   } else if (result.status === 400) {
     showIssues(result.data.errors ?? [{ path: "", message: failure(result) }], result.data.warnings);
@@ -457,7 +531,6 @@ async function preview() {
     truncated,
     partial,
   } = result.data;
-  const count = (n) => Number(n).toLocaleString("en-US");
   const users = (n) => `user${n === 1 ? "" : "s"}`;
   // A rolling rule (`entered` is given): who is inside its window now; one that resets never
   // keeps its users inside, so who it fired for.
