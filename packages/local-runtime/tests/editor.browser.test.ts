@@ -339,14 +339,15 @@ describe("the rules editor in Chromium", () => {
       if (job === undefined) throw new Error("the editor's save stored no backfill job");
       expect(job).toMatchObject({ ruleId: "views-history", mode: "notify", state: "requested" });
       const progress = { days: 120, daysTotal: 401, merged: 5300, eventsRead: 90_000, notifications: 12 };
-      expect(await rules.backfills.save({ ...job, state: "discovering", progress, rev: job.rev + 1 })).toBe(
-        true,
-      );
+      const boundary = Date.UTC(2021, 2, 1, 12, 2);
+      expect(
+        await rules.backfills.save({ ...job, state: "discovering", boundary, progress, rev: job.rev + 1 }),
+      ).toBe(true);
       await button("Edit views-history").click();
       await expect
         .poll(text("#backfill-status"), SETTLED)
         .toBe(
-          "Backfill: discovering, 120/401 days, 5,300 users merged, 12 notifications (notifying users who already qualify).",
+          "Backfill: discovering, 120/401 days, 5,300 users merged, 12 notifications (notifying users who already qualify). History: the events that arrived before 2021-03-01 12:02:00Z, 90,000 read so far.",
         );
       await shoot("11-backfill-status");
       // An edit that keeps the counting offers nothing; one that counts another event does.
@@ -367,7 +368,7 @@ describe("the rules editor in Chromium", () => {
       await expect
         .poll(text("#backfill-status"), SETTLED)
         .toBe(
-          "Backfill: done at 2021-03-01 13:00:00Z, 120/401 days, 5,300 users merged, 12 notifications (notifying users who already qualify).",
+          "Backfill: done at 2021-03-01 13:00:00Z, 120/401 days, 5,300 users merged, 12 notifications (notifying users who already qualify). History: the events that arrived before 2021-03-01 12:02:00Z, 90,000 read so far.",
         );
     } finally {
       raw.destroy();

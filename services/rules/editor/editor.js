@@ -317,7 +317,12 @@ function backfillText(backfill) {
     sweeping: `sweeping, ${done}`,
     done: `done at ${backfill.finishedAt === undefined ? "(unknown)" : iso(backfill.finishedAt)}, ${done}`,
   }[where];
-  return `Backfill: ${detail ?? where} (${how}).`;
+  // The boundary, once the job has set it: what is history and what the stream counts.
+  const history =
+    backfill.boundary === undefined
+      ? ""
+      : ` History: the events that arrived before ${iso(backfill.boundary)}, ${count(p.eventsRead)} read so far.`;
+  return `Backfill: ${detail ?? where} (${how}).${history}`;
 }
 
 /** Shows the saved rule's backfill in its panel. */

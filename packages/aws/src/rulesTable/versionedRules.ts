@@ -500,6 +500,7 @@ export function buildVersionedRules(
         options.backfill === undefined || change.after === undefined
           ? undefined
           : await planBackfill(change.after, options.backfill, author);
+      // At most 6 items (the rule, 2 versions, 2 keys, the job): far under TRANSACTION_ITEM_LIMIT.
       if (plan !== undefined) applyPlan(items, plan);
       await write(items, [id], read.version);
       return { stored, version, ...(plan === undefined ? {} : { backfill: plan.outcome }) };
