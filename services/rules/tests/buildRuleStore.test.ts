@@ -7,7 +7,14 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { buildRulesTable, cachedRuleSource, OUTSIDE_AUTHOR, TABLES, toCreateTableInput } from "@pia/aws";
+import {
+  buildRulesTable,
+  cachedRuleSource,
+  newBackfillJob,
+  OUTSIDE_AUTHOR,
+  TABLES,
+  toCreateTableInput,
+} from "@pia/aws";
 import type { Rule } from "@pia/core";
 import { counterKey } from "@pia/core";
 import { type DynamoDbLocal, startDynamoDbLocal } from "@pia/local-stack";
@@ -433,6 +440,24 @@ describe("backfill requests of the rules table's versioned writes, on DynamoDB L
       backfill: "alreadyCounting",
     });
     expect(await w.partition("backfill")).toEqual([]);
+  });
+
+  it("replaces a job left over for a counting that is not registered (it counts nothing)", async () => {
+    const w = await world();
+    const views = rule("views");
+    const key = counterKey(views);
+    const stale = {
+      ...newBackfillJob(key, "views", { mode: "silent" }, NOW - 86_400_000),
+      state: "done" as const,
+      finishedAt: NOW - 3_600_000,
+      rev: 7,
+    };
+    expect(await w.rulesTable.backfills.create(stale)).toBe(true);
+    const result = await w.store.change("views", create(views), author, { backfill: { mode: "notify" } });
+    expect(result.backfill).toBe("requested");
+    expect(await w.rulesTable.backfills.get(key)).toEqual(
+      newBackfillJob(key, "views", { mode: "notify", requestedBy: USER_ARN }, NOW),
+    );
   });
 
   it("answers alreadyCounting, and stores no job, when the counter key is registered", async () => {

@@ -85,11 +85,10 @@ export function fakeStore() {
         else if (registered.has(key)) backfill = "alreadyCounting";
         else {
           backfill = "requested";
-          if (!backfills.has(key))
-            backfills.set(
-              key,
-              newBackfillJob(key, id, { ...options.backfill, requestedBy: author.by }, author.at),
-            );
+          backfills.set(
+            key,
+            newBackfillJob(key, id, { ...options.backfill, requestedBy: author.by }, author.at),
+          );
         }
       }
       return { ...apply(id, change, read, author), ...(backfill === undefined ? {} : { backfill }) };

@@ -12,6 +12,7 @@ import type { BackfillMode } from "../backfill.js";
 import {
   ABSENT,
   asPushed,
+  atRev,
   atVersion,
   type BackfillJob,
   backfillItem,
@@ -70,8 +71,8 @@ export interface BackfillRequest {
 }
 
 /**
- * What became of a backfill request: `requested` (the counting is new: its job is stored, with
- * the rule, or was already), `alreadyCounting` (the counting was registered before, so its counters
+ * What became of a backfill request: `requested` (the counting is new: its job is stored with
+ * the rule), `alreadyCounting` (the counting was registered before, so its counters
  * already count: nothing to backfill), `notSupported` (rolling windows are not backfilled).
  */
 export type BackfillOutcome = "requested" | "alreadyCounting" | "notSupported";
@@ -195,8 +196,9 @@ interface BackfillPlan {
   readonly outcome: BackfillOutcome;
   /** The new counting's key (requested only). */
   readonly key?: string;
-  /** The job to store (requested, and none stored yet). */
+  /** The job to store (requested only), and the condition on the job slot it is stored in. */
   readonly job?: BackfillJob;
+  readonly jobCondition?: ItemCondition;
 }
 
 const isRolling = (rule: Rule) => rule.window !== undefined && isRollingWindow(rule.window);
@@ -411,37 +413,40 @@ export function buildVersionedRules(
   /**
    * What a backfill request for the rule a change leaves comes to. A counting is new when its
    * counter key is not registered: every writer (push, this API) registers a key before or with
-   * the rule that counts it, so a registered key has counters that already count. A job stored
-   * for an unregistered key (a push cut short after storing it) is kept, not restarted.
+   * the rule that counts it, so a registered key has counters that already count. A job found for
+   * an unregistered key is left over (a push cut short, or a counting the cleanup forgot): it
+   * belongs to no counting that counts, so the new job replaces it, conditional on the job read.
    */
   async function planBackfill(rule: Rule, request: BackfillRequest, author: Author): Promise<BackfillPlan> {
     if (isRolling(rule)) return { outcome: "notSupported" };
     const key = counterKey(rule);
-    const [registered, job] = await Promise.all([readItem(counterKeyKey(key)), readItem(backfillKey(key))]);
+    const [registered, leftOver] = await Promise.all([
+      readItem(counterKeyKey(key)),
+      readItem(backfillKey(key)),
+    ]);
     if (registered !== undefined) return { outcome: "alreadyCounting" };
     return {
       outcome: "requested",
       key,
-      ...(job === undefined
-        ? { job: newBackfillJob(key, rule.id, { mode: request.mode, requestedBy: author.by }, author.at) }
-        : {}),
+      job: newBackfillJob(key, rule.id, { mode: request.mode, requestedBy: author.by }, author.at),
+      jobCondition: leftOver === undefined ? ABSENT : atRev(backfillJobOf(leftOver).rev),
     };
   }
 
   /**
-   * Adds a requested backfill to a change's transaction: the job, on condition that there is none
-   * yet, and the registration of its key, on condition that it is still new. A push that registers
-   * the key meanwhile cancels the transaction (a conflict: read again, and the counting is known).
+   * Adds a requested backfill to a change's transaction: the job (on condition that the job slot
+   * is as read), and the registration of its key, on condition that it is still new. A push that
+   * registers the key meanwhile cancels the transaction (a conflict: read again, and the counting
+   * is known).
    */
   function applyPlan(items: TransactItem[], plan: BackfillPlan): void {
-    if (plan.outcome !== "requested" || plan.key === undefined) return;
+    if (plan.outcome !== "requested" || plan.key === undefined || plan.job === undefined) return;
     const registration = counterKeyKey(plan.key);
     for (const entry of items) {
       const put = entry.Put;
       if (put?.Item?.pk === registration.pk && put.Item.sk === registration.sk) Object.assign(put, ABSENT);
     }
-    if (plan.job !== undefined)
-      items.push({ Put: { TableName: tableName, Item: backfillItem(plan.job), ...ABSENT } });
+    items.push({ Put: { TableName: tableName, Item: backfillItem(plan.job), ...plan.jobCondition } });
   }
 
   return {
