@@ -92,20 +92,11 @@ export function holdMatches(
 ): CounterItem | undefined {
   const held = [...(item?.held ?? []), ...fresh];
   if (held.length > HELD_LIMIT) return undefined;
-  const last = fresh[fresh.length - 1];
   return {
-    pk: owner.pk,
-    sk: owner.sk,
-    counterKey: owner.sk,
-    ruleId: compiled.rule.id,
-    appId: owner.appId,
-    userId: owner.userId,
-    ...(item?.endpointId === undefined ? {} : { endpointId: item.endpointId }),
+    ...counterHead(compiled, owner, item, fresh, item?.endpointId),
     count: 0,
     sum: "0",
     fired: false,
-    seq: last?.seq ?? item?.seq ?? NO_SEQUENCE,
-    rev: (item?.rev ?? 0) + 1,
     held,
     ...(item?.pending === undefined ? {} : { pending: item.pending }),
   };
@@ -157,7 +148,23 @@ export function mergeBackfill(input: MergeInput): CounterItem | undefined {
   for (const { match, at } of step.firings) {
     pending.push(messageOf(compiled, owner, match.seq, match.endpointId, at));
   }
-  const lastLive = input.live[input.live.length - 1];
+  return {
+    ...counterHead(compiled, owner, item, input.live, endpointId),
+    count: step.state.count,
+    sum: canonicalDecimal(step.state.sum),
+    fired: step.state.fired,
+    pending,
+  };
+}
+
+/** What every counter item written here carries besides its totals: keys, owner, `seq` and `rev`. */
+function counterHead(
+  compiled: CounterRule,
+  owner: CounterOwner,
+  item: CounterItem | undefined,
+  applied: readonly HeldMatch[],
+  endpointId: string | undefined,
+) {
   return {
     pk: owner.pk,
     sk: owner.sk,
@@ -166,12 +173,9 @@ export function mergeBackfill(input: MergeInput): CounterItem | undefined {
     appId: owner.appId,
     userId: owner.userId,
     ...(endpointId === undefined ? {} : { endpointId }),
-    count: step.state.count,
-    sum: canonicalDecimal(step.state.sum),
-    fired: step.state.fired,
-    seq: lastLive?.seq ?? item?.seq ?? NO_SEQUENCE,
+    // The last stream record applied (or held): records at or below it are never applied again.
+    seq: applied[applied.length - 1]?.seq ?? item?.seq ?? NO_SEQUENCE,
     rev: (item?.rev ?? 0) + 1,
-    pending,
   };
 }
 

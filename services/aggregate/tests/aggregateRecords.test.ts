@@ -4,14 +4,9 @@ import { Engine } from "@pia/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { makeAggregateRecords } from "../src/aggregateRecords.js";
-import { fakeStore, feedInCuts, streamRecords } from "./fakeStore.js";
+import { fakeStore, feedInCuts, streamRecords, TEST_RULES, testRule } from "./fakeStore.js";
 
-const rule = (spec: Partial<Rule> & Pick<Rule, "id" | "event">): Rule => ({
-  action: { type: "attribute", name: spec.id, value: "Ready" },
-  reset: false,
-  enabled: true,
-  ...spec,
-});
+const rule = testRule;
 
 const line = (user: string, ts: number, type = "pageview", metrics: Record<string, number> = {}) =>
   JSON.stringify({
@@ -23,19 +18,9 @@ const line = (user: string, ts: number, type = "pageview", metrics: Record<strin
     metrics,
   });
 
-const RULES = [
-  rule({ id: "views", event: "pageview", count: { op: ">", value: 2 } }),
-  rule({
-    id: "every-2",
-    event: "pageview",
-    count: { op: "=", value: 2 },
-    reset: true,
-    action: { type: "event", name: "trk_two" },
-  }),
-  rule({ id: "spend", event: "purchase", sum: { metric: "price", op: ">=", value: "0.3" } }),
-];
+const RULES = TEST_RULES;
 
-function setup(rules: Rule[] = RULES) {
+function setup(rules: readonly Rule[] = RULES) {
   const store = fakeStore();
   const aggregate = makeAggregateRecords({ ...store.deps, loadRules: async () => rules });
   const delivered = () => {

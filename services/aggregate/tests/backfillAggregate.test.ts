@@ -5,26 +5,10 @@ import { counterKey, Engine, parseRecord } from "@pia/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { makeAggregateRecords, type StreamRecord } from "../src/aggregateRecords.js";
-import { fakeStore } from "./fakeStore.js";
+import { fakeStore, TEST_RULES, testRule } from "./fakeStore.js";
 
-const rule = (spec: Partial<Rule> & Pick<Rule, "id" | "event">): Rule => ({
-  action: { type: "attribute", name: spec.id, value: "Ready" },
-  reset: false,
-  enabled: true,
-  ...spec,
-});
-
-const RULES = [
-  rule({ id: "views", event: "pageview", count: { op: ">", value: 2 } }),
-  rule({
-    id: "every-2",
-    event: "pageview",
-    count: { op: "=", value: 2 },
-    reset: true,
-    action: { type: "event", name: "trk_two" },
-  }),
-  rule({ id: "spend", event: "purchase", sum: { metric: "price", op: ">=", value: "0.3" } }),
-];
+const rule = testRule;
+const RULES = TEST_RULES;
 
 const B = 1_000_000;
 const SETTLED = B + 500;

@@ -1,7 +1,7 @@
 import type { CounterItem, EventItem, RollingItem } from "@pia/aws";
 import { buildRollingStore, toEventItem } from "@pia/aws";
 import { memoryWindowTable } from "@pia/aws/testing";
-import type { PiaEvent } from "@pia/core";
+import type { PiaEvent, Rule } from "@pia/core";
 import { parseRecord } from "@pia/core";
 import type { AggregateDeps, StreamRecord } from "../src/aggregateRecords.js";
 import type { CounterKey, CounterWrite } from "../src/ports.js";
@@ -103,3 +103,24 @@ export async function feedInCuts(
     start += size;
   }
 }
+
+/** A rule of the aggregate tests: an attribute action named after it unless given. */
+export const testRule = (spec: Partial<Rule> & Pick<Rule, "id" | "event">): Rule => ({
+  action: { type: "attribute", name: spec.id, value: "Ready" },
+  reset: false,
+  enabled: true,
+  ...spec,
+});
+
+/** Once per user, every second (reset), and an exact sum: the three ways a counter fires. */
+export const TEST_RULES: readonly Rule[] = [
+  testRule({ id: "views", event: "pageview", count: { op: ">", value: 2 } }),
+  testRule({
+    id: "every-2",
+    event: "pageview",
+    count: { op: "=", value: 2 },
+    reset: true,
+    action: { type: "event", name: "trk_two" },
+  }),
+  testRule({ id: "spend", event: "purchase", sum: { metric: "price", op: ">=", value: "0.3" } }),
+];
