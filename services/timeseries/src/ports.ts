@@ -1,4 +1,4 @@
-import type { CounterItem, RollingItem } from "@pia/aws";
+import type { BackfillJobs, CounterItem, RollingItem } from "@pia/aws";
 import type { Rule } from "@pia/core";
 
 export type LoadRules = () => Promise<readonly Rule[]>;
@@ -56,3 +56,40 @@ export type Clock = () => number;
 
 /** Structured logging: one port for every service, defined in @pia/aws. */
 export type { Log } from "@pia/aws";
+
+/** One page of a query, and the key to start the next one from (absent after the last page). */
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly next?: Record<string, unknown>;
+}
+
+/** The owner of a stored event, as a page of the `byTypeDay` index lists it (one per event). */
+export interface EventOwner {
+  readonly pk: string;
+  readonly appId: string;
+  readonly userId: string;
+}
+
+/**
+ * One page of the events of one `typeDay` (`<eventType>#<UTC day>`) by query on the events
+ * table's sparse `byTypeDay` index, from `start` (eventually consistent: the job waits a margin).
+ */
+export type UsersOfDay = (
+  typeDay: string,
+  start: Record<string, unknown> | undefined,
+) => Promise<Page<EventOwner>>;
+
+/** One page of the counters of one counter key that still hold live matches (`held`), by `byRule`. */
+export type HeldCountersOfRule = (
+  counterKey: string,
+  start: Record<string, unknown> | undefined,
+) => Promise<Page<CounterItem>>;
+
+/**
+ * Puts a counter only if it is still at `expectedRev`, or (undefined) still absent; false when
+ * another writer got there first.
+ */
+export type WriteCounter = (item: CounterItem, expectedRev: number | undefined) => Promise<boolean>;
+
+/** The backfill jobs of the rules table, as the job reads and moves them. */
+export type BackfillJobStore = Pick<BackfillJobs, "list" | "save" | "remove">;
