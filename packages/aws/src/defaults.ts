@@ -34,6 +34,20 @@ export interface Defaults {
     readonly scheduleMinutes: number;
     /** Minutes between two runs of the rolling job alone (expiries of rolling windows that are due). */
     readonly rollingMinutes: number;
+    /**
+     * Backfill (docs/rules.md section 9): seconds from setting a backfill's boundary to the
+     * boundary beyond aggregate's `rulesCacheSeconds` (`BACKFILL_LIVE_DELAY_SECONDS` is their sum
+     * unless set): every aggregate container must have loaded the rule before the boundary.
+     */
+    readonly backfillLiveMarginSeconds: number;
+    /**
+     * Seconds from the boundary to `settledAt` (`BACKFILL_SETTLE_SECONDS`): longer than ingest's
+     * longest write (its Lambda timeout, 60 s), so that every event stamped before the boundary is
+     * stored by then.
+     */
+    readonly backfillSettleSeconds: number;
+    /** Seconds after `settledAt` before the job reads the `byTypeDay` index (its propagation). */
+    readonly backfillSweepMarginSeconds: number;
   };
   /** The counters table's layout, shared by its writers (aggregate, timeseries); not per deploy. */
   readonly counters: {

@@ -105,6 +105,9 @@ export const SERVICES: readonly ServiceToPackage[] = [
       countersTableArn: tableArn(target, "counters"),
       rulesTableName: `pia-${target.stage}-rules`,
       rulesTableArn: tableArn(target, "rules"),
+      // Backfill reads the events table (a user's history; the byTypeDay index).
+      eventsTableName: `pia-${target.stage}-events`,
+      eventsTableArn: tableArn(target, "events"),
       ...queue(target),
     }),
   },

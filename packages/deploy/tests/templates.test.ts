@@ -1000,6 +1000,45 @@ describe("the timeseries schedule", () => {
     expect(CONFIGURED_SETTINGS.timeseries?.scheduleReservedConcurrency).toBe("1");
     expect(scheduleFunction("prod")?.ReservedConcurrentExecutions).toBe(1);
   });
+
+  it.each(STAGES)(
+    "reads the events table for backfills (a user's partition and the byTypeDay index, by query only) and follows aggregate's rule cache (%s)",
+    (stage) => {
+      const template = templateOf(timeseries, stage);
+      const table = (name: string) => `arn:aws:dynamodb:us-east-1:123456789012:table/pia-${stage}-${name}`;
+      const statements = roleStatements(template, "IamRoleLambdaExecution");
+      const grantsOn = (resource: string) =>
+        statements
+          .filter((statement) => statement.Resource.includes(resource))
+          .flatMap((statement) => statement.Action)
+          .sort();
+      expect(grantsOn(table("events"))).toStrictEqual(["dynamodb:Query"]);
+      expect(grantsOn(`${table("events")}/index/byTypeDay`)).toStrictEqual(["dynamodb:Query"]);
+      expect(grantsOn(`${table("counters")}/index/byRule`)).toStrictEqual(["dynamodb:Query"]);
+      expect(grantsOn(table("counters"))).toEqual(
+        expect.arrayContaining(["dynamodb:GetItem", "dynamodb:PutItem"]),
+      );
+      expect(grantsOn(table("rules"))).toStrictEqual([
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+      ]);
+      const resources = statements.flatMap((statement) => statement.Resource);
+      expect(resources.filter((resource) => resource.includes(`pia-${stage}-events`)).sort()).toStrictEqual([
+        table("events"),
+        `${table("events")}/index/byTypeDay`,
+      ]);
+      expect(
+        (scheduleFunction(stage)?.Environment as { Variables?: Record<string, string> } | undefined)
+          ?.Variables,
+      ).toMatchObject({
+        EVENTS_TABLE: `pia-${stage}-events`,
+        RULES_CACHE_SECONDS: String(DEFAULTS.aggregate.rulesCacheSeconds),
+        BACKFILL_SETTLE_SECONDS: String(DEFAULTS.timeseries.backfillSettleSeconds),
+      });
+    },
+  );
 });
 
 describe("serverless-compose.yml", () => {

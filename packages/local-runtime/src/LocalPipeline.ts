@@ -304,7 +304,11 @@ async function wire(stack: LocalStack, options: LocalPipelineOptions, started: n
     config: {
       countersTable: tableNames.counters,
       rulesTable: tableNames.rules,
+      eventsTable: tableNames.events,
       notificationsQueueUrl: queues.notifications.url,
+      backfillLiveDelaySeconds:
+        DEFAULTS.aggregate.rulesCacheSeconds + DEFAULTS.timeseries.backfillLiveMarginSeconds,
+      backfillSettleSeconds: DEFAULTS.timeseries.backfillSettleSeconds,
     },
     dynamodb: clients.schedule.documents,
     sqs: clients.schedule.sqs,

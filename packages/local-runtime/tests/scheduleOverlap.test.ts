@@ -116,7 +116,10 @@ function scheduleFunction(options: { holdFirstSend?: Promise<void>; remainingMs?
     config: {
       countersTable: stack.tableNames.counters,
       rulesTable: stack.tableNames.rules,
+      eventsTable: stack.tableNames.events,
       notificationsQueueUrl: stack.queues.notifications.url,
+      backfillLiveDelaySeconds: 120,
+      backfillSettleSeconds: 120,
     },
     dynamodb: documents,
     sqs,

@@ -8,6 +8,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import middy from "@middy/core";
 import {
   buildClearPending,
+  buildReadHistory,
   buildRollingStore,
   buildRulesTable,
   buildSendMessages,
@@ -15,11 +16,16 @@ import {
   emitCounts,
 } from "@pia/aws";
 import type { ScheduledEvent } from "aws-lambda";
+import { buildBackfillStore } from "./adapters/buildBackfillStore.js";
 import { buildCounterStore } from "./adapters/buildCounterStore.js";
 import { makeCleanupRemovedRules } from "./cleanupRemovedRules.js";
 import type { TimeseriesConfig } from "./config.js";
 import { type ClosingCounts, makeDecideClosingRules } from "./decideClosingRules.js";
 import { makeDecideRollingExpiries, type RollingCounts } from "./decideRollingExpiries.js";
+import { type BackfillCounts, makeRunBackfills } from "./runBackfills.js";
+
+/** Time a run keeps for itself after its backfill work: the last page's sends and the log. */
+const BACKFILL_MARGIN_MS = 60_000;
 
 export interface ScheduleHandlerDeps {
   readonly config: TimeseriesConfig;
@@ -33,6 +39,7 @@ export interface ScheduleHandlerDeps {
     closing?: ClosingCounts;
     cleanup?: { counterKeysRemoved: number; countersDeleted: number };
     rolling: RollingCounts;
+    backfill: BackfillCounts;
   }) => void;
 }
 
@@ -67,6 +74,7 @@ export function buildScheduleHandler(deps: ScheduleHandlerDeps) {
     sendMessages: buildSendMessages(sqs, { queueUrl: config.notificationsQueueUrl }),
     clearPending: buildClearPending(dynamodb, { tableName: config.countersTable }),
     decisions,
+    loadBackfills: () => rulesTable.backfills.list(),
     clock: Date.now,
     log: logger,
   });
@@ -75,6 +83,7 @@ export function buildScheduleHandler(deps: ScheduleHandlerDeps) {
     registry: { list: () => rulesTable.listCounterKeys(), forget: (key) => rulesTable.forgetCounterKey(key) },
     ...counters,
     decisions,
+    backfills: rulesTable.backfills,
     log: logger,
   });
   const rollingStore = buildRollingStore(dynamodb, { tableName: config.countersTable });
@@ -89,6 +98,37 @@ export function buildScheduleHandler(deps: ScheduleHandlerDeps) {
     dueShards: DEFAULTS.counters.dueShards,
     log: logger,
   });
+  const backfillStore = buildBackfillStore(dynamodb, {
+    eventsTable: config.eventsTable,
+    countersTable: config.countersTable,
+  });
+  const runBackfills = makeRunBackfills({
+    loadRules,
+    jobs: rulesTable.backfills,
+    ...backfillStore,
+    readCounter: counters.readCounter,
+    readHistory: buildReadHistory(dynamodb, { tableName: config.eventsTable }),
+    sendMessages: buildSendMessages(sqs, { queueUrl: config.notificationsQueueUrl }),
+    clearPending: buildClearPending(dynamodb, { tableName: config.countersTable }),
+    clock: Date.now,
+    settings: {
+      liveDelayMs: config.backfillLiveDelaySeconds * 1000,
+      settleMs: config.backfillSettleSeconds * 1000,
+      sweepMarginMs: DEFAULTS.timeseries.backfillSweepMarginSeconds * 1000,
+      eventRetentionDays: DEFAULTS.ingest.eventRetentionDays,
+    },
+    log: logger,
+  });
+  /**
+   * Backfills run last, in what is left of the run: the rest of Lambda's time less a margin, and
+   * on the rolling schedule's runs no more than its interval, so that those runs seldom overlap
+   * (they may: every backfill save is conditional, and a run that loses one leaves the job).
+   */
+  const backfillDeadline = (remainingMs: number, rollingRun: boolean) => {
+    const budget = remainingMs - BACKFILL_MARGIN_MS;
+    const cap = rollingRun ? DEFAULTS.timeseries.rollingMinutes * 60_000 : budget;
+    return Date.now() + Math.min(budget, cap);
+  };
   const { metrics } = deps;
   const handler = middy<ScheduleEvent, void>()
     .use(injectLambdaContext(logger, { logEvent: false }))
@@ -96,9 +136,15 @@ export function buildScheduleHandler(deps: ScheduleHandlerDeps) {
       const now = clockOf(event);
       if (isRollingJob(event)) {
         const rolling = await decideRollingExpiries(now);
-        logger.info("rolling run done", { rolling });
-        if (metrics !== undefined) emitCounts(metrics, { NotificationsDecided: rolling.notifications });
-        deps.onCounts?.({ rolling });
+        const backfill = await runBackfills(backfillDeadline(context.getRemainingTimeInMillis(), true));
+        logger.info("rolling run done", { rolling, backfill });
+        if (metrics !== undefined) {
+          emitCounts(metrics, {
+            NotificationsDecided: rolling.notifications + backfill.notifications,
+            UsersBackfilled: backfill.usersMerged,
+          });
+        }
+        deps.onCounts?.({ rolling, backfill });
         return;
       }
       // The run's claims on rules last until Lambda stops it at the latest.
@@ -107,15 +153,17 @@ export function buildScheduleHandler(deps: ScheduleHandlerDeps) {
       const cleanup = await cleanupRemovedRules();
       // Expiries too: a stage whose rolling schedule is slower still decides them hourly.
       const rolling = await decideRollingExpiries(now);
-      logger.info("scheduled run done", { closing, cleanup, rolling });
+      const backfill = await runBackfills(backfillDeadline(context.getRemainingTimeInMillis(), false));
+      logger.info("scheduled run done", { closing, cleanup, rolling, backfill });
       if (metrics !== undefined) {
         emitCounts(metrics, {
           RulesDecided: closing.rulesDecided,
-          NotificationsDecided: closing.notifications + rolling.notifications,
+          NotificationsDecided: closing.notifications + rolling.notifications + backfill.notifications,
           CountersDeleted: cleanup.countersDeleted,
+          UsersBackfilled: backfill.usersMerged,
         });
       }
-      deps.onCounts?.({ closing, cleanup, rolling });
+      deps.onCounts?.({ closing, cleanup, rolling, backfill });
     });
   return metrics === undefined ? handler : handler.use(logMetrics(metrics));
 }

@@ -1,5 +1,6 @@
 import { counterKey } from "@pia/core";
 import type {
+  BackfillJobStore,
   CounterKeyRegistry,
   CountersOfRule,
   Decisions,
@@ -14,6 +15,8 @@ export interface CleanupDeps {
   readonly countersOfRule: CountersOfRule;
   readonly deleteCounters: DeleteCounters;
   readonly decisions: Pick<Decisions, "forget">;
+  /** The backfill jobs: a forgotten counting's job goes with it. */
+  readonly backfills: Pick<BackfillJobStore, "remove">;
   readonly log: Log;
 }
 
@@ -21,7 +24,8 @@ export interface CleanupDeps {
  * Deletes the counters of rules that were removed, or edited so that they count something else
  * (a new counter key): found through the registry of pushed counter keys and the `byRule` index,
  * page by page, never by a scan. The key is forgotten only after all its counters are gone, so a
- * run cut short is finished by the next; with nothing removed, a run changes nothing.
+ * run cut short is finished by the next; with nothing removed, a run changes nothing. The key's
+ * closing decision and backfill job are removed with it (before the key: a run cut short redoes it).
  */
 export function makeCleanupRemovedRules(
   deps: CleanupDeps,
@@ -37,6 +41,7 @@ export function makeCleanupRemovedRules(
         countersDeleted += page.length;
       }
       await deps.decisions.forget(key);
+      await deps.backfills.remove(key);
       await deps.registry.forget(key);
       counterKeysRemoved++;
       deps.log.info("counters of a removed rule deleted", { ruleId });

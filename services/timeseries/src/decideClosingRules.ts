@@ -1,4 +1,5 @@
 import {
+  type BackfillJob,
   counterStateOf,
   deliverPending,
   isRollingItem,
@@ -40,6 +41,8 @@ export interface DecideClosingDeps {
   readonly sendMessages: SendMessages;
   readonly clearPending: ClearPending;
   readonly decisions: Decisions;
+  /** The backfill jobs (the rules table's), read once per run: a closing rule waits for its counting's. */
+  readonly loadBackfills: () => Promise<readonly BackfillJob[]>;
   /** The wall clock, which claims on decisions expire by. */
   readonly clock: Clock;
   readonly log: Log;
@@ -48,6 +51,14 @@ export interface DecideClosingDeps {
 
 export interface ClosingCounts {
   readonly rulesDecided: number;
+  /**
+   * Of `rulesDecided`, those recorded without deciding their counters: a silent backfill's rule
+   * whose window closed before the backfill's boundary (its closing is history, which silent
+   * backfills never notify).
+   */
+  readonly rulesDecidedSilently: number;
+  /** Closing rules left for a later run: their counting's backfill is not done. */
+  readonly rulesAwaitingBackfill: number;
   readonly countersRead: number;
   readonly notifications: number;
 }
@@ -65,6 +76,11 @@ export interface ClosingCounts {
  * send, and one could record the rule as decided while the other's firings were not yet sent, which
  * no later run would then finish if the other died. The claim lasts until the run's deadline, and a
  * run that fails gives it back.
+ *
+ * A rule whose counting is being backfilled (docs/rules.md section 9) is not decided until the
+ * backfill is done: before that, its counters lack their users' history. Once done, a silent
+ * backfill's rule whose window closed before the boundary is recorded as decided without firing
+ * anything (that closing belongs to the history, whose firings silent backfills never send).
  */
 export function makeDecideClosingRules(
   deps: DecideClosingDeps,
@@ -135,14 +151,25 @@ export function makeDecideClosingRules(
 
   return async (now, run) => {
     let rulesDecided = 0;
+    let rulesDecidedSilently = 0;
+    let rulesAwaitingBackfill = 0;
     let countersRead = 0;
     let notifications = 0;
-    for (const rule of await deps.loadRules()) {
+    const rules = await deps.loadRules();
+    const backfills = new Map((await deps.loadBackfills()).map((job) => [job.counterKey, job]));
+    for (const rule of rules) {
       if (!rule.enabled) continue;
       const compiled = compileRule(rule);
       // Rolling rules are never closing-due: their expiries are decided per state (decideRollingExpiries).
       if (!isClosingDue(compiled, now)) continue;
       const key = counterKey(rule);
+      const backfill = backfills.get(key);
+      if (backfill !== undefined && backfill.state !== "done") {
+        rulesAwaitingBackfill++;
+        deps.log.info("closing rule waits for its backfill", { ruleId: rule.id, state: backfill.state });
+        continue;
+      }
+      const silent = backfill !== undefined && closedInSilentHistory(compiled, backfill);
       let claim: Awaited<ReturnType<Decisions["claim"]>>;
       try {
         claim = await deps.decisions.claim(key, run, deps.clock());
@@ -159,7 +186,9 @@ export function makeDecideClosingRules(
       }
       let counts: { countersRead: number; notifications: number };
       try {
-        counts = await decideCounters(rule, compiled, key, now);
+        counts = silent
+          ? { countersRead: 0, notifications: 0 }
+          : await decideCounters(rule, compiled, key, now);
       } catch (error: unknown) {
         await giveBack(key, run, rule.id);
         throw error;
@@ -168,7 +197,13 @@ export function makeDecideClosingRules(
       notifications += counts.notifications;
       if (await deps.decisions.record(key, run, now)) {
         rulesDecided++;
-        deps.log.info("closing rule decided", { ruleId: rule.id });
+        if (silent) rulesDecidedSilently++;
+        deps.log.info(
+          silent ? "closing rule decided silently (backfilled history)" : "closing rule decided",
+          {
+            ruleId: rule.id,
+          },
+        );
       } else {
         // Its claim outlived the run's deadline, or the rule was removed and cleaned up meanwhile.
         deps.log.warn("closing rule decided, but its claim was lost: the next run checks it", {
@@ -176,6 +211,17 @@ export function makeDecideClosingRules(
         });
       }
     }
-    return { rulesDecided, countersRead, notifications };
+    return { rulesDecided, rulesDecidedSilently, rulesAwaitingBackfill, countersRead, notifications };
   };
+}
+
+/** A silent backfill's rule whose window closed before the boundary: its closing is history. */
+function closedInSilentHistory(compiled: CompiledRule, backfill: BackfillJob): boolean {
+  const close = compiled.kind === "rolling" ? undefined : compiled.windowEnd;
+  return (
+    backfill.mode === "silent" &&
+    backfill.boundary !== undefined &&
+    close !== undefined &&
+    close <= backfill.boundary
+  );
 }

@@ -29,6 +29,7 @@ beforeEach(() => {
   vi.stubEnv("AWS_REGION", "us-east-1");
   vi.stubEnv("COUNTERS_TABLE", "pia-test-counters");
   vi.stubEnv("RULES_TABLE", "pia-test-rules");
+  vi.stubEnv("EVENTS_TABLE", "pia-test-events");
   vi.stubEnv(
     "NOTIFICATIONS_QUEUE_URL",
     "https://sqs.us-east-1.amazonaws.com/123456789012/pia-test-notifications",
@@ -62,6 +63,7 @@ describe("schedule handler", () => {
         RulesDecided: 0,
         NotificationsDecided: 0,
         CountersDeleted: 0,
+        UsersBackfilled: 0,
       }),
     );
   });
@@ -75,10 +77,41 @@ describe("schedule handler", () => {
     const indexes = ddb.commandCalls(QueryCommand).map((call) => call.args[0].input.IndexName);
     expect(indexes.filter((name) => name === "byDue")).toHaveLength(DEFAULTS.counters.dueShards);
     expect(indexes).not.toContain("byRule");
+    // The backfill jobs are read on the rolling runs too (none here: nothing else is queried).
+    expect(
+      ddb.commandCalls(QueryCommand).map((call) => call.args[0].input.ExpressionAttributeValues),
+    ).toContainEqual({
+      ":pk": "backfill",
+    });
     for (const call of ddb.commandCalls(QueryCommand).filter((c) => c.args[0].input.IndexName === "byDue")) {
       expect(call.args[0].input.ExpressionAttributeValues).toMatchObject({
         ":now": Date.parse("2021-02-01T00:05:00Z"),
       });
     }
+  });
+});
+
+describe("timeseries config", () => {
+  it("sets a backfill's live delay past aggregate's rule cache, and refuses one that is not", async () => {
+    const { loadConfig } = await import("../src/config.js");
+    const base = {
+      COUNTERS_TABLE: "c",
+      RULES_TABLE: "r",
+      EVENTS_TABLE: "e",
+      NOTIFICATIONS_QUEUE_URL: "https://sqs.example/q",
+    };
+    expect(loadConfig(base)).toMatchObject({
+      eventsTable: "e",
+      backfillLiveDelaySeconds:
+        DEFAULTS.aggregate.rulesCacheSeconds + DEFAULTS.timeseries.backfillLiveMarginSeconds,
+      backfillSettleSeconds: DEFAULTS.timeseries.backfillSettleSeconds,
+    });
+    expect(loadConfig({ ...base, RULES_CACHE_SECONDS: "300" }).backfillLiveDelaySeconds).toBe(
+      300 + DEFAULTS.timeseries.backfillLiveMarginSeconds,
+    );
+    expect(() =>
+      loadConfig({ ...base, RULES_CACHE_SECONDS: "300", BACKFILL_LIVE_DELAY_SECONDS: "300" }),
+    ).toThrow(/BACKFILL_LIVE_DELAY_SECONDS.*more than RULES_CACHE_SECONDS \(300\)/);
+    expect(() => loadConfig({ ...base, EVENTS_TABLE: "" })).toThrow(/EVENTS_TABLE is not set/);
   });
 });

@@ -1,5 +1,5 @@
-import type { CounterItem } from "@pia/aws";
-import { parseMessageBody } from "@pia/aws";
+import type { BackfillJob, CounterItem } from "@pia/aws";
+import { newBackfillJob, parseMessageBody } from "@pia/aws";
 import type { Rule } from "@pia/core";
 import { counterKey } from "@pia/core";
 import { describe, expect, it } from "vitest";
@@ -45,6 +45,7 @@ function world(items: CounterItem[], rules: Rule[] = [closing]) {
   const claims = new Map<string, ScheduleRun>();
   let runs = 0;
   const registry = new Map<string, string>([[KEY, "few"]]);
+  const backfills = new Map<string, BackfillJob>();
   const faults = {
     failSend: 0,
     conflictOnce: false,
@@ -94,6 +95,7 @@ function world(items: CounterItem[], rules: Rule[] = [closing]) {
   const decideAt = makeDecideClosingRules({
     ...common,
     clock: () => WALL_CLOCK,
+    loadBackfills: async () => [...backfills.values()],
     readCounter: async ({ pk, sk }) => counters.get(pk + sk),
     async fireCounter(item, body) {
       const stored = counters.get(item.pk + item.sk);
@@ -138,13 +140,14 @@ function world(items: CounterItem[], rules: Rule[] = [closing]) {
     deleteCounters: async (keys) => {
       for (const { pk, sk } of keys) counters.delete(pk + sk);
     },
+    backfills: { remove: async (key) => void backfills.delete(key) },
   });
   const users = () =>
     [...new Map(sent.map((m) => [m.id, parseMessageBody(m.body).notification])).values()]
       .map((n) => `${n.userId}@${n.at}`)
       .sort();
   const decide = (now: number) => decideAt(now, { id: `run-${++runs}`, deadline: WALL_CLOCK + 60_000 });
-  return { counters, sent, decided, claims, registry, faults, decide, cleanup, users };
+  return { counters, sent, decided, claims, registry, backfills, faults, decide, cleanup, users };
 }
 
 describe("decideClosingRules", () => {
@@ -220,7 +223,68 @@ describe("decideClosingRules", () => {
   });
 });
 
+describe("closing rules and backfills", () => {
+  const job = (state: BackfillJob["state"], extra: Partial<BackfillJob> = {}): BackfillJob => ({
+    ...newBackfillJob(KEY, "few", { mode: "notify" }, WALL_CLOCK),
+    state,
+    boundary: WALL_CLOCK,
+    settledAt: WALL_CLOCK + 1,
+    ...extra,
+  });
+
+  it("waits for the counting's backfill to be done before deciding", async () => {
+    const w = world([counter("a", 1)]);
+    for (const state of ["requested", "settling", "discovering", "sweeping"] as const) {
+      w.backfills.set(KEY, job(state));
+      expect(await w.decide(CLOSED)).toMatchObject({
+        rulesDecided: 0,
+        rulesAwaitingBackfill: 1,
+        countersRead: 0,
+      });
+      expect(w.sent).toEqual([]);
+      expect(w.decided.has(KEY)).toBe(false);
+      expect(w.claims.size).toBe(0);
+    }
+    w.backfills.set(KEY, job("done"));
+    expect(await w.decide(CLOSED)).toMatchObject({
+      rulesDecided: 1,
+      rulesAwaitingBackfill: 0,
+      notifications: 1,
+    });
+  });
+
+  it("records a silent backfill's rule that closed before the boundary without notifying, and notifies one that closed after", async () => {
+    const silentBefore = world([counter("a", 1)]);
+    silentBefore.backfills.set(KEY, job("done", { mode: "silent", boundary: CLOSED + 1 }));
+    expect(await silentBefore.decide(CLOSED + 2)).toMatchObject({
+      rulesDecided: 1,
+      rulesDecidedSilently: 1,
+      notifications: 0,
+    });
+    expect(silentBefore.sent).toEqual([]);
+    expect(silentBefore.decided.has(KEY)).toBe(true);
+
+    const silentAfter = world([counter("a", 1)]);
+    silentAfter.backfills.set(KEY, job("done", { mode: "silent", boundary: CLOSED - 1 }));
+    expect(await silentAfter.decide(CLOSED)).toMatchObject({ rulesDecidedSilently: 0, notifications: 1 });
+
+    const notifyBefore = world([counter("a", 1)]);
+    notifyBefore.backfills.set(KEY, job("done", { mode: "notify", boundary: CLOSED + 1 }));
+    expect(await notifyBefore.decide(CLOSED + 2)).toMatchObject({
+      rulesDecidedSilently: 0,
+      notifications: 1,
+    });
+  });
+});
+
 describe("cleanupRemovedRules", () => {
+  it("removes a forgotten counting's backfill job with it", async () => {
+    const w = world([counter("a", 1)], []);
+    w.backfills.set(KEY, newBackfillJob(KEY, "few", { mode: "notify" }, WALL_CLOCK));
+    await w.cleanup();
+    expect(w.backfills.size).toBe(0);
+  });
+
   it("deletes the counters of removed rules, forgets their key, and then changes nothing", async () => {
     const w = world([counter("a", 1), counter("b", 2)], []);
     w.decided.add(KEY);
