@@ -1,4 +1,13 @@
-import type { HoneycodeRows, HoneycodeTable, RulesTable, RulesTableTarget } from "@pia/aws";
+import type {
+  BackfillJob,
+  BackfillMode,
+  BackfillRequests,
+  HoneycodeRows,
+  HoneycodeTable,
+  PutOptions,
+  RulesTable,
+  RulesTableTarget,
+} from "@pia/aws";
 import type { LoadedRules, Rule } from "@pia/core";
 import { formatIssue, InvalidRulesError, isRollingWindow } from "@pia/core";
 import { loadRulesFile } from "./loadRulesFile.js";
@@ -6,7 +15,9 @@ import { RulesTableError, toRulesTableError } from "./RulesTableError.js";
 import type { Env } from "./resolveRulesTarget.js";
 
 /** What the `pia rules` commands need of the rules table. */
-export type RulesStore = Pick<RulesTable, "put" | "list" | "remove">;
+export type RulesStore = Pick<RulesTable, "put" | "list" | "remove"> & {
+  readonly backfills: Pick<RulesTable["backfills"], "list">;
+};
 
 /**
  * Opens the store of a table (`openRulesTable` in production, loaded on first use so that the
@@ -47,21 +58,82 @@ export async function onRulesTable<T>(
 }
 
 /** Makes validated rules the table's rule set, after printing their warnings. */
-async function writeRules(loaded: LoadedRules, source: string, context: RulesCommandContext): Promise<void> {
+async function writeRules(
+  loaded: LoadedRules,
+  source: string,
+  context: RulesCommandContext,
+  options: PutOptions = {},
+): Promise<void> {
   for (const warning of loaded.warnings) context.stderr.write(`${formatIssue(warning, source)}\n`);
-  const result = await onRulesTable(context, (store) => store.put(loaded.rules));
+  const result = await onRulesTable(context, (store) => store.put(loaded.rules, options));
   context.stdout.write(
     `written ${result.written}, deleted ${result.deleted}, unchanged ${result.unchanged}\n`,
   );
+  if (result.backfill !== undefined) context.stdout.write(formatBackfillRequests(result.backfill));
 }
 
 /**
- * `pia rules push FILE`: validates the whole file first (an invalid file, or one with a rule the
- * pipeline does not run, throws `InvalidRulesError` before the table is opened), then makes it the
- * table's rule set.
+ * `pia rules push FILE [--backfill [notify|silent]]`: validates the whole file first (an invalid
+ * file, or one with a rule the pipeline does not run, throws `InvalidRulesError` before the table is
+ * opened), then makes it the table's rule set. With `backfill`, each written rule whose counting is
+ * new is counted from the stored events too (docs/rules.md section 9), by the timeseries job.
  */
-export async function pushRules(file: string, context: RulesCommandContext): Promise<void> {
-  await writeRules(await loadRulesFile(file), file, context);
+export async function pushRules(
+  file: string,
+  context: RulesCommandContext,
+  options: { readonly backfill?: BackfillMode } = {},
+): Promise<void> {
+  const put: PutOptions = options.backfill === undefined ? {} : { backfill: { mode: options.backfill } };
+  await writeRules(await loadRulesFile(file), file, context, put);
+}
+
+/** One line per rule a push asked to backfill, saying what became of it. */
+export function formatBackfillRequests(requests: BackfillRequests): string {
+  const lines = [
+    ...requests.requested.map((id) => `backfill ${id}: requested (pia rules status shows its progress)`),
+    ...requests.alreadyCounting.map((id) => `backfill ${id}: already counting: nothing to backfill`),
+    ...requests.notSupported.map((id) => `backfill ${id}: rolling windows are not backfilled`),
+  ];
+  if (lines.length === 0) return "backfill: no rule written, nothing to backfill\n";
+  return lines.map((line) => `${line}\n`).join("");
+}
+
+/** `pia rules status`: one line per backfill job of the table, oldest request first. */
+export async function backfillStatus(context: RulesCommandContext): Promise<void> {
+  const jobs = await onRulesTable(context, (store) => store.backfills.list());
+  if (jobs.length === 0) {
+    context.stderr.write(`no backfills in table ${context.target.tableName}\n`);
+    return;
+  }
+  const sorted = [...jobs].sort((a, b) => a.requestedAt - b.requestedAt || compareText(a.ruleId, b.ruleId));
+  context.stdout.write(sorted.map((job) => `${formatBackfillJob(job)}\n`).join(""));
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const iso = (at: number | undefined) => (at === undefined ? "-" : new Date(at).toISOString());
+
+/**
+ * A backfill job in one line: rule id, state, mode, boundary and settledAt, days read, users
+ * merged, events read, notifications, and when it was requested and finished.
+ */
+export function formatBackfillJob(job: BackfillJob): string {
+  const { progress } = job;
+  return [
+    job.ruleId,
+    job.state,
+    job.mode,
+    `boundary ${iso(job.boundary)}`,
+    `settledAt ${iso(job.settledAt)}`,
+    `days ${progress.days}/${progress.daysTotal}`,
+    `users ${progress.merged}`,
+    `events ${progress.eventsRead}`,
+    `notifications ${progress.notifications}`,
+    `requested ${iso(job.requestedAt)}`,
+    `finished ${iso(job.finishedAt)}`,
+  ].join("  ");
 }
 
 /** Opens the rows of Honeycode tables in a region (`openHoneycodeRows` in production; tests pass a fake). */

@@ -1,4 +1,4 @@
-import type { StageReader, StageTableNames } from "@pia/aws";
+import type { BackfillMode, StageReader, StageTableNames } from "@pia/aws";
 import { formatIssue, INPUT_FORMATS, InvalidMappingError, InvalidRulesError, SINK_NAMES } from "@pia/core";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type { QueueFlags } from "./dlqCommands.js";
@@ -15,6 +15,7 @@ import { RulesTableError } from "./RulesTableError.js";
 import { type InputFlags, resolveInput } from "./resolveInput.js";
 import { type Env, resolveRulesTarget, type TableFlags } from "./resolveRulesTarget.js";
 import {
+  backfillStatus,
   importHoneycodeRules,
   listRules,
   type OpenHoneycodeRows,
@@ -443,9 +444,30 @@ function buildProgram(io: CliIo, deps: CliDeps): Command {
       .description(
         "Make a rules file the rule set of the rules table: writes new and changed rules, deletes the others (an invalid file writes nothing)",
       )
-      .argument("<file>", "rules: .csv, .json or .yaml"),
-  ).action(async (file: string, flags: TableFlags) => {
-    await pushRules(file, tableContext(flags));
+      .argument("<file>", "rules: .csv, .json or .yaml")
+      .addOption(
+        new Option(
+          "--backfill [mode]",
+          "also count the stored events for each written rule whose counting is new (not rolling windows); notify (the default) sends what the history decides, silent only counts it",
+        )
+          .choices(["notify", "silent"])
+          .preset("notify"),
+      ),
+  ).action(async (file: string, flags: TableFlags & { backfill?: BackfillMode }) => {
+    await pushRules(
+      file,
+      tableContext(flags),
+      flags.backfill === undefined ? {} : { backfill: flags.backfill },
+    );
+  });
+  withTableOptions(
+    rules
+      .command("status")
+      .description(
+        "List the backfills of the rules table: rule, state, mode, boundary, settledAt, days read, users merged, events read, notifications, requested and finished",
+      ),
+  ).action(async (flags: TableFlags) => {
+    await backfillStatus(tableContext(flags));
   });
   withTableOptions(
     rules

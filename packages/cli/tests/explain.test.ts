@@ -166,6 +166,7 @@ describe("pia explain --stage", () => {
             list: async () => [...rules],
             put: async () => ({ written: 0, deleted: 0, unchanged: 0 }),
             remove: async () => false,
+            backfills: { list: async () => [] },
           };
         },
         openStageReader: async (_target, tables) => {

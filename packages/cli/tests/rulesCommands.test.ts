@@ -1,8 +1,8 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { PushResult, RulesTableTarget } from "@pia/aws";
-import { InvalidStoredRulesError, RulesTableWriteError } from "@pia/aws";
+import type { BackfillJob, PushResult, PutOptions, RulesTableTarget } from "@pia/aws";
+import { InvalidStoredRulesError, NO_PROGRESS, RulesTableWriteError } from "@pia/aws";
 import type { Rule } from "@pia/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RulesStore } from "../src/rulesCommands.js";
@@ -13,7 +13,15 @@ import { capture } from "./capture.js";
 class FakeStore implements RulesStore {
   readonly targets: RulesTableTarget[] = [];
   readonly pushed: (readonly Rule[])[] = [];
+  readonly options: PutOptions[] = [];
   readonly removed: string[] = [];
+  jobs: BackfillJob[] = [];
+  readonly backfills = {
+    list: async (): Promise<BackfillJob[]> => {
+      this.#fail();
+      return this.jobs;
+    },
+  };
   failure: unknown;
   constructor(
     public rules: Rule[] = [],
@@ -26,9 +34,10 @@ class FakeStore implements RulesStore {
   #fail(): void {
     if (this.failure !== undefined) throw this.failure;
   }
-  async put(rules: readonly Rule[]): Promise<PushResult> {
+  async put(rules: readonly Rule[], options: PutOptions = {}): Promise<PushResult> {
     this.#fail();
     this.pushed.push(rules);
+    this.options.push(options);
     return this.result;
   }
   async list(): Promise<Rule[]> {
@@ -143,6 +152,121 @@ describe("pia rules push", () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/warning: ResetWhenReachTarget/);
     expect(store.pushed).toHaveLength(1);
+  });
+});
+
+describe("pia rules push --backfill", () => {
+  const outcomes: PushResult = {
+    written: 3,
+    deleted: 0,
+    unchanged: 0,
+    backfill: {
+      requested: ["cheap-chairs"],
+      alreadyCounting: ["aggregatorpageview"],
+      notSupported: ["lapsed"],
+    },
+  };
+
+  it.each<[string[], "notify" | "silent"]>([
+    [["--backfill"], "notify"],
+    [["--backfill", "silent"], "silent"],
+    [["--backfill=silent"], "silent"],
+    [["--backfill=notify"], "notify"],
+  ])("asks the table to backfill (%j: %s) and prints each rule's outcome", async (flags, mode) => {
+    const store = new FakeStore([], outcomes);
+    const result = await pia(store, ["rules", "push", join(dir, "rules.csv"), "--table", "t", ...flags]);
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(store.options).toEqual([{ backfill: { mode } }]);
+    expect(result.stdout).toBe(
+      [
+        "written 3, deleted 0, unchanged 0",
+        "backfill cheap-chairs: requested (pia rules status shows its progress)",
+        "backfill aggregatorpageview: already counting: nothing to backfill",
+        "backfill lapsed: rolling windows are not backfilled",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("does not backfill without the flag, and refuses an unknown mode before opening the table", async () => {
+    const store = new FakeStore();
+    await pia(store, ["rules", "push", join(dir, "rules.csv"), "--table", "t"]);
+    expect(store.options).toEqual([{}]);
+
+    const refused = new FakeStore();
+    const result = await pia(refused, [
+      "rules",
+      "push",
+      join(dir, "rules.csv"),
+      "--table",
+      "t",
+      "--backfill=loud",
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--backfill.*loud.*notify, silent/);
+    expect(refused.targets).toEqual([]);
+  });
+});
+
+describe("pia rules status", () => {
+  const job = (extra: Partial<BackfillJob>): BackfillJob => ({
+    counterKey: "k",
+    ruleId: "r",
+    mode: "notify",
+    requestedAt: Date.parse("2030-01-01T10:00:00Z"),
+    state: "requested",
+    progress: NO_PROGRESS,
+    updatedAt: Date.parse("2030-01-01T10:00:00Z"),
+    rev: 1,
+    ...extra,
+  });
+
+  it("prints one line per backfill job, oldest request first, with its progress", async () => {
+    const store = new FakeStore();
+    store.jobs = [
+      job({
+        counterKey: "big#1",
+        ruleId: "big-spender",
+        mode: "silent",
+        state: "discovering",
+        requestedAt: Date.parse("2030-01-01T11:00:00Z"),
+        boundary: Date.parse("2030-01-01T11:02:00Z"),
+        settledAt: Date.parse("2030-01-01T11:04:00Z"),
+        progress: { days: 3, daysTotal: 31, merged: 120, eventsRead: 4567, notifications: 0 },
+      }),
+      job({
+        ruleId: "buyer",
+        state: "done",
+        boundary: Date.parse("2030-01-01T10:02:00Z"),
+        settledAt: Date.parse("2030-01-01T10:04:00Z"),
+        finishedAt: Date.parse("2030-01-01T10:30:00Z"),
+        progress: { days: 2, daysTotal: 2, merged: 5, eventsRead: 50, notifications: 4 },
+      }),
+      job({ ruleId: "fresh", requestedAt: Date.parse("2030-01-01T12:00:00Z") }),
+    ];
+    const result = await pia(store, ["rules", "status", "--stage", "prod", "--region", "eu-west-1"]);
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(store.targets).toEqual([{ tableName: "pia-prod-rules", region: "eu-west-1" }]);
+    expect(result.stdout.split("\n")).toEqual([
+      "buyer  done  notify  boundary 2030-01-01T10:02:00.000Z  settledAt 2030-01-01T10:04:00.000Z  days 2/2  users 5  events 50  notifications 4  requested 2030-01-01T10:00:00.000Z  finished 2030-01-01T10:30:00.000Z",
+      "big-spender  discovering  silent  boundary 2030-01-01T11:02:00.000Z  settledAt 2030-01-01T11:04:00.000Z  days 3/31  users 120  events 4567  notifications 0  requested 2030-01-01T11:00:00.000Z  finished -",
+      "fresh  requested  notify  boundary -  settledAt -  days 0/0  users 0  events 0  notifications 0  requested 2030-01-01T12:00:00.000Z  finished -",
+      "",
+    ]);
+  });
+
+  it("says so on stderr when there is no backfill, and needs a table like push", async () => {
+    const store = new FakeStore();
+    expect(await pia(store, ["rules", "status", "--table", "t"])).toEqual({
+      code: 0,
+      stdout: "",
+      stderr: "no backfills in table t\n",
+    });
+    const missing = await pia(new FakeStore(), ["rules", "status"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/which rules table/);
   });
 });
 

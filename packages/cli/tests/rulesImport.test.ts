@@ -15,6 +15,7 @@ import { capture } from "./capture.js";
 class FakeStore implements RulesStore {
   readonly targets: RulesTableTarget[] = [];
   readonly pushed: (readonly Rule[])[] = [];
+  readonly backfills = { list: async () => [] };
   open = async (target: RulesTableTarget): Promise<RulesStore> => {
     this.targets.push(target);
     return this;
