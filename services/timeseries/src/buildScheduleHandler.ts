@@ -24,7 +24,7 @@ import { type ClosingCounts, makeDecideClosingRules } from "./decideClosingRules
 import { makeDecideRollingExpiries, type RollingCounts } from "./decideRollingExpiries.js";
 import { type BackfillCounts, makeRunBackfills } from "./runBackfills.js";
 
-/** Time a run keeps for itself after its backfill work: the last page's sends and the log. */
+/** Time a run keeps for itself after its backfill work (the last user's merge, the log), at most. */
 const BACKFILL_MARGIN_MS = 60_000;
 
 export interface ScheduleHandlerDeps {
@@ -32,6 +32,11 @@ export interface ScheduleHandlerDeps {
   readonly dynamodb: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
   readonly logger: Logger;
+  /**
+   * The wall clock (epoch ms) of backfills, which compare with ingest's arrival stamps, and of
+   * their deadline; tests pass their own. Default `Date.now`.
+   */
+  readonly clock?: () => number;
   /** CloudWatch metrics (EMF) on Lambda; `pia local` passes none. */
   readonly metrics?: Metrics;
   readonly onCounts?: (counts: {
@@ -63,6 +68,7 @@ function isRollingJob(event: ScheduleEvent): boolean {
 /** The Lambda handler, wired to the given clients (Lambda: the default ones; `pia local`: its own). */
 export function buildScheduleHandler(deps: ScheduleHandlerDeps) {
   const { config, dynamodb, sqs, logger } = deps;
+  const wallClock = deps.clock ?? Date.now;
   const rulesTable = buildRulesTable(dynamodb, config.rulesTable);
   const counters = buildCounterStore(dynamodb, { tableName: config.countersTable });
   const { decisions } = rulesTable;
@@ -110,7 +116,7 @@ export function buildScheduleHandler(deps: ScheduleHandlerDeps) {
     readHistory: buildReadHistory(dynamodb, { tableName: config.eventsTable }),
     sendMessages: buildSendMessages(sqs, { queueUrl: config.notificationsQueueUrl }),
     clearPending: buildClearPending(dynamodb, { tableName: config.countersTable }),
-    clock: Date.now,
+    clock: wallClock,
     settings: {
       liveDelayMs: config.backfillLiveDelaySeconds * 1000,
       settleMs: config.backfillSettleSeconds * 1000,
@@ -125,9 +131,10 @@ export function buildScheduleHandler(deps: ScheduleHandlerDeps) {
    * (they may: every backfill save is conditional, and a run that loses one leaves the job).
    */
   const backfillDeadline = (remainingMs: number, rollingRun: boolean) => {
-    const budget = remainingMs - BACKFILL_MARGIN_MS;
+    // A short invocation (a test's, a local one's) keeps a quarter of its time instead.
+    const budget = remainingMs - Math.min(BACKFILL_MARGIN_MS, remainingMs / 4);
     const cap = rollingRun ? DEFAULTS.timeseries.rollingMinutes * 60_000 : budget;
-    return Date.now() + Math.min(budget, cap);
+    return wallClock() + Math.min(budget, cap);
   };
   const { metrics } = deps;
   const handler = middy<ScheduleEvent, void>()
