@@ -49,7 +49,13 @@ export interface LocalPipelineOptions {
   readonly faults?: Faults;
   /** Called with the number of records fed so far, after each Kinesis batch. */
   readonly onProgress?: (records: number) => void;
-  /** Ingest writes the events table's preview index (`PREVIEW_INDEX=true`), which rule previews query. */
+  /**
+   * Ingest writes the events table's `byTypeDay` index (`PREVIEW_INDEX=true`), which rule previews
+   * query and backfill jobs discover users through: a run that backfills (rules pushed with
+   * backfill after events were stored) must set it, or only users with a later matching event
+   * (merged by aggregate) or a held counter (the sweep) get their history. Off by default, as on
+   * a deployed stage, so that the measured costs are the default deploy's; `pia local --ui` sets it.
+   */
   readonly previewIndex?: boolean;
   /** The records' format, as ingest's `INPUT_FORMAT` (default `auto`). */
   readonly inputFormat?: InputFormat;
