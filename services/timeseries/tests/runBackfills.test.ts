@@ -105,6 +105,8 @@ function world(options: { rules?: Rule[]; pageSize?: number; mode?: "notify" | "
     },
     async usersOfDay(typeDay, start) {
       starts.push(start);
+      // A job that forgets its place would read the same page forever (microtasks: no timeout).
+      if (starts.length > 1000) throw new Error("runaway: the job keeps reading the index");
       const items = events
         .map(({ item }) => item)
         .filter((item) => item.typeDay === typeDay)
