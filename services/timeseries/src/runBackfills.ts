@@ -2,6 +2,7 @@ import {
   type BackfillJob,
   deliverPending,
   eventDay,
+  HistoryTooLargeError,
   isHeld,
   isRollingItem,
   mergeBackfill,
@@ -46,8 +47,9 @@ import type {
  *
  * Limits: the index is read a page at a time (`pageSize` items, a query, never a scan); a user's
  * history is read whole, up to `HISTORY_LIMIT` events of the rule's type (readHistory throws past
- * it, and the job stops there, to be retried by the next run: an operator sees the error). Only the
- * days in [now - event retention, day of settledAt + 1] are read (older events are gone by TTL);
+ * it: the user is skipped, counted in `usersTooLarge` and logged as an error, and the job goes on).
+ * Only the days in [now - event retention, day of settledAt + 1] are read (older events are gone
+ * by TTL);
  * a user whose history events are not in the index (stored without PREVIEW_INDEX, or with an
  * event time outside those days) and who holds no live match is merged by aggregate on their next
  * matching event instead.
@@ -90,6 +92,12 @@ export interface BackfillCounts {
   readonly jobsRemoved: number;
   /** Users whose history this run merged. */
   readonly usersMerged: number;
+  /**
+   * Users left unmerged because their history has more than `HISTORY_LIMIT` events of the rule's
+   * type (logged as errors; their counters count live events only once aggregate merges them,
+   * which hits the same limit).
+   */
+  readonly usersTooLarge: number;
   /** History items read (what the reads cost). */
   readonly eventsRead: number;
   /** Notifications the merges decided and this run sent. */
@@ -182,6 +190,7 @@ export function makeRunBackfills(deps: RunBackfillsDeps): (deadline: number) => 
     let usersMerged = 0;
     let eventsRead = 0;
     let notifications = 0;
+    let usersTooLarge = 0;
     const outOfTime = () => deps.clock() >= deadline;
 
     /**
@@ -201,11 +210,23 @@ export function makeRunBackfills(deps: RunBackfillsDeps): (deadline: number) => 
           throw new Error(`backfill of rule ${job.ruleId}: the counter at its key is a rolling state`);
         }
         if (stored !== undefined && !isHeld(stored)) return { merged: false, read };
-        const history = await deps.readHistory(owner.pk, compiled.rule.event, {
-          boundary: job.boundary,
-          settledAt: job.settledAt,
-          mode: job.mode,
-        });
+        let history: Awaited<ReturnType<ReadHistory>>;
+        try {
+          history = await deps.readHistory(owner.pk, compiled.rule.event, {
+            boundary: job.boundary,
+            settledAt: job.settledAt,
+            mode: job.mode,
+          });
+        } catch (error: unknown) {
+          if (!(error instanceof HistoryTooLargeError)) throw error;
+          // Left unmerged (counted, logged without the user): one such user must not stop the job.
+          usersTooLarge++;
+          deps.log.error("backfill skipped a user whose history is over the limit", {
+            ruleId: job.ruleId,
+            limit: error.limit,
+          });
+          return { merged: false, read };
+        }
         read += history.read;
         const next = mergeBackfill({
           compiled,
@@ -379,7 +400,7 @@ export function makeRunBackfills(deps: RunBackfillsDeps): (deadline: number) => 
       }
       if (advanced) jobsAdvanced++;
     }
-    return { jobsAdvanced, jobsRemoved, usersMerged, eventsRead, notifications };
+    return { jobsAdvanced, jobsRemoved, usersMerged, usersTooLarge, eventsRead, notifications };
   };
 }
 

@@ -1,6 +1,7 @@
 import type { BackfillJob, CounterItem, EventItem, HeldMatch } from "@pia/aws";
 import {
   fromEventItem,
+  HistoryTooLargeError,
   isLive,
   NO_PROGRESS,
   newBackfillJob,
@@ -72,6 +73,8 @@ function world(options: { rules?: Rule[]; pageSize?: number; mode?: "notify" | "
     moveJobOnSave: false,
     /** Advance the clock by this much on every counter read (a slow run). */
     readCostMs: 0,
+    /** Users whose history is over the limit. */
+    tooLarge: new Set<string>(),
   };
   let writes = 0;
   const log = { info: () => {}, warn: () => {}, error: () => {} };
@@ -155,6 +158,7 @@ function world(options: { rules?: Rule[]; pageSize?: number; mode?: "notify" | "
       return true;
     },
     async readHistory(pk, eventType, backfill) {
+      if (faults.tooLarge.has(pk)) throw new HistoryTooLargeError(3);
       const items = events.map(({ item }) => item).filter((item) => item.pk === pk);
       return {
         events: items
@@ -351,6 +355,20 @@ describe("runBackfills", () => {
     expect(w.counter("a")).toMatchObject({ count: 2, fired: true, seq: "9".repeat(40) });
     expect(w.counter("a")?.held).toBeUndefined();
     expect(w.sent).toHaveLength(1);
+  });
+
+  it("skips a user whose history is over the limit, counting it, and finishes the others", async () => {
+    const w = world();
+    history(w, "huge", 2);
+    history(w, "a", 2);
+    w.faults.tooLarge.add(pkOf("huge"));
+    w.request();
+    await w.run();
+    w.at(SWEEP_AT);
+    expect(await w.run()).toMatchObject({ usersMerged: 1, usersTooLarge: 1 });
+    expect(w.job().state).toBe("done");
+    expect(w.counter("huge")).toBeUndefined();
+    expect(w.counter("a")).toMatchObject({ count: 2, fired: true });
   });
 
   it("with silent, stores what the history decides but sends none of its firings", async () => {
