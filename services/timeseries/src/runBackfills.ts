@@ -354,11 +354,14 @@ export function makeRunBackfills(deps: RunBackfillsDeps): (deadline: number) => 
       }
     };
 
+    // Most runs have nothing to backfill: one query of the jobs, and the rules only when needed.
+    const unfinished = (await deps.jobs.list()).filter((job) => job.state !== "done");
     const rules = new Map<string, Rule>();
-    for (const rule of await deps.loadRules()) rules.set(counterKey(rule), rule);
+    if (unfinished.length > 0) {
+      for (const rule of await deps.loadRules()) rules.set(counterKey(rule), rule);
+    }
 
-    for (const job of await deps.jobs.list()) {
-      if (job.state === "done") continue;
+    for (const job of unfinished) {
       if (outOfTime()) break;
       const rule = rules.get(job.counterKey);
       if (rule === undefined) {
