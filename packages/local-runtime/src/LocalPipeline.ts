@@ -4,12 +4,12 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type AggregateCounts, buildAggregateHandler } from "@pia/aggregate";
-import { buildRulesTable, DEFAULTS } from "@pia/aws";
+import { buildRulesTable, DEFAULTS, type RulesTable, type RulesTableOptions } from "@pia/aws";
 import type { EventMapping, InputFormat, Rule } from "@pia/core";
 import { buildIngestHandler, type IngestCounts } from "@pia/ingest";
 import { type LocalStack, startLocalStack } from "@pia/local-stack";
 import { buildNotifyHandler, buildOneSink, type NotifyCounts, type SinkConfig } from "@pia/notifier";
-import { buildScheduleHandler, type RollingCounts } from "@pia/timeseries";
+import { type BackfillCounts, buildScheduleHandler, type RollingCounts } from "@pia/timeseries";
 import { DynamoDbStreamMapping } from "./DynamoDbStreamMapping.js";
 import type { GivenUp } from "./deliverWithRetries.js";
 import { parseEventFilter } from "./eventFilter.js";
@@ -68,6 +68,15 @@ export interface LocalPipelineOptions {
   readonly clock?: () => number;
   /** How long aggregate caches the rules (default: `DEFAULTS.aggregate.rulesCacheSeconds`). */
   readonly rulesCacheSeconds?: number;
+  /**
+   * The backfill job's delays (default: the deployed ones) and the index pages it reads per
+   * schedule run (default: as many as the run's time allows); tests stretch and slice them.
+   */
+  readonly backfill?: {
+    readonly liveDelaySeconds?: number;
+    readonly settleSeconds?: number;
+    readonly pagesPerRun?: number;
+  };
 }
 
 export interface LocalRunSummary {
@@ -77,6 +86,8 @@ export interface LocalRunSummary {
   readonly notify: Totals<NotifyCounts>;
   /** The schedule's rolling job, over every run: states due, advanced, parked, notifications. */
   readonly rolling: Totals<RollingCounts>;
+  /** The schedule's backfill job, over every run: jobs advanced, users merged, events read. */
+  readonly backfill: Totals<BackfillCounts>;
   /** Batches given up after the last retry (Lambda's on-failure destination), by source. */
   readonly onFailure: { kinesis: number; stream: number; lastError?: string };
   /** Failures injected (`faults`), duplicated batches and redelivered messages included. */
@@ -112,7 +123,10 @@ interface Parts {
   readonly stream: DynamoDbStreamMapping;
   readonly queue: SqsMapping;
   readonly schedule: LocalSchedule;
-  readonly totals: Record<"ingest" | "aggregate" | "notify" | "rolling", Record<string, unknown>>;
+  readonly totals: Record<
+    "ingest" | "aggregate" | "notify" | "rolling" | "backfill",
+    Record<string, unknown>
+  >;
   readonly onFailure: LocalRunSummary["onFailure"];
   readonly cost: RequestTally;
   /** The handlers' own clients, destroyed at `stop`. */
@@ -197,6 +211,7 @@ export class LocalPipeline implements AsyncDisposable {
       aggregate: totals.aggregate as LocalRunSummary["aggregate"],
       notify: totals.notify as LocalRunSummary["notify"],
       rolling: totals.rolling as LocalRunSummary["rolling"],
+      backfill: totals.backfill as LocalRunSummary["backfill"],
       onFailure,
       faultsInjected: Object.values(faultsByKind).reduce((total, n) => total + n, 0),
       faultsByKind,
@@ -204,6 +219,17 @@ export class LocalPipeline implements AsyncDisposable {
       cost,
       elapsedMs: performance.now() - started,
     });
+  }
+
+  /** The stack's rules table, as `pia rules push` writes it (a test changes the rules mid-run). */
+  rulesTable(options: RulesTableOptions = {}): RulesTable {
+    this.#checkRunning();
+    const { stack } = this.#parts;
+    return buildRulesTable(
+      DynamoDBDocumentClient.from(stack.clients.dynamodb),
+      stack.tableNames.rules,
+      options,
+    );
   }
 
   /** Destroys the handlers' clients and stops the stack's processes; idempotent. */
@@ -258,7 +284,7 @@ async function wire(stack: LocalStack, options: LocalPipelineOptions, started: n
   if (streamArn === undefined) throw new Error("the local events table has no stream");
   const cost = emptyTally();
   const logger = new Logger({ logLevel: "SILENT" });
-  const totals: Parts["totals"] = { ingest: {}, aggregate: {}, notify: {}, rolling: {} };
+  const totals: Parts["totals"] = { ingest: {}, aggregate: {}, notify: {}, rolling: {}, backfill: {} };
   const onFailure: LocalRunSummary["onFailure"] = { kinesis: 0, stream: 0 };
   const destination = (source: "kinesis" | "stream") => (failure: GivenUp) => {
     onFailure[source]++;
@@ -313,13 +339,22 @@ async function wire(stack: LocalStack, options: LocalPipelineOptions, started: n
       eventsTable: tableNames.events,
       notificationsQueueUrl: queues.notifications.url,
       backfillLiveDelaySeconds:
-        DEFAULTS.aggregate.rulesCacheSeconds + DEFAULTS.timeseries.backfillLiveMarginSeconds,
-      backfillSettleSeconds: DEFAULTS.timeseries.backfillSettleSeconds,
+        options.backfill?.liveDelaySeconds ??
+        (options.rulesCacheSeconds ?? DEFAULTS.aggregate.rulesCacheSeconds) +
+          DEFAULTS.timeseries.backfillLiveMarginSeconds,
+      backfillSettleSeconds: options.backfill?.settleSeconds ?? DEFAULTS.timeseries.backfillSettleSeconds,
     },
     dynamodb: clients.schedule.documents,
     sqs: clients.schedule.sqs,
     logger,
-    onCounts: (counts) => addCounts(totals.rolling, counts.rolling),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.backfill?.pagesPerRun === undefined
+      ? {}
+      : { backfillPagesPerRun: options.backfill.pagesPerRun }),
+    onCounts: (counts) => {
+      addCounts(totals.rolling, counts.rolling);
+      addCounts(totals.backfill, counts.backfill);
+    },
   });
   const fileSink = () => buildOneSink({ name: "file", path: options.out });
   const chosenSink =

@@ -37,6 +37,8 @@ export interface ScheduleHandlerDeps {
    * their deadline; tests pass their own. Default `Date.now`.
    */
   readonly clock?: () => number;
+  /** Index pages a run's backfills read at most (default: as many as its time allows). */
+  readonly backfillPagesPerRun?: number;
   /** CloudWatch metrics (EMF) on Lambda; `pia local` passes none. */
   readonly metrics?: Metrics;
   readonly onCounts?: (counts: {
@@ -122,6 +124,7 @@ export function buildScheduleHandler(deps: ScheduleHandlerDeps) {
       settleMs: config.backfillSettleSeconds * 1000,
       sweepMarginMs: DEFAULTS.timeseries.backfillSweepMarginSeconds * 1000,
       eventRetentionDays: DEFAULTS.ingest.eventRetentionDays,
+      ...(deps.backfillPagesPerRun === undefined ? {} : { maxPagesPerRun: deps.backfillPagesPerRun }),
     },
     log: logger,
   });

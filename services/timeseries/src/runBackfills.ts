@@ -66,6 +66,11 @@ export interface BackfillSettings {
   readonly eventRetentionDays: number;
   /** A job whose counting has no current rule this long (since its last save) is removed. */
   readonly orphanMs?: number;
+  /**
+   * Pages (of the index or of held counters) a run reads at most, over all jobs (default: no limit
+   * but the deadline). Tests interleave live batches with a backfill's runs through it.
+   */
+  readonly maxPagesPerRun?: number;
 }
 
 export interface RunBackfillsDeps {
@@ -191,7 +196,9 @@ export function makeRunBackfills(deps: RunBackfillsDeps): (deadline: number) => 
     let eventsRead = 0;
     let notifications = 0;
     let usersTooLarge = 0;
-    const outOfTime = () => deps.clock() >= deadline;
+    let pages = 0;
+    const maxPages = deps.settings.maxPagesPerRun ?? Number.POSITIVE_INFINITY;
+    const outOfTime = () => deps.clock() >= deadline || pages >= maxPages;
 
     /**
      * Merges one user's history into their counter of the job's counting, unless it is merged
@@ -326,6 +333,7 @@ export function makeRunBackfills(deps: RunBackfillsDeps): (deadline: number) => 
           const typeDay = typeDayKey(compiled.rule.event, dayAt(cursor.from, cursor.day));
           const page = await deps.usersOfDay(typeDay, cursor.key);
           const done = await mergePage(started, compiled, page.items);
+          pages++;
           const next: DiscoverCursor =
             page.next === undefined
               ? { from: cursor.from, day: cursor.day + 1 }
@@ -345,6 +353,7 @@ export function makeRunBackfills(deps: RunBackfillsDeps): (deadline: number) => 
             compiled,
             page.items.map((item) => ({ pk: item.pk, appId: item.appId, userId: item.userId })),
           );
+          pages++;
           const progress = progressAfter(job, done, job.progress.days);
           if (page.next !== undefined) {
             return { ...base, cursor: JSON.stringify({ key: page.next } satisfies SweepCursor), progress };
