@@ -66,6 +66,11 @@ export interface LocalPipelineOptions {
    * rule cache and backfill checks. Tests step it to put events before or after an instant.
    */
   readonly clock?: () => number;
+  /**
+   * Days ingest keeps an event (default: `DEFAULTS.ingest.eventRetentionDays`). A clock set years
+   * back needs more: DynamoDB Local's TTL deletes by the real time.
+   */
+  readonly eventRetentionDays?: number;
   /** How long aggregate caches the rules (default: `DEFAULTS.aggregate.rulesCacheSeconds`). */
   readonly rulesCacheSeconds?: number;
   /**
@@ -307,7 +312,7 @@ async function wire(stack: LocalStack, options: LocalPipelineOptions, started: n
     config: {
       eventsTable: tableNames.events,
       quarantineTable: tableNames.quarantine,
-      eventRetentionDays: DEFAULTS.ingest.eventRetentionDays,
+      eventRetentionDays: options.eventRetentionDays ?? DEFAULTS.ingest.eventRetentionDays,
       quarantineRetentionDays: DEFAULTS.ingest.quarantineRetentionDays,
       previewIndex: options.previewIndex === true,
       ...(options.inputFormat === undefined ? {} : { inputFormat: options.inputFormat }),
