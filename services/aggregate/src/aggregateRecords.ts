@@ -14,6 +14,7 @@ import {
   DEFAULTS,
   deliverPending,
   fromEventItem,
+  HistoryTooLargeError,
   heldMatchesOf,
   holdMatches,
   InvalidEventItemError,
@@ -270,11 +271,16 @@ export function makeAggregateRecords(
           ? await applyBackfilledCounter(backfilled, compiled, counter, item, backfill)
           : applyCounter(compiled, counter, item);
         if (unmerged) writtenFromHeldOrAbsent.add(keyString(counter.key));
-        if (next === "full") {
-          // Records stay unapplied until the history can be merged (minutes): retried, never lost.
-          deps.log.warn("a held counter is full; its records are retried until its history is merged", {
-            ruleId: compiled.rule.id,
-          });
+        if (next === "full" || next === "tooLarge") {
+          // Records stay unapplied, never counted wrong: a full held counter until the history can
+          // be merged (minutes); a history over the limit until the stream gives the records up
+          // (to the on-failure destination, for a replay once the limit is raised).
+          deps.log.warn(
+            next === "full"
+              ? "a held counter is full; its records are retried until its history is merged"
+              : "a user's history is over the backfill's limit; their records are retried, then given up",
+            { ruleId: compiled.rule.id },
+          );
           failedSeqs.push(...counter.userSeqs);
           continue;
         }
@@ -342,7 +348,7 @@ async function applyBackfilledCounter(
   counter: CounterWork,
   item: CounterItem | undefined,
   backfill: BackfillBoundary,
-): Promise<{ item: CounterItem } | "full" | undefined> {
+): Promise<{ item: CounterItem } | "full" | "tooLarge" | undefined> {
   const fresh = counter.events.filter(({ seq }) => seq > (item?.seq ?? NO_SEQUENCE));
   const first = fresh[0];
   if (first === undefined) return undefined;
@@ -355,7 +361,13 @@ async function applyBackfilledCounter(
   if (deps.readHistory === undefined) {
     throw new Error(`rule ${compiled.rule.id} is backfilled, and aggregate was given no history reader`);
   }
-  const { events } = await deps.readHistory(counter.key.pk, compiled.rule.event, backfill);
+  let events: PiaEvent[];
+  try {
+    ({ events } = await deps.readHistory(counter.key.pk, compiled.rule.event, backfill));
+  } catch (error: unknown) {
+    if (error instanceof HistoryTooLargeError) return "tooLarge";
+    throw error;
+  }
   const next = mergeBackfill({
     compiled,
     owner,

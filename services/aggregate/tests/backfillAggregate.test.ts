@@ -1,5 +1,5 @@
 import type { BackfillBoundary, BackfillMode, ReadHistory } from "@pia/aws";
-import { historyOrder, isLive, parseMessageBody, toEventItem } from "@pia/aws";
+import { HistoryTooLargeError, historyOrder, isLive, parseMessageBody, toEventItem } from "@pia/aws";
 import type { Notification, PiaEvent, Rule } from "@pia/core";
 import { counterKey, Engine, parseRecord } from "@pia/core";
 import fc from "fast-check";
@@ -163,6 +163,23 @@ describe("aggregate, backfilled rules", () => {
     const retried = await aggregate(records);
     expect(retried.batchItemFailures).toEqual([]);
     expect([...store.counters.values()][0]).toMatchObject({ count: 1001, fired: true });
+  });
+
+  it("a history over the limit leaves the user's records for a retry, never counted without it", async () => {
+    const clock = { now: SETTLED };
+    const store = fakeStore();
+    const aggregate = makeAggregateRecords({
+      ...store.deps,
+      clock: () => clock.now,
+      readHistory: async () => {
+        throw new HistoryTooLargeError(3);
+      },
+      loadRules: async () => ({ rules: RULES, backfills: backfilled("notify") }),
+    });
+    const records = [record({ event: eventOf("u1", 1, "pageview", 0), arrivedAt: SETTLED })];
+    const result = await aggregate(records);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: records[0]?.sequenceNumber }]);
+    expect(store.counters.size).toBe(0);
   });
 
   it("equals the engine over history in time order then live in stream order, for any batches and clocks", async () => {
