@@ -53,7 +53,7 @@ const WINDOW = "7d";
 
 const roundTo = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-function costBetween(
+export function costBetween(
   after: { requests: number; readUnits: number; writeUnits: number },
   before: { requests: number; readUnits: number; writeUnits: number },
   per: number,

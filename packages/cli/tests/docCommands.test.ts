@@ -99,7 +99,7 @@ function programOf(command: string): { prefix: string[]; rest: string[] } | unde
   );
   if (pia !== null) return { prefix: scriptArgv("pia"), rest: words.slice(pia[0].trim().split(" ").length) };
   const script =
-    /^pnpm (?:run )?(package|deploy|remove|bench:engine|bench:pipeline|bench:rolling|bench:report|soak)\b/.exec(
+    /^pnpm (?:run )?(package|deploy|remove|bench:engine|bench:pipeline|bench:rolling|bench:backfill|bench:report|soak)\b/.exec(
       command,
     );
   if (script !== null)
