@@ -9,20 +9,13 @@
  */
 import { writeFile } from "node:fs/promises";
 import { measureBackfill } from "./measureBackfill.js";
-import { parseFlags, wholeNumberFlag } from "./parseFlags.js";
+import { sampleBenchFlags } from "./parseFlags.js";
 import { runMain } from "./runMain.js";
 import { showProgress } from "./showProgress.js";
 
 runMain(async () => {
-  const flags = parseFlags(process.argv.slice(2), {
-    events: "string",
-    users: "string",
-    days: "string",
-    json: "string",
-  });
-  const events = wholeNumberFlag("events", flags.events, 10_000);
-  const users = wholeNumberFlag("users", flags.users, Math.max(10, Math.round(events / 20)));
-  const days = wholeNumberFlag("days", flags.days, 30);
+  const flags = sampleBenchFlags(process.argv.slice(2), { events: 10_000, days: 30 });
+  const { events, users, days } = flags;
   const progress = showProgress();
   const result = await measureBackfill({
     events,

@@ -39,3 +39,26 @@ export function wholeNumberFlag(name: string, text: string | undefined, fallback
   }
   return value;
 }
+
+/** The flags of a bench over generated sample records: `--events N --users U --days D --json FILE`. */
+export interface SampleBenchFlags {
+  readonly events: number;
+  /** Default: events / 20, at least 10. */
+  readonly users: number;
+  readonly days: number;
+  readonly json: string | undefined;
+}
+
+export function sampleBenchFlags(
+  argv: readonly string[],
+  defaults: { events: number; days: number },
+): SampleBenchFlags {
+  const flags = parseFlags(argv, { events: "string", users: "string", days: "string", json: "string" });
+  const events = wholeNumberFlag("events", flags.events, defaults.events);
+  return {
+    events,
+    users: wholeNumberFlag("users", flags.users, Math.max(10, Math.round(events / 20))),
+    days: wholeNumberFlag("days", flags.days, defaults.days),
+    json: flags.json,
+  };
+}
