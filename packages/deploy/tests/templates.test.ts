@@ -23,6 +23,26 @@ const templateOf = (service: ServiceToPackage, stage: Stage): Template => {
   return template;
 };
 
+/**
+ * A function role's grants on the stage's own tables: `grantsOn(arn)` lists the actions on that
+ * resource, `resourcesOf(name)` every resource of that table (indexes included) the role names.
+ */
+function dataGrants(template: Template, stage: Stage) {
+  const table = (name: string) => `arn:aws:dynamodb:us-east-1:123456789012:table/pia-${stage}-${name}`;
+  const statements = roleStatements(template, "IamRoleLambdaExecution");
+  const grantsOn = (resource: string) =>
+    statements
+      .filter((statement) => statement.Resource.includes(resource))
+      .flatMap((statement) => statement.Action)
+      .sort();
+  const resourcesOf = (name: string) =>
+    statements
+      .flatMap((statement) => statement.Resource)
+      .filter((resource) => resource.includes(`pia-${stage}-${name}`))
+      .sort();
+  return { table, grantsOn, resourcesOf };
+}
+
 beforeAll(async () => {
   for (const service of SERVICES) {
     for (const stage of STAGES) templates.set(`${service.name}/${stage}`, await readTemplate(service, stage));
@@ -826,24 +846,12 @@ describe("the rules API", () => {
     "reads a user's events (the events table, not its indexes) and the counters table's item to explain a user, and nothing more of them (%s)",
     (stage) => {
       const template = templateOf(rules, stage);
-      const table = (name: string) => `arn:aws:dynamodb:us-east-1:123456789012:table/pia-${stage}-${name}`;
-      const statements = roleStatements(template, "IamRoleLambdaExecution");
-      const grantsOn = (resource: string) =>
-        statements
-          .filter((statement) => statement.Resource.includes(resource))
-          .flatMap((statement) => statement.Action)
-          .sort();
+      const { table, grantsOn, resourcesOf } = dataGrants(template, stage);
       expect(grantsOn(table("events"))).toStrictEqual(["dynamodb:Query"]);
       expect(grantsOn(`${table("events")}/index/byTypeDay`)).toStrictEqual(["dynamodb:Query"]);
       expect(grantsOn(table("counters"))).toStrictEqual(["dynamodb:GetItem"]);
-      const resources = statements.flatMap((statement) => statement.Resource);
-      expect(resources.filter((resource) => resource.includes(`pia-${stage}-events`)).sort()).toStrictEqual([
-        table("events"),
-        `${table("events")}/index/byTypeDay`,
-      ]);
-      expect(resources.filter((resource) => resource.includes(`pia-${stage}-counters`))).toStrictEqual([
-        table("counters"),
-      ]);
+      expect(resourcesOf("events")).toStrictEqual([table("events"), `${table("events")}/index/byTypeDay`]);
+      expect(resourcesOf("counters")).toStrictEqual([table("counters")]);
       const [[, fn] = []] = resourcesOfType(template, "AWS::Lambda::Function");
       expect(
         (fn?.Environment as { Variables?: Record<string, string> } | undefined)?.Variables,
@@ -1005,13 +1013,7 @@ describe("the timeseries schedule", () => {
     "reads the events table for backfills (a user's partition and the byTypeDay index, by query only) and follows aggregate's rule cache (%s)",
     (stage) => {
       const template = templateOf(timeseries, stage);
-      const table = (name: string) => `arn:aws:dynamodb:us-east-1:123456789012:table/pia-${stage}-${name}`;
-      const statements = roleStatements(template, "IamRoleLambdaExecution");
-      const grantsOn = (resource: string) =>
-        statements
-          .filter((statement) => statement.Resource.includes(resource))
-          .flatMap((statement) => statement.Action)
-          .sort();
+      const { table, grantsOn, resourcesOf } = dataGrants(template, stage);
       expect(grantsOn(table("events"))).toStrictEqual(["dynamodb:Query"]);
       expect(grantsOn(`${table("events")}/index/byTypeDay`)).toStrictEqual(["dynamodb:Query"]);
       expect(grantsOn(`${table("counters")}/index/byRule`)).toStrictEqual(["dynamodb:Query"]);
@@ -1024,11 +1026,7 @@ describe("the timeseries schedule", () => {
         "dynamodb:PutItem",
         "dynamodb:Query",
       ]);
-      const resources = statements.flatMap((statement) => statement.Resource);
-      expect(resources.filter((resource) => resource.includes(`pia-${stage}-events`)).sort()).toStrictEqual([
-        table("events"),
-        `${table("events")}/index/byTypeDay`,
-      ]);
+      expect(resourcesOf("events")).toStrictEqual([table("events"), `${table("events")}/index/byTypeDay`]);
       expect(
         (scheduleFunction(stage)?.Environment as { Variables?: Record<string, string> } | undefined)
           ?.Variables,
@@ -1037,6 +1035,27 @@ describe("the timeseries schedule", () => {
         RULES_CACHE_SECONDS: String(DEFAULTS.aggregate.rulesCacheSeconds),
         BACKFILL_SETTLE_SECONDS: String(DEFAULTS.timeseries.backfillSettleSeconds),
       });
+    },
+  );
+});
+
+describe("aggregate", () => {
+  const aggregate = SERVICES.find(({ name }) => name === "aggregate") as ServiceToPackage;
+
+  it.each(STAGES)(
+    "reads a user's events to merge a backfilled rule's history: the events table by query, not its indexes (%s)",
+    (stage) => {
+      const template = templateOf(aggregate, stage);
+      const { table, grantsOn, resourcesOf } = dataGrants(template, stage);
+      expect(grantsOn(table("events"))).toStrictEqual(["dynamodb:Query"]);
+      // The stream's grants name the stream; nothing else of the events table is granted.
+      expect(resourcesOf("events").filter((resource) => !resource.includes("/stream/"))).toStrictEqual([
+        table("events"),
+      ]);
+      const [[, fn] = []] = resourcesOfType(template, "AWS::Lambda::Function");
+      expect(
+        (fn?.Environment as { Variables?: Record<string, string> } | undefined)?.Variables,
+      ).toMatchObject({ EVENTS_TABLE: `pia-${stage}-events` });
     },
   );
 });
