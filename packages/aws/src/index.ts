@@ -102,7 +102,6 @@ export { buildRollingStore } from "./rollingStore.js";
 export type { CachedRuleSourceOptions, RuleSet, RuleSetSource, RuleSource } from "./ruleSource.js";
 export {
   cachedRuleSet,
-  cachedRuleSource,
   DEFAULT_RULES_TTL_MS,
   InvalidStoredRulesError,
   validateStoredRules,

@@ -111,9 +111,3 @@ export function cachedRuleSet(load: RuleSetSource, options: CachedRuleSourceOpti
     return loading;
   };
 }
-
-/** `cachedRuleSet` for a source of rules alone (no backfills). */
-export function cachedRuleSource(load: RuleSource, options: CachedRuleSourceOptions = {}): RuleSource {
-  const set = cachedRuleSet(async () => ({ rules: await load(), backfills: new Map() }), options);
-  return async () => (await set()).rules;
-}

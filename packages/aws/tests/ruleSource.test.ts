@@ -1,6 +1,12 @@
 import type { Rule } from "@pia/core";
 import { describe, expect, it, vi } from "vitest";
-import { cachedRuleSource, InvalidStoredRulesError, validateStoredRules } from "../src/ruleSource.js";
+import type { BackfillBoundary } from "../src/backfill.js";
+import {
+  type CachedRuleSourceOptions,
+  cachedRuleSet,
+  InvalidStoredRulesError,
+  validateStoredRules,
+} from "../src/ruleSource.js";
 import { parseRuleItems } from "../src/rulesTable/items.js";
 
 function rule(id: string): Rule {
@@ -34,7 +40,29 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
-describe("cachedRuleSource", () => {
+/** The cache over a source of rules alone, read back as rules (most tests need no backfills). */
+function cachedRuleSource(load: () => Promise<readonly Rule[]>, options: CachedRuleSourceOptions = {}) {
+  const set = cachedRuleSet(async () => ({ rules: await load(), backfills: new Map() }), options);
+  return async () => (await set()).rules;
+}
+
+describe("cachedRuleSet", () => {
+  it("serves the backfills loaded with the rules for as long as those rules", async () => {
+    let clock = 0;
+    const first = new Map<string, BackfillBoundary>([["k#1", { boundary: 5, settledAt: 6, mode: "notify" }]]);
+    const load = vi
+      .fn()
+      .mockResolvedValueOnce({ rules: [rule("a")], backfills: first })
+      .mockResolvedValueOnce({ rules: [rule("a")], backfills: new Map() });
+    const set = cachedRuleSet(load, { ttlMs: 100, now: () => clock });
+    expect((await set()).backfills).toBe(first);
+    clock = 99;
+    expect((await set()).backfills).toBe(first);
+    clock = 100;
+    expect((await set()).backfills.size).toBe(0);
+    expect(load).toHaveBeenCalledTimes(2);
+  });
+
   it("serves the loaded rules for ttlMs, then loads again", async () => {
     let clock = 1_000;
     const load = loader([rule("a")], [rule("b")]);

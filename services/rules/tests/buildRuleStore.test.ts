@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import {
   buildRulesTable,
-  cachedRuleSource,
+  cachedRuleSet,
   newBackfillJob,
   OUTSIDE_AUTHOR,
   TABLES,
@@ -206,7 +206,8 @@ describe("the rules API on DynamoDB Local", () => {
     expect((await w.call("POST", "/rules/paused/disable")).status).toBe(200);
 
     // What aggregate evaluates: the cached rule source over the rules table.
-    const pipeline = cachedRuleSource(() => w.rulesTable.list(), { ttlMs: 0 });
+    const ruleSet = cachedRuleSet(w.rulesTable.listRuleSet, { ttlMs: 0 });
+    const pipeline = async () => (await ruleSet()).rules;
     expect(await pipeline()).toEqual([kept]);
     // What timeseries' cleanup compares the registry with: the disabled rule's counters stay.
     const current = new Set((await w.rulesTable.list()).map(counterKey));
